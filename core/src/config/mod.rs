@@ -1,0 +1,181 @@
+//! The box's configuration: its model, and parsing that names every bad key.
+//!
+//! A config comes from the local TOML file (see `docs/configuration.md` for
+//! every key). Parsing never stops at the first problem: it returns every
+//! error found, each with the dotted path of the key (`video.width`), so an
+//! installer fixes a file in one round.
+
+mod parse;
+mod reader;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use parse::{parse_toml, parse_value};
+
+use crate::srtp::SrtpSuite;
+
+/// One problem with one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted path of the key, e.g. `video.width`; `(file)` for syntax errors.
+    pub key: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Every problem found in one document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&lines.join("; "))
+    }
+}
+
+/// The whole configuration of a box.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The box's identity, e.g. `lang-son-01`. Lowercase letters, digits, `-` and `_`.
+    pub device_id: String,
+    /// Where the box keeps its state (and the simulated board's socket).
+    pub data_dir: PathBuf,
+    /// Which board the box runs on: `sim` for the simulated board.
+    pub board: String,
+    /// Where and how media is sent.
+    pub media: MediaConfig,
+}
+
+/// The part of the config that says what is streamed and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    /// The central hub's receiving address.
+    pub hub: HubConfig,
+    /// SRTP protection.
+    pub srtp: SrtpConfig,
+    /// Camera and video encoding.
+    pub video: VideoConfig,
+    /// Microphone and audio encoding.
+    pub audio: AudioConfig,
+    /// When the box streams.
+    pub session: SessionConfig,
+}
+
+/// The central hub's receiving address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubConfig {
+    /// Host name or IP address of the hub.
+    pub host: String,
+    /// UDP port for video RTP; RTCP uses the next port.
+    pub video_port: u16,
+    /// UDP port for audio RTP; RTCP uses the next port.
+    pub audio_port: u16,
+}
+
+/// SRTP suite and master key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SrtpConfig {
+    /// The protection suite.
+    pub suite: SrtpSuite,
+    /// Master key followed by master salt, `suite.key_len()` bytes.
+    pub key: Vec<u8>,
+}
+
+impl fmt::Debug for SrtpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print key material, not even in debug output.
+        f.debug_struct("SrtpConfig")
+            .field("suite", &self.suite)
+            .field("key", &format_args!("<{} bytes>", self.key.len()))
+            .finish()
+    }
+}
+
+/// Where video comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoSource {
+    /// A generated test picture.
+    Test,
+    /// The first camera found.
+    Auto,
+    /// A V4L2 capture device such as `/dev/video0`.
+    V4l2(PathBuf),
+}
+
+/// Which H.264 encoder to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoEncoder {
+    /// The board's hardware encoder if it has one, else software.
+    Auto,
+    /// The board's hardware encoder; fail if there is none.
+    Hardware,
+    /// x264 (software).
+    X264,
+    /// OpenH264 (software).
+    OpenH264,
+}
+
+/// Camera and video encoding settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoConfig {
+    /// Where video comes from.
+    pub source: VideoSource,
+    /// Which encoder to use (ignored when the camera itself sends H.264).
+    pub encoder: VideoEncoder,
+    /// Picture width in pixels.
+    pub width: u32,
+    /// Picture height in pixels.
+    pub height: u32,
+    /// Frames per second.
+    pub fps: u32,
+    /// Target bitrate.
+    pub bitrate_kbps: u32,
+    /// Seconds between keyframes (SPS/PPS are sent with each).
+    pub keyframe_interval_s: u32,
+}
+
+/// Where audio comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudioSource {
+    /// A generated test tone.
+    Test,
+    /// The system's default capture device.
+    Auto,
+    /// An ALSA device such as `hw:1,0`.
+    Alsa(String),
+}
+
+/// Microphone and audio encoding settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudioConfig {
+    /// Where audio comes from.
+    pub source: AudioSource,
+    /// Opus bitrate.
+    pub bitrate_kbps: u32,
+}
+
+/// When the box streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionMode {
+    /// Only during a call (after the call button).
+    OnCall,
+    /// All the time, from start.
+    Always,
+}
+
+/// Session behaviour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// When the box streams.
+    pub mode: SessionMode,
+    /// How long a call waits for the hub to answer.
+    pub call_timeout_s: u32,
+}

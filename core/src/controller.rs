@@ -1,0 +1,389 @@
+//! The box core: button, call machine, stream supervisor and LEDs composed.
+//!
+//! Shaped like str0m's `Rtc`: feed it [`Input`]s with the current time, let
+//! time pass with [`BoxCore::handle_timeout`], drain [`Output`]s with
+//! [`BoxCore::poll_output`], and sleep until [`BoxCore::poll_timeout`]. The
+//! daemon's main loop is the only caller in production; tests call it with
+//! made-up times.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::button::{Button, ButtonTiming, Press};
+use crate::call::{CallEvent, CallInput, CallMachine, CallState};
+use crate::config::SessionMode;
+use crate::led::{leds_for, LedInputs, LedStates};
+use crate::supervisor::{RestartPolicy, StreamAction, StreamState, StreamSupervisor};
+
+/// How the core is set up.
+#[derive(Debug, Clone, Copy)]
+pub struct CoreSettings {
+    /// When the box streams.
+    pub mode: SessionMode,
+    /// How long a call waits for the hub.
+    pub call_timeout: Duration,
+    /// Whether a hub must accept calls (a signalling path exists).
+    pub hub_signalling: bool,
+    /// Whether the call button was down when the box started.
+    pub button_down_at_start: bool,
+    /// Button timing.
+    pub button: ButtonTiming,
+    /// Pipeline restart policy.
+    pub restart: RestartPolicy,
+}
+
+impl CoreSettings {
+    /// Settings with the default timings.
+    pub fn new(mode: SessionMode, call_timeout: Duration) -> Self {
+        CoreSettings {
+            mode,
+            call_timeout,
+            hub_signalling: false,
+            button_down_at_start: false,
+            button: ButtonTiming::default(),
+            restart: RestartPolicy::default(),
+        }
+    }
+}
+
+/// Something the outside world tells the core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// The call button's raw level changed.
+    ButtonLevel {
+        /// Whether it is down.
+        pressed: bool,
+    },
+    /// The pipeline's first packet left the box.
+    StreamStarted,
+    /// The pipeline failed.
+    StreamFailed {
+        /// What failed, naming the element.
+        reason: String,
+    },
+    /// The hub started a session (or accepted a call).
+    HubStart,
+    /// The hub ended the session (or refused the call).
+    HubEnd,
+    /// Blink every LED for this long so an installer can find the box.
+    Identify(Duration),
+    /// The media settings changed in a way that needs a new pipeline.
+    RebuildStream,
+}
+
+/// Something the core asks of the outside world, or reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Build/start or tear down the pipeline.
+    Stream(StreamAction),
+    /// The LEDs must now show this.
+    Leds(LedStates),
+    /// The call changed.
+    Call(CallEvent),
+    /// The stream state changed (for logs and status reports).
+    StreamState(StreamState),
+    /// A button press was decided.
+    Press(Press),
+    /// Staff held the button from power-up: wipe provisioned config.
+    FactoryReset,
+}
+
+/// The composed box core.
+#[derive(Debug)]
+pub struct BoxCore {
+    mode: SessionMode,
+    button: Button,
+    call: CallMachine,
+    stream: StreamSupervisor,
+    identify_until: Option<Instant>,
+    leds: LedStates,
+    last_stream_state: StreamState,
+    outputs: VecDeque<Output>,
+}
+
+impl BoxCore {
+    /// A core started at `now`. In `always` mode it asks for the stream at once.
+    pub fn new(settings: CoreSettings, now: Instant) -> Self {
+        let call = CallMachine::new(settings.hub_signalling, settings.call_timeout);
+        let stream = StreamSupervisor::new(settings.restart);
+        let leds = leds_for(LedInputs {
+            call: &call.state(),
+            stream: &stream.state(),
+            identify: false,
+        });
+        let mut core = BoxCore {
+            mode: settings.mode,
+            button: Button::new(settings.button, settings.button_down_at_start, now),
+            call,
+            stream,
+            identify_until: None,
+            last_stream_state: StreamState::Stopped,
+            outputs: VecDeque::from([Output::Leds(leds.clone())]),
+            leds,
+        };
+        core.settle(now);
+        core
+    }
+
+    /// The call state.
+    pub fn call_state(&self) -> CallState {
+        self.call.state()
+    }
+
+    /// The stream state.
+    pub fn stream_state(&self) -> StreamState {
+        self.stream.state()
+    }
+
+    /// The LEDs as they should show now.
+    pub fn leds(&self) -> &LedStates {
+        &self.leds
+    }
+
+    /// Whether a hub must accept calls.
+    pub fn set_hub_signalling(&mut self, on: bool) {
+        self.call.set_hub_signalling(on);
+    }
+
+    /// Feeds one input.
+    pub fn handle_input(&mut self, input: Input, now: Instant) {
+        match input {
+            Input::ButtonLevel { pressed } => {
+                if let Some(press) = self.button.on_level(pressed, now) {
+                    self.on_press(press, now);
+                }
+            }
+            Input::StreamStarted => self.stream.on_streaming(now),
+            Input::StreamFailed { reason } => {
+                if let Some(action) = self.stream.on_failed(reason, now) {
+                    self.outputs.push_back(Output::Stream(action));
+                }
+            }
+            Input::HubStart => self.call_input(CallInput::HubStart, now),
+            Input::HubEnd => self.call_input(CallInput::HubEnd, now),
+            Input::Identify(duration) => self.identify_until = Some(now + duration),
+            Input::RebuildStream => {
+                for action in self.stream.restart(now) {
+                    self.outputs.push_back(Output::Stream(action));
+                }
+            }
+        }
+        self.settle(now);
+    }
+
+    /// Lets time pass up to `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(press) = self.button.handle_timeout(now) {
+            self.on_press(press, now);
+        }
+        if let Some(event) = self.call.handle_timeout(now) {
+            self.outputs.push_back(Output::Call(event));
+        }
+        if let Some(action) = self.stream.handle_timeout(now) {
+            self.outputs.push_back(Output::Stream(action));
+        }
+        if self.identify_until.is_some_and(|until| now >= until) {
+            self.identify_until = None;
+        }
+        self.settle(now);
+    }
+
+    /// The next thing the outside world must do or know.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When [`BoxCore::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.button.poll_timeout(),
+            self.call.poll_timeout(),
+            self.stream.poll_timeout(),
+            self.identify_until,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn on_press(&mut self, press: Press, now: Instant) {
+        self.outputs.push_back(Output::Press(press));
+        match press {
+            Press::Short => self.call_input(CallInput::ShortPress, now),
+            Press::Long => self.call_input(CallInput::LongPress, now),
+            Press::FactoryReset => self.outputs.push_back(Output::FactoryReset),
+        }
+    }
+
+    fn call_input(&mut self, input: CallInput, now: Instant) {
+        if let Some(event) = self.call.handle(input, now) {
+            self.outputs.push_back(Output::Call(event));
+        }
+    }
+
+    /// Brings the stream's wanted state and the LEDs in line with the call.
+    fn settle(&mut self, now: Instant) {
+        let wanted = self.mode == SessionMode::Always || matches!(self.call.state(), CallState::InSession { .. });
+        if let Some(action) = self.stream.set_wanted(wanted, now) {
+            self.outputs.push_back(Output::Stream(action));
+        }
+        let stream_state = self.stream.state();
+        if stream_state != self.last_stream_state {
+            self.last_stream_state = stream_state.clone();
+            self.outputs.push_back(Output::StreamState(stream_state.clone()));
+        }
+        let leds = leds_for(LedInputs {
+            call: &self.call.state(),
+            stream: &stream_state,
+            identify: self.identify_until.is_some(),
+        });
+        if leds != self.leds {
+            self.leds = leds.clone();
+            self.outputs.push_back(Output::Leds(leds));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::led::LedPattern;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn drain(core: &mut BoxCore) -> Vec<Output> {
+        std::iter::from_fn(|| core.poll_output()).collect()
+    }
+
+    fn press(core: &mut BoxCore, at: Instant, hold: Duration) -> Vec<Output> {
+        core.handle_input(Input::ButtonLevel { pressed: true }, at);
+        core.handle_timeout(at + hold);
+        core.handle_input(Input::ButtonLevel { pressed: false }, at + hold);
+        drain(core)
+    }
+
+    #[test]
+    fn on_call_press_streams_and_long_press_stops() {
+        let t0 = Instant::now();
+        let mut core = BoxCore::new(CoreSettings::new(SessionMode::OnCall, Duration::from_secs(60)), t0);
+        let first = drain(&mut core);
+        assert!(!first.iter().any(|o| matches!(o, Output::Stream(_))), "on_call does not stream at start");
+        assert_eq!(core.leds().call, LedPattern::Off);
+
+        let out = press(&mut core, t0 + ms(5000), ms(150));
+        assert!(out.contains(&Output::Press(Press::Short)));
+        assert!(out.contains(&Output::Call(CallEvent::SessionStarted)));
+        assert!(out.contains(&Output::Stream(StreamAction::Start)));
+        assert_eq!(core.leds().call, LedPattern::BlinkSlow, "starting, not yet on air");
+
+        core.handle_input(Input::StreamStarted, t0 + ms(5400));
+        assert!(drain(&mut core).contains(&Output::StreamState(StreamState::Streaming)));
+        assert_eq!(core.leds().call, LedPattern::On);
+
+        let out = press(&mut core, t0 + ms(9000), ms(2500));
+        assert!(out.contains(&Output::Press(Press::Long)));
+        assert!(out.contains(&Output::Stream(StreamAction::Stop)));
+        assert_eq!(core.leds().call, LedPattern::Off);
+        assert_eq!(core.stream_state(), StreamState::Stopped);
+    }
+
+    #[test]
+    fn always_mode_streams_from_start() {
+        let t0 = Instant::now();
+        let mut core = BoxCore::new(CoreSettings::new(SessionMode::Always, Duration::from_secs(60)), t0);
+        assert!(drain(&mut core).contains(&Output::Stream(StreamAction::Start)));
+        // A long press does not stop an always-on box.
+        let out = press(&mut core, t0 + ms(5000), ms(2500));
+        assert!(!out.contains(&Output::Stream(StreamAction::Stop)));
+    }
+
+    #[test]
+    fn pipeline_failure_is_retried_and_shown_on_the_leds() {
+        let t0 = Instant::now();
+        let mut core = BoxCore::new(CoreSettings::new(SessionMode::Always, Duration::from_secs(60)), t0);
+        drain(&mut core);
+        core.handle_input(Input::StreamFailed { reason: "video-source: gone".into() }, t0 + ms(100));
+        let out = drain(&mut core);
+        assert!(out.contains(&Output::Stream(StreamAction::Stop)));
+        assert_eq!(core.stream_state().name(), "error");
+        assert_eq!(core.leds().status, LedPattern::BlinkFast);
+        let retry = core.poll_timeout().unwrap();
+        assert_eq!(retry, t0 + ms(600));
+        core.handle_timeout(retry);
+        assert!(drain(&mut core).contains(&Output::Stream(StreamAction::Start)));
+        assert_eq!(core.stream_state(), StreamState::Starting);
+    }
+
+    #[test]
+    fn with_signalling_the_call_waits_for_the_hub_then_times_out() {
+        let t0 = Instant::now();
+        let mut settings = CoreSettings::new(SessionMode::OnCall, Duration::from_secs(60));
+        settings.hub_signalling = true;
+        let mut core = BoxCore::new(settings, t0);
+        let out = press(&mut core, t0 + ms(5000), ms(100));
+        assert!(out.contains(&Output::Call(CallEvent::Requested)));
+        assert!(!out.contains(&Output::Stream(StreamAction::Start)));
+        assert_eq!(core.leds().call, LedPattern::BlinkSlow);
+        let deadline = core.poll_timeout().unwrap();
+        assert_eq!(deadline, t0 + ms(5100) + Duration::from_secs(60));
+        core.handle_timeout(deadline);
+        assert!(drain(&mut core).contains(&Output::Call(CallEvent::TimedOut)));
+        assert_eq!(core.leds().call, LedPattern::Off);
+    }
+
+    #[test]
+    fn hub_start_streams_and_hub_end_stops() {
+        let t0 = Instant::now();
+        let mut settings = CoreSettings::new(SessionMode::OnCall, Duration::from_secs(60));
+        settings.hub_signalling = true;
+        let mut core = BoxCore::new(settings, t0);
+        press(&mut core, t0 + ms(5000), ms(100));
+        core.handle_input(Input::HubStart, t0 + ms(6000));
+        assert!(drain(&mut core).contains(&Output::Stream(StreamAction::Start)));
+        core.handle_input(Input::HubEnd, t0 + ms(9000));
+        assert!(drain(&mut core).contains(&Output::Stream(StreamAction::Stop)));
+    }
+
+    #[test]
+    fn identify_blinks_for_its_duration_then_restores() {
+        let t0 = Instant::now();
+        let mut core = BoxCore::new(CoreSettings::new(SessionMode::OnCall, Duration::from_secs(60)), t0);
+        core.handle_input(Input::Identify(Duration::from_secs(10)), t0);
+        assert_eq!(core.leds().call, LedPattern::Identify);
+        core.handle_timeout(t0 + Duration::from_secs(10));
+        assert_eq!(core.leds().call, LedPattern::Off);
+        assert_eq!(core.leds().status, LedPattern::Heartbeat);
+    }
+
+    #[test]
+    fn factory_reset_from_a_power_up_hold() {
+        let t0 = Instant::now();
+        let mut settings = CoreSettings::new(SessionMode::OnCall, Duration::from_secs(60));
+        settings.button_down_at_start = true;
+        let mut core = BoxCore::new(settings, t0);
+        core.handle_timeout(core.poll_timeout().unwrap());
+        assert!(drain(&mut core).contains(&Output::FactoryReset));
+    }
+
+    #[test]
+    fn a_day_of_presses_runs_faster_than_real_time() {
+        // 24 h of a press every 10 minutes, driven by the core's own timers.
+        let t0 = Instant::now();
+        let mut core = BoxCore::new(CoreSettings::new(SessionMode::OnCall, Duration::from_secs(60)), t0);
+        let mut sessions = 0;
+        for i in 0..144u64 {
+            let at = t0 + Duration::from_secs(600 * i + 5);
+            let hold = if i % 2 == 0 { ms(200) } else { ms(3000) };
+            for o in press(&mut core, at, hold) {
+                if o == Output::Call(CallEvent::SessionStarted) {
+                    sessions += 1;
+                    core.handle_input(Input::StreamStarted, at + hold + ms(300));
+                }
+            }
+        }
+        assert_eq!(sessions, 72);
+        assert_eq!(core.call_state(), CallState::Idle);
+    }
+}

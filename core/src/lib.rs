@@ -1,0 +1,27 @@
+//! Sans-IO core of the Bridgepoint box.
+//!
+//! Everything in this crate is a pure function of its inputs and the current
+//! time, which callers pass in as [`std::time::Instant`]. Nothing here reads a
+//! clock, sleeps, spawns a thread, opens a file or socket, or touches
+//! GStreamer: the daemon (`bridgepoint-firmware`) and the board crate
+//! (`bridgepoint-board`) are the adapters that do IO and feed this core.
+//! That is what lets the tests drive hours of button presses, call timeouts
+//! and pipeline restarts in microseconds.
+//!
+//! The pieces:
+//! - [`config`]: the box's configuration model and its validation, with an
+//!   error per bad key naming the key's path.
+//! - [`srtp`]: SRTP protection suites and their key lengths.
+//! - [`button`]: debounce and short/long/power-up press classification.
+//! - [`call`]: the call/session state machine.
+//! - [`supervisor`]: the media pipeline's restart policy (backoff).
+//! - [`led`]: LED patterns and the single mapping from box state to LEDs.
+//! - [`controller`]: the composed box core the daemon drives.
+
+pub mod button;
+pub mod call;
+pub mod config;
+pub mod controller;
+pub mod led;
+pub mod srtp;
+pub mod supervisor;
