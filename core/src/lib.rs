@@ -12,6 +12,7 @@
 //! - [`config`]: the box's configuration model and its validation, with an
 //!   error per bad key naming the key's path.
 //! - [`srtp`]: SRTP protection suites and their key lengths.
+//! - [`sdp`]: the SDP a hub receiver records the stream with.
 //! - [`button`]: debounce and short/long/power-up press classification.
 //! - [`call`]: the call/session state machine.
 //! - [`supervisor`]: the media pipeline's restart policy (backoff).
@@ -23,5 +24,6 @@ pub mod call;
 pub mod config;
 pub mod controller;
 pub mod led;
+pub mod sdp;
 pub mod srtp;
 pub mod supervisor;

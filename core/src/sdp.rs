@@ -1,0 +1,113 @@
+//! The SDP a receiver at the hub uses to record the box's stream.
+//!
+//! `bridgepointd sdp` prints it; a stock
+//! `ffmpeg -protocol_whitelist file,udp,rtp,srtp,crypto -i stream.sdp ...`
+//! receives, decrypts and records with it. Video is H.264 (payload type 96),
+//! audio Opus (payload type 111), each SRTP-protected with an SDES
+//! `a=crypto` line (RFC 4568). RTCP uses each RTP port + 1.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+
+use crate::config::MediaConfig;
+
+/// RTP payload type of the H.264 video.
+pub const VIDEO_PAYLOAD_TYPE: u8 = 96;
+/// RTP payload type of the Opus audio.
+pub const AUDIO_PAYLOAD_TYPE: u8 = 111;
+
+/// The H.264 `profile-level-id` (constrained baseline) for a picture size and rate.
+pub fn profile_level_id(width: u32, height: u32, fps: u32) -> &'static str {
+    let macroblocks = u64::from(width.div_ceil(16)) * u64::from(height.div_ceil(16));
+    let per_second = macroblocks * u64::from(fps);
+    // Limits from ITU-T H.264 Table A-1 (frame size, macroblocks per second).
+    if macroblocks <= 1620 && per_second <= 40_500 {
+        "42e01e" // level 3.0
+    } else if macroblocks <= 3600 && per_second <= 108_000 {
+        "42e01f" // level 3.1
+    } else if macroblocks <= 8192 && per_second <= 245_760 {
+        "42e028" // level 4.0
+    } else if macroblocks <= 8704 && per_second <= 522_240 {
+        "42e02a" // level 4.2
+    } else {
+        "42e033" // level 5.1
+    }
+}
+
+/// The session description for `device_id` streaming with `media`.
+pub fn session_description(device_id: &str, media: &MediaConfig) -> String {
+    let hub = &media.hub;
+    let ip_version = if hub.host.contains(':') { "IP6" } else { "IP4" };
+    let key = base64::engine::general_purpose::STANDARD.encode(&media.srtp.key);
+    let crypto = format!("a=crypto:1 {} inline:{}", media.srtp.suite.name(), key);
+    let v = &media.video;
+    let mut sdp = String::new();
+    // `writeln!` into a String cannot fail.
+    let _ = writeln!(sdp, "v=0");
+    let _ = writeln!(sdp, "o=- 0 0 IN {ip_version} {}", hub.host);
+    let _ = writeln!(sdp, "s=Bridgepoint {device_id}");
+    let _ = writeln!(sdp, "c=IN {ip_version} {}", hub.host);
+    let _ = writeln!(sdp, "t=0 0");
+    let _ = writeln!(sdp, "m=video {} RTP/SAVP {VIDEO_PAYLOAD_TYPE}", hub.video_port);
+    let _ = writeln!(sdp, "a=rtpmap:{VIDEO_PAYLOAD_TYPE} H264/90000");
+    let _ = writeln!(
+        sdp,
+        "a=fmtp:{VIDEO_PAYLOAD_TYPE} packetization-mode=1;profile-level-id={}",
+        profile_level_id(v.width, v.height, v.fps)
+    );
+    let _ = writeln!(sdp, "a=framerate:{}", v.fps);
+    let _ = writeln!(sdp, "a=recvonly");
+    let _ = writeln!(sdp, "{crypto}");
+    let _ = writeln!(sdp, "m=audio {} RTP/SAVP {AUDIO_PAYLOAD_TYPE}", hub.audio_port);
+    let _ = writeln!(sdp, "a=rtpmap:{AUDIO_PAYLOAD_TYPE} opus/48000/2");
+    let _ = writeln!(sdp, "a=fmtp:{AUDIO_PAYLOAD_TYPE} minptime=10;useinbandfec=1");
+    let _ = writeln!(sdp, "a=recvonly");
+    let _ = writeln!(sdp, "{crypto}");
+    sdp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_toml;
+
+    const FILE: &str = r#"
+device_id = "lang-son-01"
+[hub]
+host = "10.1.2.3"
+video_port = 6000
+audio_port = 6002
+[srtp]
+key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
+"#;
+
+    #[test]
+    fn sdp_carries_ports_payload_types_and_crypto() {
+        let c = parse_toml(FILE).unwrap();
+        let sdp = session_description(&c.device_id, &c.media);
+        assert!(sdp.contains("c=IN IP4 10.1.2.3\n"));
+        assert!(sdp.contains("m=video 6000 RTP/SAVP 96\n"));
+        assert!(sdp.contains("a=rtpmap:96 H264/90000\n"));
+        assert!(sdp.contains("profile-level-id=42e01f"), "720p30 is level 3.1");
+        assert!(sdp.contains("m=audio 6002 RTP/SAVP 111\n"));
+        assert!(sdp.contains("a=rtpmap:111 opus/48000/2\n"));
+        let crypto = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\n";
+        assert_eq!(sdp.matches(crypto).count(), 2, "{sdp}");
+    }
+
+    #[test]
+    fn levels_follow_the_picture() {
+        assert_eq!(profile_level_id(640, 360, 30), "42e01e");
+        assert_eq!(profile_level_id(1280, 720, 30), "42e01f");
+        assert_eq!(profile_level_id(1920, 1080, 30), "42e028");
+        assert_eq!(profile_level_id(1920, 1080, 60), "42e02a");
+        assert_eq!(profile_level_id(3840, 2160, 30), "42e033");
+    }
+
+    #[test]
+    fn ipv6_hub_is_marked_ip6() {
+        let c = parse_toml(&FILE.replace("10.1.2.3", "fd00::1")).unwrap();
+        assert!(session_description(&c.device_id, &c.media).contains("c=IN IP6 fd00::1"));
+    }
+}

@@ -1,0 +1,179 @@
+//! `bridgepointd`: the box daemon's command line.
+//!
+//! ```text
+//! bridgepointd --config FILE          run the box
+//! bridgepointd check-config FILE      validate a config file, print every error
+//! bridgepointd sdp --config FILE      print the SDP a hub receiver records with
+//! bridgepointd board --config FILE CMD send a command to the simulated board
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use bridgepoint_firmware::{config_file, daemon, logging, DaemonError};
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+/// Bridgepoint box daemon: streams the reception room to the central hub.
+#[derive(Debug, Parser)]
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    /// Config file to run with (TOML; see docs/configuration.md).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate a config file and print every error with its key.
+    CheckConfig {
+        /// The config file.
+        file: PathBuf,
+    },
+    /// Print the SDP (with a=crypto lines) a hub receiver such as ffmpeg records the stream with.
+    Sdp {
+        /// The config file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Send one command to a running daemon's simulated board and print the answer
+    /// (`press call`, `hold call <ms>`, `leds`, `state`, `help`).
+    Board {
+        /// The running daemon's config file (its data_dir holds board.sock).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The command words, e.g. `press call`.
+        #[arg(required = true, num_args = 1..)]
+        command: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::CheckConfig { file }) => check_config(&file),
+        Some(Command::Sdp { config }) => match config_file::load(&config) {
+            Ok(c) => {
+                print!("{}", bridgepoint_core::sdp::session_description(&c.device_id, &c.media));
+                ExitCode::SUCCESS
+            }
+            Err(e) => report(&e),
+        },
+        Some(Command::Board { config, command }) => match config_file::load(&config) {
+            Ok(c) => board_command(&c.data_dir.join("board.sock"), &command.join(" ")),
+            Err(e) => report(&e),
+        },
+        None => match cli.config {
+            Some(path) => match run(&path) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            },
+            None => {
+                eprintln!("error: no config given; run `bridgepointd --config FILE` (see --help)");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn board_command(socket: &std::path::Path, line: &str) -> ExitCode {
+    use std::io::{BufRead, BufReader, Write};
+    let stream = match std::os::unix::net::UnixStream::connect(socket) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot connect to the simulated board at {}: {e} (is the daemon running with board = \"sim\"?)", socket.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut answer = String::new();
+    let sent = (&stream).write_all(format!("{line}\n").as_bytes());
+    let read = sent.and_then(|()| BufReader::new(&stream).read_line(&mut answer));
+    if let Err(e) = read {
+        eprintln!("error: simulated board at {}: {e}", socket.display());
+        return ExitCode::FAILURE;
+    }
+    let answer = answer.trim_end();
+    println!("{answer}");
+    if answer.starts_with("error:") {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn check_config(file: &std::path::Path) -> ExitCode {
+    match config_file::load(file) {
+        Ok(c) => {
+            println!(
+                "{}: ok (device {}, hub {}:{}/{}, {}x{}@{}, {} kbit/s, session {:?})",
+                file.display(),
+                c.device_id,
+                c.media.hub.host,
+                c.media.hub.video_port,
+                c.media.hub.audio_port,
+                c.media.video.width,
+                c.media.video.height,
+                c.media.video.fps,
+                c.media.video.bitrate_kbps,
+                c.media.session.mode,
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => report(&e),
+    }
+}
+
+/// Prints a config error, one line per bad key.
+fn report(e: &DaemonError) -> ExitCode {
+    match e {
+        DaemonError::InvalidConfig { path, errors } => {
+            eprintln!("error: {} has {} error(s):", path.display(), errors.0.len());
+            for err in &errors.0 {
+                eprintln!("  {err}");
+            }
+        }
+        other => eprintln!("error: {other}"),
+    }
+    ExitCode::FAILURE
+}
+
+fn run(path: &std::path::Path) -> anyhow::Result<()> {
+    logging::init();
+    let config = match config_file::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            report(&e);
+            anyhow::bail!("cannot start without a valid config");
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let cancel = CancellationToken::new();
+        tokio::spawn(shutdown_on_signal(cancel.clone()));
+        daemon::run(config, cancel).await
+    })?;
+    Ok(())
+}
+
+async fn shutdown_on_signal(cancel: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers; stop the daemon with SIGKILL");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+    cancel.cancel();
+}

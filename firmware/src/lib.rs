@@ -1,0 +1,18 @@
+//! The Bridgepoint box daemon, as a library the thin binaries call.
+//!
+//! - [`config_file`]: reads the local TOML config from disk.
+//! - [`media`]: the GStreamer adapter: builds the SRTP pipeline, runs it,
+//!   turns bus messages into typed errors naming the element.
+//! - [`daemon`]: the main loop that feeds the sans-IO core
+//!   (`bridgepoint_core::controller::BoxCore`) with board, pipeline and timer
+//!   events and carries out what it decides.
+//! - [`logging`]: `tracing` set-up.
+//! - [`error`]: the crate's error type.
+
+pub mod config_file;
+pub mod daemon;
+pub mod error;
+pub mod logging;
+pub mod media;
+
+pub use error::DaemonError;

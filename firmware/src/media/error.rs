@@ -1,0 +1,62 @@
+//! Typed pipeline errors, each naming the element or plugin at fault.
+
+/// Why the media pipeline could not be built or stopped running.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PipelineError {
+    /// GStreamer itself could not start.
+    #[error("GStreamer could not be initialised: {0}")]
+    Init(String),
+    /// A GStreamer element is not installed.
+    #[error("GStreamer element {factory:?} (for the {role}) is missing: install {package}")]
+    MissingElement {
+        /// The element factory name, e.g. `srtpenc`.
+        factory: String,
+        /// What the pipeline needed it for.
+        role: &'static str,
+        /// The Debian package that provides it.
+        package: &'static str,
+    },
+    /// `video.encoder = "hardware"` on a board without one.
+    #[error("video.encoder is \"hardware\" but this board has no hardware H.264 encoder (GStreamer element v4l2h264enc is missing); use \"auto\" to fall back to software")]
+    NoHardwareEncoder,
+    /// `video.source = "auto"` found no camera.
+    #[error("video.source is \"auto\" but no V4L2 capture device (/dev/video*) was found")]
+    NoCamera,
+    /// The suite is not supported by this GStreamer's SRTP plugin.
+    #[error("srtp.suite {suite}: this GStreamer's srtpenc does not support cipher {cipher:?}")]
+    UnsupportedSuite {
+        /// The configured suite.
+        suite: String,
+        /// The srtpenc cipher it needs.
+        cipher: &'static str,
+    },
+    /// Two elements could not be linked.
+    #[error("cannot link {from} to {to}: {reason}")]
+    Link {
+        /// Upstream element/pad.
+        from: String,
+        /// Downstream element/pad.
+        to: String,
+        /// Why.
+        reason: String,
+    },
+    /// An element posted an error on the bus.
+    #[error("element {element}: {message}")]
+    Element {
+        /// The element's name, e.g. `video-source`.
+        element: String,
+        /// GStreamer's message.
+        message: String,
+        /// GStreamer's debug detail, if any.
+        debug: Option<String>,
+    },
+    /// The pipeline refused to change state.
+    #[error("pipeline could not start: {0}")]
+    StateChange(String),
+    /// A live pipeline reached its end.
+    #[error("element {element} ended the stream (end of stream)")]
+    EndOfStream {
+        /// The element that posted EOS (usually the pipeline).
+        element: String,
+    },
+}

@@ -1,0 +1,395 @@
+//! Builds the media pipeline from the config and the plan, in one function.
+//!
+//! ```text
+//! video-source → [camera: convert/scale/rate] → video-caps → video-queue → video-encoder
+//!   → video-encoded-caps → video-parse (SPS/PPS before every keyframe) → video-pay (PT 96)
+//!   → rtpbin session 0 → video-srtp → video-rtp-sink (hub:video_port)
+//!                                   ↳ RTCP → video-rtcp-sink (hub:video_port+1)
+//! audio-source → audio-convert → audio-resample → audio-caps → audio-encoder (Opus)
+//!   → audio-pay (PT 111) → rtpbin session 1 → audio-srtp → audio-rtp-sink / audio-rtcp-sink
+//! ```
+//!
+//! Every element has a fixed name, so a bus error names the element at fault
+//! (`element video-source: Cannot identify device '/dev/video9'`). The builder
+//! does no supervision; [`super::runner`] runs and restarts what it builds.
+
+use bridgepoint_core::config::MediaConfig;
+use bridgepoint_core::sdp::{AUDIO_PAYLOAD_TYPE, VIDEO_PAYLOAD_TYPE};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+
+use super::plan::{CameraPlan, EncoderPlan, MediaPlan, MicrophonePlan};
+use super::PipelineError;
+
+/// Names of the elements other code looks up.
+pub mod names {
+    /// The camera or test source.
+    pub const VIDEO_SOURCE: &str = "video-source";
+    /// The H.264 encoder (absent when the camera sends H.264).
+    pub const VIDEO_ENCODER: &str = "video-encoder";
+    /// The H.264 parser right after the encoder.
+    pub const VIDEO_PARSE: &str = "video-parse";
+    /// The UDP sink sending video RTP.
+    pub const VIDEO_RTP_SINK: &str = "video-rtp-sink";
+    /// The microphone or test source.
+    pub const AUDIO_SOURCE: &str = "audio-source";
+    /// The Opus encoder.
+    pub const AUDIO_ENCODER: &str = "audio-encoder";
+    /// The UDP sink sending audio RTP.
+    pub const AUDIO_RTP_SINK: &str = "audio-rtp-sink";
+    /// The RTP session manager.
+    pub const RTPBIN: &str = "rtpbin";
+}
+
+/// The Debian package that provides an element, for "missing element" errors.
+pub fn package_of(factory: &str) -> &'static str {
+    match factory {
+        "srtpenc" | "srtpdec" | "h264parse" | "openh264enc" => "gstreamer1.0-plugins-bad",
+        "x264enc" => "gstreamer1.0-plugins-ugly",
+        "rtpbin" | "rtph264pay" | "rtpopuspay" | "udpsink" | "udpsrc" | "v4l2src" | "v4l2h264enc" => {
+            "gstreamer1.0-plugins-good"
+        }
+        "queue" | "capsfilter" => "libgstreamer1.0-0",
+        _ => "gstreamer1.0-plugins-base",
+    }
+}
+
+fn make(factory: &str, name: &str, role: &'static str) -> Result<gst::Element, PipelineError> {
+    gst::ElementFactory::make(factory)
+        .name(name)
+        .build()
+        .map_err(|_| PipelineError::MissingElement {
+            factory: factory.to_owned(),
+            role,
+            package: package_of(factory),
+        })
+}
+
+fn caps_filter(name: &str, caps: gst::Caps) -> Result<gst::Element, PipelineError> {
+    let filter = make("capsfilter", name, "caps filter")?;
+    filter.set_property("caps", caps);
+    Ok(filter)
+}
+
+fn link_err(from: &gst::Element, to: &gst::Element, reason: impl ToString) -> PipelineError {
+    PipelineError::Link {
+        from: from.name().to_string(),
+        to: to.name().to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn link_chain(chain: &[&gst::Element]) -> Result<(), PipelineError> {
+    for pair in chain.windows(2) {
+        pair[0].link(pair[1]).map_err(|e| link_err(pair[0], pair[1], e))?;
+    }
+    Ok(())
+}
+
+fn link_pads(from: &gst::Element, from_pad: &gst::Pad, to: &gst::Element, to_pad: &gst::Pad) -> Result<(), PipelineError> {
+    from_pad
+        .link(to_pad)
+        .map(|_| ())
+        .map_err(|e| link_err(from, to, format!("{} → {}: {e:?}", from_pad.name(), to_pad.name())))
+}
+
+fn request_pad(element: &gst::Element, name: &str) -> Result<gst::Pad, PipelineError> {
+    element.request_pad_simple(name).ok_or_else(|| PipelineError::Link {
+        from: element.name().to_string(),
+        to: name.to_owned(),
+        reason: format!("{} gave no pad {name}", element.name()),
+    })
+}
+
+fn static_pad(element: &gst::Element, name: &str) -> Result<gst::Pad, PipelineError> {
+    element.static_pad(name).ok_or_else(|| PipelineError::Link {
+        from: element.name().to_string(),
+        to: name.to_owned(),
+        reason: format!("{} has no pad {name}", element.name()),
+    })
+}
+
+/// Sets an enum property by its nick, failing with the element's name.
+fn set_nick(element: &gst::Element, property: &str, nick: &str) -> Result<(), PipelineError> {
+    if element.find_property(property).is_none() {
+        return Err(PipelineError::Element {
+            element: element.name().to_string(),
+            message: format!("has no property {property}"),
+            debug: None,
+        });
+    }
+    // Check the nick exists first: set_property_from_str panics on a bad value.
+    let pspec = element.find_property(property).expect("checked above");
+    if let Some(enum_spec) = pspec.downcast_ref::<gst::glib::ParamSpecEnum>() {
+        if enum_spec.enum_class().value_by_nick(nick).is_none() {
+            return Err(PipelineError::Element {
+                element: element.name().to_string(),
+                message: format!("{property} has no value {nick:?}"),
+                debug: None,
+            });
+        }
+    }
+    element.set_property_from_str(property, nick);
+    Ok(())
+}
+
+/// One RTP session: payloader → rtpbin → srtpenc → UDP (RTP and RTCP).
+struct SessionSpec<'a> {
+    index: u32,
+    kind: &'a str,
+    port: u16,
+}
+
+/// Builds the whole pipeline. Nothing is started.
+pub fn build(media: &MediaConfig, plan: &MediaPlan) -> Result<gst::Pipeline, PipelineError> {
+    let pipeline = gst::Pipeline::with_name("bridgepoint");
+    // One clock for everything: RTP timestamps follow the pipeline clock, and
+    // the wall-clock (NTP) time in RTCP sender reports is read from the same
+    // clock. A realtime system clock keeps the NTP times true wall-clock time.
+    let clock = gst::SystemClock::obtain();
+    clock.set_property_from_str("clock-type", "realtime");
+    pipeline.use_clock(Some(&clock));
+    let rtpbin = make("rtpbin", names::RTPBIN, "RTP session manager")?;
+    // Sender reports map RTP time to wall-clock time at *capture*, not at
+    // send: the encoders' delay (which grows when the CPU is busy) then
+    // cannot skew audio against video at the hub. Receivers that switch to
+    // RTCP-based timing mid-stream (ffmpeg does) would otherwise see audio
+    // jump back by that skew and record non-monotonic timestamps.
+    rtpbin.set_property("rtcp-sync-send-time", false);
+    // NTP times in sender reports come from the pipeline clock, so every
+    // report maps RTP to NTP on the same line (default: the realtime clock
+    // read separately, whose offset from the pipeline clock wobbles under
+    // load and makes receivers' timestamps jump between reports).
+    set_nick(&rtpbin, "ntp-time-source", "clock-time")?;
+    pipeline.add(&rtpbin).map_err(|e| link_err(&rtpbin, &rtpbin, e))?;
+
+    let video_pay = build_video(&pipeline, media, plan)?;
+    let audio_pay = build_audio(&pipeline, media, plan)?;
+
+    for (pay, spec) in [
+        (
+            video_pay,
+            SessionSpec {
+                index: 0,
+                kind: "video",
+                port: media.hub.video_port,
+            },
+        ),
+        (
+            audio_pay,
+            SessionSpec {
+                index: 1,
+                kind: "audio",
+                port: media.hub.audio_port,
+            },
+        ),
+    ] {
+        build_session(&pipeline, &rtpbin, &pay, &spec, media)?;
+    }
+    Ok(pipeline)
+}
+
+fn add_all(pipeline: &gst::Pipeline, elements: &[&gst::Element]) -> Result<(), PipelineError> {
+    pipeline
+        .add_many(elements.iter().copied())
+        .map_err(|e| PipelineError::StateChange(format!("cannot add elements: {e}")))
+}
+
+fn build_video(pipeline: &gst::Pipeline, media: &MediaConfig, plan: &MediaPlan) -> Result<gst::Element, PipelineError> {
+    let v = &media.video;
+    let fps = gst::Fraction::new(v.fps as i32, 1);
+    let mut chain: Vec<gst::Element> = Vec::new();
+
+    match &plan.camera {
+        CameraPlan::Test => {
+            let src = make("videotestsrc", names::VIDEO_SOURCE, "test video source")?;
+            src.set_property("is-live", true);
+            set_nick(&src, "pattern", "smpte")?;
+            src.set_property("horizontal-speed", 4i32);
+            chain.push(src);
+        }
+        CameraPlan::Raw(dev) | CameraPlan::H264(dev) => {
+            let src = make("v4l2src", names::VIDEO_SOURCE, "camera")?;
+            src.set_property("device", dev.to_string_lossy().to_string());
+            chain.push(src);
+        }
+    }
+
+    if let CameraPlan::H264(_) = plan.camera {
+        let caps = gst::Caps::builder("video/x-h264")
+            .field("width", v.width as i32)
+            .field("height", v.height as i32)
+            .field("framerate", fps)
+            .build();
+        chain.push(caps_filter("video-caps", caps)?);
+    } else {
+        if let CameraPlan::Raw(_) = plan.camera {
+            chain.push(make("videoconvert", "video-convert", "colour conversion")?);
+            chain.push(make("videoscale", "video-scale", "scaling")?);
+            chain.push(make("videorate", "video-rate", "frame rate conversion")?);
+        }
+        let caps = gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .field("width", v.width as i32)
+            .field("height", v.height as i32)
+            .field("framerate", fps)
+            .build();
+        chain.push(caps_filter("video-caps", caps)?);
+        let queue = make("queue", "video-queue", "encoder queue")?;
+        queue.set_property("max-size-buffers", 2u32);
+        queue.set_property("max-size-bytes", 0u32);
+        queue.set_property("max-size-time", 0u64);
+        set_nick(&queue, "leaky", "downstream")?;
+        chain.push(queue);
+        let (encoder, encoded_caps) = make_encoder(plan.encoder, media)?;
+        chain.push(encoder);
+        chain.push(caps_filter("video-encoded-caps", encoded_caps)?);
+    }
+
+    let parse = make("h264parse", names::VIDEO_PARSE, "H.264 parser")?;
+    // Send SPS/PPS with every keyframe so a late receiver decodes within one interval.
+    parse.set_property("config-interval", -1i32);
+    chain.push(parse);
+    let pay = make("rtph264pay", "video-pay", "H.264 RTP payloader")?;
+    pay.set_property("pt", u32::from(VIDEO_PAYLOAD_TYPE));
+    // SPS/PPS already travel in-band from video-parse. Letting the payloader
+    // insert them too sends them twice per keyframe, and receivers (ffmpeg)
+    // then see two packets with one timestamp and record non-monotonic DTS.
+    pay.set_property("config-interval", 0i32);
+    set_nick(&pay, "aggregate-mode", "zero-latency")?;
+    chain.push(pay.clone());
+
+    let refs: Vec<&gst::Element> = chain.iter().collect();
+    add_all(pipeline, &refs)?;
+    link_chain(&refs)?;
+    Ok(pay)
+}
+
+/// The encoder element and the caps it must produce.
+fn make_encoder(plan: EncoderPlan, media: &MediaConfig) -> Result<(gst::Element, gst::Caps), PipelineError> {
+    let v = &media.video;
+    let gop = v.fps * v.keyframe_interval_s;
+    let factory = plan.factory().unwrap_or("x264enc");
+    let encoder = make(factory, names::VIDEO_ENCODER, "H.264 encoder")?;
+    let mut caps = gst::Caps::builder("video/x-h264")
+        .field("stream-format", "byte-stream")
+        .field("alignment", "au");
+    match plan {
+        EncoderPlan::X264 | EncoderPlan::PassThrough => {
+            set_nick(&encoder, "tune", "zerolatency")?;
+            set_nick(&encoder, "speed-preset", "ultrafast")?;
+            encoder.set_property("key-int-max", gop);
+            encoder.set_property("bitrate", v.bitrate_kbps);
+            caps = caps.field("profile", "constrained-baseline");
+        }
+        EncoderPlan::OpenH264 => {
+            encoder.set_property("bitrate", v.bitrate_kbps * 1000);
+            encoder.set_property("gop-size", gop);
+        }
+        EncoderPlan::Hardware => {
+            encoder.set_property("extra-controls", hardware_controls(v.bitrate_kbps, gop));
+            caps = caps.field("level", "4").field("profile", "constrained-baseline");
+        }
+    }
+    Ok((encoder, caps.build()))
+}
+
+/// V4L2 controls of the hardware encoder (bitrate, keyframe period, SPS/PPS repeat).
+pub fn hardware_controls(bitrate_kbps: u32, gop: u32) -> gst::Structure {
+    gst::Structure::builder("controls")
+        .field("video_bitrate", (bitrate_kbps * 1000) as i32)
+        .field("h264_i_frame_period", gop as i32)
+        .field("repeat_sequence_header", 1i32)
+        .build()
+}
+
+fn build_audio(pipeline: &gst::Pipeline, media: &MediaConfig, plan: &MediaPlan) -> Result<gst::Element, PipelineError> {
+    let src = match &plan.microphone {
+        MicrophonePlan::Test => {
+            let src = make("audiotestsrc", names::AUDIO_SOURCE, "test audio source")?;
+            src.set_property("is-live", true);
+            src.set_property("volume", 0.2f64);
+            // 20 ms buffers, the Opus frame size.
+            src.set_property("samplesperbuffer", 960i32);
+            src
+        }
+        MicrophonePlan::Alsa(device) => {
+            let src = make("alsasrc", names::AUDIO_SOURCE, "microphone")?;
+            if let Some(device) = device {
+                src.set_property("device", device);
+            }
+            src
+        }
+    };
+    let convert = make("audioconvert", "audio-convert", "audio conversion")?;
+    let resample = make("audioresample", "audio-resample", "audio resampling")?;
+    let caps = caps_filter(
+        "audio-caps",
+        gst::Caps::builder("audio/x-raw")
+            .field("rate", 48_000i32)
+            .field("channels", 1i32)
+            .build(),
+    )?;
+    let encoder = make("opusenc", names::AUDIO_ENCODER, "Opus encoder")?;
+    encoder.set_property("bitrate", (media.audio.bitrate_kbps * 1000) as i32);
+    set_nick(&encoder, "audio-type", "voice")?;
+    let pay = make("rtpopuspay", "audio-pay", "Opus RTP payloader")?;
+    pay.set_property("pt", u32::from(AUDIO_PAYLOAD_TYPE));
+    let chain = [&src, &convert, &resample, &caps, &encoder, &pay];
+    add_all(pipeline, &chain)?;
+    link_chain(&chain)?;
+    Ok(pay)
+}
+
+fn build_session(
+    pipeline: &gst::Pipeline,
+    rtpbin: &gst::Element,
+    pay: &gst::Element,
+    spec: &SessionSpec<'_>,
+    media: &MediaConfig,
+) -> Result<(), PipelineError> {
+    let i = spec.index;
+    let srtp = make("srtpenc", &format!("{}-srtp", spec.kind), "SRTP encryption")?;
+    let suite = media.srtp.suite;
+    let cipher_ok = srtp
+        .find_property("rtp-cipher")
+        .and_then(|p| p.downcast_ref::<gst::glib::ParamSpecEnum>().map(|e| e.enum_class().value_by_nick(suite.gst_cipher()).is_some()))
+        .unwrap_or(false);
+    if !cipher_ok {
+        return Err(PipelineError::UnsupportedSuite {
+            suite: suite.name().to_owned(),
+            cipher: suite.gst_cipher(),
+        });
+    }
+    srtp.set_property("key", gst::Buffer::from_slice(media.srtp.key.clone()));
+    for prefix in ["rtp", "rtcp"] {
+        set_nick(&srtp, &format!("{prefix}-cipher"), suite.gst_cipher())?;
+        set_nick(&srtp, &format!("{prefix}-auth"), suite.gst_auth())?;
+    }
+    let rtp_sink = udp_sink(&format!("{}-rtp-sink", spec.kind), &media.hub.host, spec.port)?;
+    let rtcp_sink = udp_sink(&format!("{}-rtcp-sink", spec.kind), &media.hub.host, spec.port + 1)?;
+    add_all(pipeline, &[&srtp, &rtp_sink, &rtcp_sink])?;
+
+    let bin_rtp_sink = request_pad(rtpbin, &format!("send_rtp_sink_{i}"))?;
+    link_pads(pay, &static_pad(pay, "src")?, rtpbin, &bin_rtp_sink)?;
+    let bin_rtp_src = static_pad(rtpbin, &format!("send_rtp_src_{i}"))?;
+    let srtp_rtp_sink = request_pad(&srtp, "rtp_sink_0")?;
+    link_pads(rtpbin, &bin_rtp_src, &srtp, &srtp_rtp_sink)?;
+    link_pads(&srtp, &static_pad(&srtp, "rtp_src_0")?, &rtp_sink, &static_pad(&rtp_sink, "sink")?)?;
+
+    let bin_rtcp_src = request_pad(rtpbin, &format!("send_rtcp_src_{i}"))?;
+    let srtp_rtcp_sink = request_pad(&srtp, "rtcp_sink_0")?;
+    link_pads(rtpbin, &bin_rtcp_src, &srtp, &srtp_rtcp_sink)?;
+    link_pads(&srtp, &static_pad(&srtp, "rtcp_src_0")?, &rtcp_sink, &static_pad(&rtcp_sink, "sink")?)?;
+    Ok(())
+}
+
+fn udp_sink(name: &str, host: &str, port: u16) -> Result<gst::Element, PipelineError> {
+    let sink = make("udpsink", name, "UDP sender")?;
+    sink.set_property("host", host);
+    sink.set_property("port", i32::from(port));
+    // Send each packet as soon as it is made: the pipeline is live already.
+    sink.set_property("sync", false);
+    sink.set_property("async", false);
+    Ok(sink)
+}

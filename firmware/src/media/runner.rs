@@ -1,0 +1,194 @@
+//! Runs the pipeline the core asked for: starts, stops, and reports back.
+//!
+//! The restart *policy* lives in the core (`bridgepoint_core::supervisor`);
+//! this adapter only carries out `Start`/`Stop` and turns what GStreamer says
+//! into [`MediaEvent`]s: the first packet leaving the box, or a typed error
+//! naming the element. Each started pipeline has a generation number, so a
+//! late message from a pipeline already torn down is recognised and ignored.
+
+use std::sync::Arc;
+
+use bridgepoint_core::config::MediaConfig;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::pipeline::{self, names};
+use super::plan;
+use super::stats::{attach_counter, StreamStats};
+use super::PipelineError;
+
+/// What a running pipeline reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// The first video packet left the box.
+    FirstPacket {
+        /// Which pipeline.
+        generation: u64,
+    },
+    /// The pipeline failed (or could not be built).
+    Failed {
+        /// Which pipeline.
+        generation: u64,
+        /// What went wrong.
+        error: PipelineError,
+    },
+}
+
+/// Starts and stops pipelines for the daemon.
+pub struct MediaRunner {
+    media: MediaConfig,
+    events: UnboundedSender<MediaEvent>,
+    running: Option<gst::Pipeline>,
+    generation: u64,
+    /// The generation started last and not stopped since (even if it failed to build).
+    active: Option<u64>,
+    stats: Arc<StreamStats>,
+}
+
+impl MediaRunner {
+    /// A runner with nothing running. GStreamer must be initialised.
+    pub fn new(media: MediaConfig, events: UnboundedSender<MediaEvent>) -> Self {
+        MediaRunner {
+            media,
+            events,
+            running: None,
+            generation: 0,
+            active: None,
+            stats: Arc::default(),
+        }
+    }
+
+    /// The counters of what was sent.
+    pub fn stats(&self) -> Arc<StreamStats> {
+        self.stats.clone()
+    }
+
+    /// Whether `generation` is the pipeline running now.
+    pub fn is_current(&self, generation: u64) -> bool {
+        self.active == Some(generation)
+    }
+
+    /// The media settings pipelines are built from.
+    pub fn media(&self) -> &MediaConfig {
+        &self.media
+    }
+
+    /// Uses new media settings from the next start on.
+    pub fn set_media(&mut self, media: MediaConfig) {
+        self.media = media;
+    }
+
+    /// The running pipeline, if any.
+    pub fn pipeline(&self) -> Option<&gst::Pipeline> {
+        self.running.as_ref()
+    }
+
+    /// Builds and starts a new pipeline (stopping any running one). Failures
+    /// are reported as [`MediaEvent::Failed`], like errors at run time.
+    pub fn start(&mut self) {
+        self.stop();
+        self.generation += 1;
+        let generation = self.generation;
+        self.active = Some(generation);
+        match self.launch(generation) {
+            Ok(pipeline) => {
+                tracing::info!(generation, "pipeline started");
+                self.running = Some(pipeline);
+            }
+            Err(error) => {
+                let _ = self.events.send(MediaEvent::Failed { generation, error });
+            }
+        }
+    }
+
+    fn launch(&self, generation: u64) -> Result<gst::Pipeline, PipelineError> {
+        let plan = plan::plan(&self.media)?;
+        let pipeline = pipeline::build(&self.media, &plan)?;
+        self.watch_bus(&pipeline, generation);
+        self.watch_first_packet(&pipeline, generation);
+        if let Some(sink) = pipeline.by_name(names::VIDEO_RTP_SINK) {
+            attach_counter(&sink, |s| &s.video_packets, |s| &s.video_bytes, self.stats.clone());
+        }
+        if let Some(sink) = pipeline.by_name(names::AUDIO_RTP_SINK) {
+            attach_counter(&sink, |s| &s.audio_packets, |s| &s.audio_bytes, self.stats.clone());
+        }
+        if let Err(e) = pipeline.set_state(gst::State::Playing) {
+            // The bus usually carries the element's own error; report that if present.
+            let error = pipeline
+                .bus()
+                .and_then(|bus| bus.pop_filtered(&[gst::MessageType::Error]))
+                .and_then(|msg| bus_error(&msg))
+                .unwrap_or_else(|| PipelineError::StateChange(e.to_string()));
+            let _ = pipeline.set_state(gst::State::Null);
+            return Err(error);
+        }
+        Ok(pipeline)
+    }
+
+    fn watch_bus(&self, pipeline: &gst::Pipeline, generation: u64) {
+        let Some(bus) = pipeline.bus() else { return };
+        let events = self.events.clone();
+        bus.set_sync_handler(move |_, msg| {
+            match msg.view() {
+                gst::MessageView::Error(_) | gst::MessageView::Eos(_) => {
+                    if let Some(error) = bus_error(msg) {
+                        let _ = events.send(MediaEvent::Failed { generation, error });
+                    }
+                }
+                gst::MessageView::Warning(w) => {
+                    let element = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
+                    tracing::warn!(element, warning = %w.error(), "pipeline warning");
+                }
+                _ => {}
+            }
+            gst::BusSyncReply::Drop
+        });
+    }
+
+    fn watch_first_packet(&self, pipeline: &gst::Pipeline, generation: u64) {
+        let Some(pad) = pipeline.by_name(names::VIDEO_RTP_SINK).and_then(|s| s.static_pad("sink")) else {
+            return;
+        };
+        let events = self.events.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST, move |_, _| {
+            let _ = events.send(MediaEvent::FirstPacket { generation });
+            gst::PadProbeReturn::Remove
+        });
+    }
+
+    /// Tears down the running pipeline, if any.
+    pub fn stop(&mut self) {
+        self.active = None;
+        if let Some(pipeline) = self.running.take() {
+            if let Some(bus) = pipeline.bus() {
+                bus.unset_sync_handler();
+            }
+            let _ = pipeline.set_state(gst::State::Null);
+            tracing::info!(generation = self.generation, "pipeline stopped");
+        }
+    }
+}
+
+impl Drop for MediaRunner {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The typed error carried by an error or EOS message.
+pub fn bus_error(msg: &gst::Message) -> Option<PipelineError> {
+    let element = msg
+        .src()
+        .map(|s| s.name().to_string())
+        .unwrap_or_else(|| "pipeline".to_owned());
+    match msg.view() {
+        gst::MessageView::Error(err) => Some(PipelineError::Element {
+            element,
+            message: err.error().to_string(),
+            debug: err.debug().map(|d| d.to_string()),
+        }),
+        gst::MessageView::Eos(_) => Some(PipelineError::EndOfStream { element }),
+        _ => None,
+    }
+}

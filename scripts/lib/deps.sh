@@ -1,0 +1,59 @@
+# shellcheck shell=bash
+# Shared by the scripts: install what is missing, skip what is there.
+#
+#   ensure_apt PKG...   apt-get install only the packages not installed yet
+#   ensure_rust         fail with a clear message if cargo is missing
+#   step MESSAGE        print a progress line
+
+step() { printf '\n==> %s\n' "$*"; }
+
+_apt_updated=""
+ensure_apt() {
+    local missing=()
+    local pkg
+    for pkg in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$pkg")
+        fi
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        return 0
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "error: these Debian packages are missing and installing them needs root: ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "installing Debian packages: ${missing[*]}"
+    if [ -z "$_apt_updated" ]; then
+        apt-get update -qq
+        _apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_rust() {
+    if ! command -v cargo >/dev/null 2>&1; then
+        for dir in "$HOME/.cargo/bin" /usr/local/cargo/bin; do
+            if [ -x "$dir/cargo" ]; then
+                export PATH="$dir:$PATH"
+                return 0
+            fi
+        done
+        echo "error: cargo not found; install Rust with rustup first (https://rustup.rs)" >&2
+        exit 1
+    fi
+}
+
+# What the daemon and its tests need at build and run time.
+MEDIA_PACKAGES=(
+    pkg-config
+    libgstreamer1.0-dev
+    libgstreamer-plugins-base1.0-dev
+    libgstreamer-plugins-bad1.0-dev
+    gstreamer1.0-tools
+    gstreamer1.0-plugins-base
+    gstreamer1.0-plugins-good
+    gstreamer1.0-plugins-bad
+    gstreamer1.0-plugins-ugly
+    ffmpeg
+)

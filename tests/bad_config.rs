@@ -1,0 +1,143 @@
+//! Bad config files: each gives a clear error naming the key, a non-zero
+//! exit, and no panic — from `check-config`, `sdp` and the daemon itself.
+
+use bridgepoint_system_tests::daemon::run_cli;
+use bridgepoint_system_tests::fixtures::config;
+use bridgepoint_system_tests::TempDir;
+
+fn good(dir: &TempDir) -> String {
+    config(&dir.path().join("data"), 5004, 5006, "on_call", (1280, 720))
+}
+
+/// Runs check-config on `text`; returns (exit success, stderr).
+fn check(dir: &TempDir, text: &str) -> (bool, String) {
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = run_cli(&["check-config", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "check-config panicked:\n{stderr}");
+    (out.status.success(), stderr)
+}
+
+fn assert_rejected(text: &str, expected: &str) {
+    let dir = TempDir::new("badcfg");
+    let (ok, stderr) = check(&dir, text);
+    assert!(!ok, "accepted a bad config; expected {expected:?}");
+    assert!(stderr.contains(expected), "expected {expected:?} in:\n{stderr}");
+    // The daemon refuses to start on it, with the same message.
+    let file = dir.path().join("bad.toml");
+    let out = run_cli(&["--config", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "daemon started on a bad config");
+    assert!(stderr.contains(expected) && !stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_good_file_passes_check_config() {
+    let dir = TempDir::new("goodcfg");
+    let file = dir.path().join("good.toml");
+    std::fs::write(&file, good(&dir)).unwrap();
+    let out = run_cli(&["check-config", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok"));
+}
+
+#[test]
+fn unknown_key() {
+    let dir = TempDir::new("k");
+    assert_rejected(&good(&dir).replace("fps = 30", "fps = 30\nframes = 30"), "video.frames: unknown key");
+}
+
+#[test]
+fn wrong_type() {
+    let dir = TempDir::new("k");
+    assert_rejected(
+        &good(&dir).replace("bitrate_kbps = 1500", "bitrate_kbps = \"fast\""),
+        "video.bitrate_kbps: expected an integer, got a string",
+    );
+}
+
+#[test]
+fn key_of_the_wrong_length() {
+    let dir = TempDir::new("k");
+    assert_rejected(
+        &good(&dir).replace(bridgepoint_system_tests::fixtures::KEY, "AAECAwQFBgcICQoLDA0ODw=="),
+        "srtp.key: must be 30 bytes (master key + salt) for AES_CM_128_HMAC_SHA1_80, got 16 bytes",
+    );
+}
+
+#[test]
+fn width_zero() {
+    let dir = TempDir::new("k");
+    assert_rejected(&good(&dir).replace("width = 1280", "width = 0"), "video.width: must be between 16 and 3840, got 0");
+}
+
+#[test]
+fn port_over_65535() {
+    let dir = TempDir::new("k");
+    assert_rejected(
+        &good(&dir).replace("video_port = 5004", "video_port = 70000"),
+        "hub.video_port: must be between 1 and 65534, got 70000",
+    );
+}
+
+#[test]
+fn unknown_srtp_suite() {
+    let dir = TempDir::new("k");
+    assert_rejected(
+        &good(&dir).replace("AES_CM_128_HMAC_SHA1_80", "AES_CM_192_HMAC_SHA1_80"),
+        "srtp.suite: unknown SRTP suite \"AES_CM_192_HMAC_SHA1_80\"",
+    );
+}
+
+#[test]
+fn missing_file() {
+    for args in [
+        vec!["check-config", "/nonexistent/box.toml"],
+        vec!["--config", "/nonexistent/box.toml"],
+        vec!["sdp", "--config", "/nonexistent/box.toml"],
+    ] {
+        let out = run_cli(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr.contains("cannot read config file /nonexistent/box.toml") && stderr.contains("No such file"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"));
+    }
+}
+
+#[test]
+fn several_errors_are_all_listed() {
+    let dir = TempDir::new("k");
+    let text = good(&dir)
+        .replace("width = 1280", "width = 0")
+        .replace("mode = \"on_call\"", "mode = \"sometimes\"")
+        .replace("host = \"127.0.0.1\"", "host = 12");
+    let (ok, stderr) = check(&dir, &text);
+    assert!(!ok);
+    assert!(stderr.contains("has 3 error(s)"), "{stderr}");
+    for key in ["video.width:", "session.mode:", "hub.host:"] {
+        assert!(stderr.contains(key), "{key} missing in:\n{stderr}");
+    }
+}
+
+#[test]
+fn not_toml_at_all() {
+    let (ok, stderr) = check(&TempDir::new("k"), "this is [not toml\n");
+    assert!(!ok);
+    assert!(stderr.contains("(file): not valid TOML (line 1)"), "{stderr}");
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [vec!["--help"], vec!["check-config", "--help"], vec!["sdp", "--help"]] {
+        let out = run_cli(&args);
+        assert!(out.status.success(), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"), "{args:?}");
+    }
+    let out = run_cli(&[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no config given"));
+}

@@ -1,0 +1,65 @@
+//! Pipeline failures on real GStreamer: the error names the element (or the
+//! missing plugin), the supervisor restarts with growing backoff, and the
+//! state and LEDs say so.
+
+use std::time::Duration;
+
+use bridgepoint_system_tests::daemon::Daemon;
+use bridgepoint_system_tests::fixtures::config;
+use bridgepoint_system_tests::sim::SimBoard;
+use bridgepoint_system_tests::{free_ports, wait_for, TempDir};
+
+#[test]
+fn a_camera_that_is_not_there_is_named_and_retried_with_backoff() {
+    let dir = TempDir::new("nocam");
+    let (video_port, audio_port) = free_ports();
+    let text = config(&dir.path().join("data"), video_port, audio_port, "always", (640, 360))
+        .replace("source = \"test\"\nencoder", "source = \"v4l2:/dev/video-absent\"\nencoder");
+    assert!(text.contains("/dev/video-absent"));
+    let daemon = Daemon::start(dir.path(), &text);
+    let mut board = SimBoard::connect(&daemon.socket());
+
+    // Backoff 0.5 s, 1 s, 2 s: three failures within ~4 s.
+    let restarts = wait_for(Duration::from_secs(15), || {
+        let log = daemon.log_text();
+        (log.matches("stream error; restarting after backoff").count() >= 3).then_some(log)
+    });
+    let log = restarts.unwrap_or_else(|| panic!("no repeated restarts; log:\n{}", daemon.log_text()));
+    assert!(log.contains("element video-source"), "error does not name the element:\n{log}");
+    assert!(log.contains("failures=1") && log.contains("failures=2") && log.contains("failures=3"), "{log}");
+    assert_eq!(board.state()["stream"], "error");
+    assert_eq!(board.led("status"), "blink-fast");
+    assert_eq!(board.led("call"), "blink-fast");
+}
+
+#[test]
+fn hardware_encoder_missing_is_reported_by_name() {
+    // This machine has no V4L2 M2M encoder, so GStreamer registers no
+    // v4l2h264enc: exactly the situation of a board without one.
+    let dir = TempDir::new("nohw");
+    let (video_port, audio_port) = free_ports();
+    let text = config(&dir.path().join("data"), video_port, audio_port, "always", (640, 360))
+        .replace("encoder = \"x264\"", "encoder = \"hardware\"");
+    let daemon = Daemon::start(dir.path(), &text);
+    let log = wait_for(Duration::from_secs(10), || {
+        let log = daemon.log_text();
+        log.contains("stream error").then_some(log)
+    })
+    .unwrap_or_else(|| panic!("no stream error; log:\n{}", daemon.log_text()));
+    assert!(log.contains("v4l2h264enc is missing"), "{log}");
+    let mut board = SimBoard::connect(&daemon.socket());
+    assert_eq!(board.state()["stream"], "error");
+}
+
+#[test]
+fn auto_encoder_falls_back_to_software_and_says_so() {
+    let dir = TempDir::new("auto");
+    let (video_port, audio_port) = free_ports();
+    let text = config(&dir.path().join("data"), video_port, audio_port, "always", (640, 360))
+        .replace("encoder = \"x264\"", "encoder = \"auto\"");
+    let daemon = Daemon::start(dir.path(), &text);
+    let mut board = SimBoard::connect(&daemon.socket());
+    assert!(board.wait_stream("streaming", Duration::from_secs(10)), "log:\n{}", daemon.log_text());
+    let log = daemon.log_text();
+    assert!(log.contains("no hardware H.264 encoder") && log.contains("falling back to software encoder x264enc"), "{log}");
+}

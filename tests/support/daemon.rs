@@ -1,0 +1,89 @@
+//! `bridgepointd` as a child process.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::{bin, wait_for};
+
+/// A running daemon; killed when dropped.
+#[derive(Debug)]
+pub struct Daemon {
+    child: Child,
+    /// The config file it runs with.
+    pub config: PathBuf,
+    /// Its data_dir.
+    pub data_dir: PathBuf,
+    /// Where its log goes.
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Writes `config_text` to `dir/box.toml` and starts the daemon with it;
+    /// returns once the simulated board's socket exists.
+    pub fn start(dir: &Path, config_text: &str) -> Daemon {
+        let config = dir.join("box.toml");
+        std::fs::write(&config, config_text).expect("write config");
+        let log = dir.join("bridgepointd.log");
+        let log_file = File::create(&log).expect("create log");
+        let child = Command::new(bin("bridgepointd"))
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("log"))
+            .stderr(log_file)
+            .spawn()
+            .expect("start bridgepointd");
+        let data_dir = dir.join("data");
+        let mut daemon = Daemon {
+            child,
+            config,
+            data_dir,
+            log,
+        };
+        let socket = daemon.data_dir.join("board.sock");
+        let up = wait_for(Duration::from_secs(10), || socket.exists().then_some(()));
+        if up.is_none() {
+            let _ = daemon.child.kill();
+            panic!("daemon did not come up; log:\n{}", daemon.log_text());
+        }
+        daemon
+    }
+
+    /// The simulated board's socket.
+    pub fn socket(&self) -> PathBuf {
+        self.data_dir.join("board.sock")
+    }
+
+    /// Everything the daemon logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; returns the exit status success.
+    pub fn stop(mut self) -> bool {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let exited = wait_for(Duration::from_secs(10), || self.child.try_wait().ok().flatten());
+        exited.is_some_and(|s| s.success())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `bridgepointd` with `args` to completion.
+pub fn run_cli(args: &[&str]) -> Output {
+    Command::new(bin("bridgepointd"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run bridgepointd")
+}
