@@ -4,9 +4,11 @@
 //! - [`pipeline`]: builds the SRTP pipeline in one function.
 //! - [`runner`]: starts/stops pipelines and reports typed events.
 //! - [`stats`]: packet and byte counters.
+//! - [`latency`]: encoder-to-send delay probes (for the benchmark).
 //! - [`error`]: typed pipeline errors naming the element.
 
 pub mod error;
+pub mod latency;
 pub mod pipeline;
 pub mod plan;
 pub mod runner;
