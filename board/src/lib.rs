@@ -10,8 +10,14 @@
 //! Backends:
 //! - [`sim`]: the simulated board, a line protocol on a Unix socket, for
 //!   development, demos and tests.
+//! - [`hardware`]: real GPIO through the `embedded-hal` traits, with the
+//!   `cdev` (any `/dev/gpiochipN`) and `rpi` (rppal) backends, picked by a
+//!   board [`profile`] (`board = "rpi4"`, `"rpi5"`, `"generic-cdev"`,
+//!   `"gpio-sim"`, or a profile file of the installer's own).
 
 pub mod error;
+pub mod hardware;
+pub mod profile;
 pub mod sim;
 pub mod view;
 
@@ -53,9 +59,12 @@ pub struct StartedBoard {
 
 /// Opens the board named in the config and starts serving it.
 ///
-/// Opening happens before this returns, so a missing socket directory, GPIO
-/// chip or line fails here with an error naming it, before the box claims to
-/// be up. Must be called inside a tokio runtime.
+/// `board` is `sim` or the name of a board profile: a file `<board>.toml` in
+/// [`profile::search_dirs`] or one of the built-in profiles
+/// ([`profile::BUILTIN`]). Opening happens before this returns, so a bad
+/// profile, a missing socket directory, GPIO chip or line, or a pin held by
+/// another program fails here with an error naming it, before the box claims
+/// to be up. Must be called inside a tokio runtime.
 pub fn start(
     board: &str,
     data_dir: &Path,
@@ -70,9 +79,9 @@ pub fn start(
                 button_down_at_start: false,
             })
         }
-        other => Err(BoardError::UnknownBoard {
-            name: other.to_owned(),
-            known: "sim".to_owned(),
-        }),
+        other => {
+            let profile = profile::load(other, &profile::search_dirs(data_dir))?;
+            hardware::start(&profile, link, cancel)
+        }
     }
 }

@@ -27,6 +27,23 @@ impl Default for BoardView {
 }
 
 impl BoardView {
+    /// The box just started: idle, not streaming, as the core's LED
+    /// mapping shows that state.
+    pub fn starting() -> Self {
+        use bridgepoint_core::call::CallState;
+        use bridgepoint_core::led::{leds_for, LedInputs};
+        use bridgepoint_core::supervisor::StreamState;
+        BoardView {
+            leds: leds_for(LedInputs {
+                call: &CallState::Idle,
+                stream: &StreamState::Stopped,
+                identify: false,
+            }),
+            call: "idle",
+            stream: "stopped",
+        }
+    }
+
     /// The LEDs as one line of JSON: `{"call":{"pattern":"on"},"status":{...}}`.
     pub fn leds_json(&self) -> String {
         let map: serde_json::Map<String, serde_json::Value> = self

@@ -97,6 +97,11 @@ impl CallMachine {
         self.state
     }
 
+    /// Changes how long a call waits for the hub (from the next call on).
+    pub fn set_call_timeout(&mut self, call_timeout: Duration) {
+        self.call_timeout = call_timeout;
+    }
+
     /// Whether the hub must accept calls (true once the box has signalling).
     pub fn set_hub_signalling(&mut self, on: bool) {
         self.hub_signalling = on;

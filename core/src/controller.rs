@@ -145,6 +145,14 @@ impl BoxCore {
         self.call.set_hub_signalling(on);
     }
 
+    /// Applies new session settings (a pushed config); the stream follows
+    /// the new mode at once.
+    pub fn set_session(&mut self, mode: SessionMode, call_timeout: Duration, now: Instant) {
+        self.mode = mode;
+        self.call.set_call_timeout(call_timeout);
+        self.settle(now);
+    }
+
     /// Feeds one input.
     pub fn handle_input(&mut self, input: Input, now: Instant) {
         match input {
@@ -343,6 +351,17 @@ mod tests {
         core.handle_input(Input::HubStart, t0 + ms(6000));
         assert!(drain(&mut core).contains(&Output::Stream(StreamAction::Start)));
         core.handle_input(Input::HubEnd, t0 + ms(9000));
+        assert!(drain(&mut core).contains(&Output::Stream(StreamAction::Stop)));
+    }
+
+    #[test]
+    fn switching_to_always_starts_the_stream_and_back_stops_it() {
+        let t0 = Instant::now();
+        let mut core = BoxCore::new(CoreSettings::new(SessionMode::OnCall, Duration::from_secs(60)), t0);
+        drain(&mut core);
+        core.set_session(SessionMode::Always, Duration::from_secs(30), t0 + ms(10));
+        assert!(drain(&mut core).contains(&Output::Stream(StreamAction::Start)));
+        core.set_session(SessionMode::OnCall, Duration::from_secs(30), t0 + ms(20));
         assert!(drain(&mut core).contains(&Output::Stream(StreamAction::Stop)));
     }
 

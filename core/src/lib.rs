@@ -15,15 +15,21 @@
 //! - [`sdp`]: the SDP a hub receiver records the stream with.
 //! - [`button`]: debounce and short/long/power-up press classification.
 //! - [`call`]: the call/session state machine.
+//! - [`command`]: commands from central IT and their parsing.
+//! - [`provision`]: whether a pushed config is applied or rejected, and how.
 //! - [`supervisor`]: the media pipeline's restart policy (backoff).
+//! - [`health`]: the post-update health gate (mark the slot good or bad).
 //! - [`led`]: LED patterns and the single mapping from box state to LEDs.
 //! - [`controller`]: the composed box core the daemon drives.
 
 pub mod button;
 pub mod call;
+pub mod command;
 pub mod config;
 pub mod controller;
+pub mod health;
 pub mod led;
+pub mod provision;
 pub mod sdp;
 pub mod srtp;
 pub mod supervisor;

@@ -85,7 +85,7 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
     #[test]
     fn sdp_carries_ports_payload_types_and_crypto() {
         let c = parse_toml(FILE).unwrap();
-        let sdp = session_description(&c.device_id, &c.media);
+        let sdp = session_description(&c.device_id, &c.settings.media().unwrap());
         assert!(sdp.contains("c=IN IP4 10.1.2.3\n"));
         assert!(sdp.contains("m=video 6000 RTP/SAVP 96\n"));
         assert!(sdp.contains("a=rtpmap:96 H264/90000\n"));
@@ -108,6 +108,6 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
     #[test]
     fn ipv6_hub_is_marked_ip6() {
         let c = parse_toml(&FILE.replace("10.1.2.3", "fd00::1")).unwrap();
-        assert!(session_description(&c.device_id, &c.media).contains("c=IN IP6 fd00::1"));
+        assert!(session_description(&c.device_id, &c.settings.media().unwrap()).contains("c=IN IP6 fd00::1"));
     }
 }

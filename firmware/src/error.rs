@@ -33,6 +33,19 @@ pub enum DaemonError {
         /// Why.
         source: std::io::Error,
     },
+    /// A file named in `[mqtt]` could not be read.
+    #[error("{key}: cannot read {path}: {source}")]
+    MqttFile {
+        /// The config key, e.g. `mqtt.ca_file`.
+        key: String,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The durable store could not be opened or written.
+    #[error(transparent)]
+    Store(#[from] bridgepoint_store::StoreError),
     /// The board could not be opened.
     #[error(transparent)]
     Board(#[from] bridgepoint_board::BoardError),

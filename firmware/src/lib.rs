@@ -6,13 +6,19 @@
 //! - [`daemon`]: the main loop that feeds the sans-IO core
 //!   (`bridgepoint_core::controller::BoxCore`) with board, pipeline and timer
 //!   events and carries out what it decides.
+//! - [`control`]: the MQTT link to central IT.
 //! - [`logging`]: `tracing` set-up.
+//! - [`service`]: the systemd notify protocol (READY, WATCHDOG, STATUS).
+//! - [`update`]: the RAUC adapter (install bundles, mark slots good/bad).
 //! - [`error`]: the crate's error type.
 
 pub mod config_file;
+pub mod control;
 pub mod daemon;
 pub mod error;
 pub mod logging;
 pub mod media;
+pub mod service;
+pub mod update;
 
 pub use error::DaemonError;

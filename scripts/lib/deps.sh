@@ -57,3 +57,11 @@ MEDIA_PACKAGES=(
     gstreamer1.0-plugins-ugly
     ffmpeg
 )
+
+# The control plane's tests: a real broker, its clients, certificates.
+BROKER_PACKAGES=(
+    mosquitto
+    mosquitto-clients
+    openssl
+    procps
+)

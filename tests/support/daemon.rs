@@ -23,6 +23,11 @@ impl Daemon {
     /// Writes `config_text` to `dir/box.toml` and starts the daemon with it;
     /// returns once the simulated board's socket exists.
     pub fn start(dir: &Path, config_text: &str) -> Daemon {
+        Daemon::start_with_env(dir, config_text, &[])
+    }
+
+    /// Like [`Daemon::start`], with extra environment variables.
+    pub fn start_with_env(dir: &Path, config_text: &str, env: &[(&str, &str)]) -> Daemon {
         let config = dir.join("box.toml");
         std::fs::write(&config, config_text).expect("write config");
         let log = dir.join("bridgepointd.log");
@@ -32,6 +37,7 @@ impl Daemon {
             .arg(&config)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("log"))
             .stderr(log_file)
@@ -61,6 +67,19 @@ impl Daemon {
     /// Everything the daemon logged so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the daemon with SIGKILL, as a pulled plug would (no clean-up at
+    /// all); returns its log.
+    pub fn kill9(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log_text()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Sends SIGTERM and waits for a clean exit; returns the exit status success.

@@ -6,6 +6,9 @@
 //! to the test executable (`target/<profile>/`); `scripts/test` builds them
 //! before running the tests.
 
+pub mod broker;
+pub mod certs;
+pub mod control;
 pub mod daemon;
 pub mod ffmpeg;
 pub mod fixtures;

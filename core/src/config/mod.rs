@@ -11,7 +11,7 @@ mod reader;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use parse::{parse_toml, parse_value};
+pub use parse::{parse_pushed_settings, parse_toml, parse_value};
 
 use crate::srtp::SrtpSuite;
 
@@ -41,7 +41,7 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
-/// The whole configuration of a box.
+/// The whole configuration of a box: the local file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The box's identity, e.g. `lang-son-01`. Lowercase letters, digits, `-` and `_`.
@@ -50,8 +50,94 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Which board the box runs on: `sim` for the simulated board.
     pub board: String,
-    /// Where and how media is sent.
-    pub media: MediaConfig,
+    /// The broker central IT configures the box through; `None` = standalone.
+    pub mqtt: Option<MqttConfig>,
+    /// Who may sign pushed configs.
+    pub trust: TrustConfig,
+    /// The provisionable settings the box starts with (a stored pushed config
+    /// replaces them).
+    pub settings: Settings,
+}
+
+/// The provisionable part of the config: what central IT may push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The hub's address; absent until provisioned when MQTT is configured.
+    pub hub: Option<HubConfig>,
+    /// SRTP suite and key; absent until provisioned when MQTT is configured.
+    pub srtp: Option<SrtpConfig>,
+    /// Camera and video encoding.
+    pub video: VideoConfig,
+    /// Microphone and audio encoding.
+    pub audio: AudioConfig,
+    /// When the box streams.
+    pub session: SessionConfig,
+    /// Seconds between telemetry reports.
+    pub telemetry_interval_s: u32,
+}
+
+impl Settings {
+    /// The media settings, once the box has a hub and a key.
+    pub fn media(&self) -> Option<MediaConfig> {
+        Some(MediaConfig {
+            hub: self.hub.clone()?,
+            srtp: self.srtp.clone()?,
+            video: self.video.clone(),
+            audio: self.audio.clone(),
+            session: self.session.clone(),
+        })
+    }
+}
+
+/// How the box reaches the broker.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MqttConfig {
+    /// Whether the connection uses TLS (`mqtts://`).
+    pub tls: bool,
+    /// Broker host.
+    pub host: String,
+    /// Broker port (default 8883 for mqtts, 1883 for mqtt).
+    pub port: u16,
+    /// CA certificate(s) to verify the broker with (PEM); `None` = system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate for mutual TLS (PEM).
+    pub cert_file: Option<PathBuf>,
+    /// Client certificate's private key (PEM).
+    pub key_file: Option<PathBuf>,
+    /// User name, if the broker wants one.
+    pub username: Option<String>,
+    /// Password, if the broker wants one.
+    pub password: Option<String>,
+    /// Topics are `<topic_root>/<device_id>/...`.
+    pub topic_root: String,
+    /// Whether `mqtt://` (no TLS) is allowed.
+    pub allow_plaintext: bool,
+    /// MQTT keep-alive in seconds.
+    pub keepalive_s: u32,
+}
+
+impl fmt::Debug for MqttConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MqttConfig")
+            .field("tls", &self.tls)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("ca_file", &self.ca_file)
+            .field("cert_file", &self.cert_file)
+            .field("key_file", &self.key_file)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<set>"))
+            .field("topic_root", &self.topic_root)
+            .field("allow_plaintext", &self.allow_plaintext)
+            .finish()
+    }
+}
+
+/// Who may sign pushed configs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustConfig {
+    /// Raw Ed25519 public keys; empty = unsigned configs accepted (development only).
+    pub config_keys: Vec<[u8; 32]>,
 }
 
 /// The part of the config that says what is streamed and where.

@@ -9,7 +9,33 @@ use serde_json::Value;
 use super::reader::{Reader, Section};
 use super::*;
 
-const ROOT_KEYS: &[&str] = &["device_id", "data_dir", "board", "hub", "srtp", "video", "audio", "session"];
+const ROOT_KEYS: &[&str] = &[
+    "device_id",
+    "data_dir",
+    "board",
+    "mqtt",
+    "trust",
+    "hub",
+    "srtp",
+    "video",
+    "audio",
+    "session",
+    "telemetry_interval_s",
+];
+/// Keys of a pushed config (the provisionable part of the file).
+const PUSHED_KEYS: &[&str] = &["hub", "srtp", "video", "audio", "session", "telemetry_interval_s"];
+const MQTT_KEYS: &[&str] = &[
+    "url",
+    "ca_file",
+    "cert_file",
+    "key_file",
+    "username",
+    "password",
+    "topic_root",
+    "allow_plaintext",
+    "keepalive_s",
+];
+const TRUST_KEYS: &[&str] = &["config_keys"];
 const HUB_KEYS: &[&str] = &["host", "video_port", "audio_port"];
 const SRTP_KEYS: &[&str] = &["suite", "key"];
 const VIDEO_KEYS: &[&str] = &["source", "encoder", "width", "height", "fps", "bitrate_kbps", "keyframe_interval_s"];
@@ -72,17 +98,158 @@ pub fn parse_value(value: &Value) -> Result<Config, ConfigErrors> {
             Some(b)
         }
     });
-    let media = parse_media(&mut r, &root);
+    let mqtt = r.table(&root, "mqtt", false).and_then(|sec| parse_mqtt(&mut r, &sec));
+    let mqtt_given = root.has("mqtt");
+    let trust = match r.table(&root, "trust", false) {
+        Some(sec) => parse_trust(&mut r, &sec),
+        None => Some(TrustConfig::default()),
+    };
+    // Without MQTT nobody can provision the hub and key: the file must have them.
+    let settings = parse_settings(&mut r, &root, !mqtt_given);
 
-    match (device_id, data_dir, board, media) {
-        (Some(device_id), Some(data_dir), Some(board), Some(media)) if !r.has_errors() => Ok(Config {
+    match (device_id, data_dir, board, trust, settings) {
+        (Some(device_id), Some(data_dir), Some(board), Some(trust), Some(settings)) if !r.has_errors() => Ok(Config {
             device_id,
             data_dir,
             board,
-            media,
+            mqtt,
+            trust,
+            settings,
         }),
         _ => Err(ConfigErrors(r.into_errors())),
     }
+}
+
+/// Parses the `config` object of a pushed config: the provisionable sections
+/// only, with `hub` and `srtp` required (a push never takes a box off the
+/// air by leaving them out). Error paths start with `config.`.
+pub fn parse_pushed_settings(value: &Value) -> Result<Settings, ConfigErrors> {
+    let Value::Object(map) = value else {
+        return Err(ConfigErrors(vec![ConfigError {
+            key: "config".into(),
+            message: "expected an object of settings".into(),
+        }]));
+    };
+    let root = Section::named("config", map);
+    let mut r = Reader::new();
+    r.reject_unknown(&root, PUSHED_KEYS);
+    match parse_settings(&mut r, &root, true) {
+        Some(settings) if !r.has_errors() => Ok(settings),
+        _ => Err(ConfigErrors(r.into_errors())),
+    }
+}
+
+fn parse_mqtt(r: &mut Reader, s: &Section<'_>) -> Option<MqttConfig> {
+    r.reject_unknown(s, MQTT_KEYS);
+    let allow_plaintext = r.boolean(s, "allow_plaintext", false);
+    let url = r.string(s, "url", None).and_then(|url| {
+        let parsed = parse_mqtt_url(&url);
+        parsed.map_err(|m| r.error(s.path("url"), m)).ok()
+    });
+    if let (Some((false, _, _)), Some(false)) = (&url, allow_plaintext) {
+        r.error(
+            s.path("url"),
+            "mqtt:// sends configs and keys in the clear; use mqtts:// or set mqtt.allow_plaintext = true",
+        );
+    }
+    let file = |r: &mut Reader, key: &str| {
+        r.optional_string(s, key).and_then(|f| {
+            if f.is_empty() {
+                r.error(s.path(key), "must not be empty");
+                None
+            } else {
+                Some(PathBuf::from(f))
+            }
+        })
+    };
+    let ca_file = file(r, "ca_file");
+    let cert_file = file(r, "cert_file");
+    let key_file = file(r, "key_file");
+    if cert_file.is_some() != key_file.is_some() {
+        let missing = if cert_file.is_some() { "key_file" } else { "cert_file" };
+        r.error(s.path(missing), "cert_file and key_file go together (mutual TLS)");
+    }
+    if let (Some((false, _, _)), true) = (&url, cert_file.is_some() || ca_file.is_some()) {
+        r.error(s.path("url"), "ca_file/cert_file need mqtts://");
+    }
+    let username = r.optional_string(s, "username");
+    let password = r.optional_string(s, "password");
+    if password.is_some() && username.is_none() {
+        r.error(s.path("username"), "a password needs a username");
+    }
+    let topic_root = r.string(s, "topic_root", Some("bridgepoint/v1")).and_then(|t| {
+        let bad = t.is_empty() || t.starts_with('/') || t.ends_with('/') || t.contains(['+', '#', '\0']);
+        if bad {
+            r.error(
+                s.path("topic_root"),
+                format!("must be a topic prefix without wildcards or leading/trailing '/', got {t:?}"),
+            );
+            None
+        } else {
+            Some(t)
+        }
+    });
+    let keepalive_s = r.integer(s, "keepalive_s", Some(30), 5, 600).map(|v| v as u32);
+    let (tls, host, port) = url?;
+    Some(MqttConfig {
+        tls,
+        host,
+        port,
+        ca_file,
+        cert_file,
+        key_file,
+        username,
+        password,
+        topic_root: topic_root?,
+        allow_plaintext: allow_plaintext?,
+        keepalive_s: keepalive_s?,
+    })
+}
+
+/// `mqtts://host[:port]` or `mqtt://host[:port]` → (tls, host, port).
+fn parse_mqtt_url(url: &str) -> Result<(bool, String, u16), String> {
+    let (tls, rest) = if let Some(rest) = url.strip_prefix("mqtts://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("mqtt://") {
+        (false, rest)
+    } else {
+        return Err(format!("must start with mqtts:// or mqtt://, got {url:?}"));
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
+            let port: u16 = port
+                .parse()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("port must be 1 to 65535, got {port:?}"))?;
+            (host, port)
+        }
+        _ => (rest, if tls { 8883 } else { 1883 }),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains('/') {
+        return Err(format!("has no valid host: {url:?}"));
+    }
+    Ok((tls, host.to_owned(), port))
+}
+
+fn parse_trust(r: &mut Reader, s: &Section<'_>) -> Option<TrustConfig> {
+    r.reject_unknown(s, TRUST_KEYS);
+    let keys = r.string_list(s, "config_keys")?;
+    let mut out = Vec::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        let path = format!("{}[{i}]", s.path("config_keys"));
+        let engine = base64::engine::general_purpose::STANDARD;
+        match engine.decode(key.trim()) {
+            Ok(bytes) => match <[u8; 32]>::try_from(bytes.as_slice()) {
+                Ok(raw) => out.push(raw),
+                Err(_) => r.error(path, format!("must be 32 bytes (a raw Ed25519 public key), got {} bytes", bytes.len())),
+            },
+            Err(e) => r.error(path, format!("is not valid base64: {e}")),
+        }
+    }
+    Some(TrustConfig { config_keys: out })
 }
 
 fn check_device_id(id: &str) -> Result<(), String> {
@@ -100,9 +267,9 @@ fn check_device_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn parse_media(r: &mut Reader, root: &Section<'_>) -> Option<MediaConfig> {
-    let hub = r.table(root, "hub", true).and_then(|s| parse_hub(r, &s));
-    let srtp = r.table(root, "srtp", true).and_then(|s| parse_srtp(r, &s));
+fn parse_settings(r: &mut Reader, root: &Section<'_>, require_media: bool) -> Option<Settings> {
+    let hub = r.table(root, "hub", require_media).map(|s| parse_hub(r, &s));
+    let srtp = r.table(root, "srtp", require_media).map(|s| parse_srtp(r, &s));
     let empty = serde_json::Map::new();
     let optional = |r: &mut Reader, name: &str| r.table(root, name, false).unwrap_or_else(|| Section::named(name, &empty));
     let section = optional(r, "video");
@@ -111,12 +278,15 @@ fn parse_media(r: &mut Reader, root: &Section<'_>) -> Option<MediaConfig> {
     let audio = parse_audio(r, &section);
     let section = optional(r, "session");
     let session = parse_session(r, &section);
-    Some(MediaConfig {
-        hub: hub?,
-        srtp: srtp?,
+    let telemetry_interval_s = r.integer(root, "telemetry_interval_s", Some(60), 5, 3600).map(|v| v as u32);
+    Some(Settings {
+        // A present section that failed to parse is an error (already recorded).
+        hub: hub.map(|h| h.ok_or(())).transpose().ok()?,
+        srtp: srtp.map(|s| s.ok_or(())).transpose().ok()?,
         video: video?,
         audio: audio?,
         session: session?,
+        telemetry_interval_s: telemetry_interval_s?,
     })
 }
 
@@ -332,12 +502,12 @@ call_timeout_s = 30
     fn a_complete_file_parses() {
         let c = parse_toml(GOOD).unwrap();
         assert_eq!(c.device_id, "lang-son-01");
-        assert_eq!(c.media.hub.video_port, 5004);
-        assert_eq!(c.media.srtp.key.len(), 30);
-        assert_eq!(c.media.video.width, 640);
-        assert_eq!(c.media.video.encoder, VideoEncoder::X264);
-        assert_eq!(c.media.audio.bitrate_kbps, 48);
-        assert_eq!(c.media.session.mode, SessionMode::Always);
+        assert_eq!(c.settings.hub.as_ref().unwrap().video_port, 5004);
+        assert_eq!(c.settings.srtp.as_ref().unwrap().key.len(), 30);
+        assert_eq!(c.settings.video.width, 640);
+        assert_eq!(c.settings.video.encoder, VideoEncoder::X264);
+        assert_eq!(c.settings.audio.bitrate_kbps, 48);
+        assert_eq!(c.settings.session.mode, SessionMode::Always);
     }
 
     #[test]
@@ -352,11 +522,11 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
         let c = parse_toml(text).unwrap();
         assert_eq!(c.board, "sim");
         assert_eq!(c.data_dir, PathBuf::from("/var/lib/bridgepoint"));
-        assert_eq!((c.media.video.width, c.media.video.height, c.media.video.fps), (1280, 720, 30));
-        assert_eq!(c.media.video.bitrate_kbps, 2000);
-        assert_eq!(c.media.session.mode, SessionMode::OnCall);
-        assert_eq!(c.media.session.call_timeout_s, 60);
-        assert_eq!(c.media.srtp.suite, SrtpSuite::AesCm128HmacSha1_80);
+        assert_eq!((c.settings.video.width, c.settings.video.height, c.settings.video.fps), (1280, 720, 30));
+        assert_eq!(c.settings.video.bitrate_kbps, 2000);
+        assert_eq!(c.settings.session.mode, SessionMode::OnCall);
+        assert_eq!(c.settings.session.call_timeout_s, 60);
+        assert_eq!(c.settings.srtp.as_ref().unwrap().suite, SrtpSuite::AesCm128HmacSha1_80);
     }
 
     #[test]
@@ -451,7 +621,97 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
     #[test]
     fn srtp_key_is_not_printed_in_debug_output() {
         let c = parse_toml(GOOD).unwrap();
-        let dbg = format!("{:?}", c.media.srtp);
+        let dbg = format!("{:?}", c.settings.srtp.as_ref().unwrap());
         assert!(dbg.contains("<30 bytes>") && !dbg.contains("0, 1, 2"), "{dbg}");
+    }
+}
+
+#[cfg(test)]
+mod control_plane_tests {
+    use super::*;
+
+    const BASE: &str = r#"
+device_id = "lang-son-01"
+[mqtt]
+url = "mqtts://broker.example:8883"
+ca_file = "/etc/bridgepoint/ca.pem"
+cert_file = "/etc/bridgepoint/device.pem"
+key_file = "/etc/bridgepoint/device.key"
+[trust]
+config_keys = ["11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="]
+"#;
+
+    fn errors_of(text: &str) -> Vec<String> {
+        parse_toml(text).unwrap_err().0.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn with_mqtt_the_hub_and_key_may_come_later() {
+        let c = parse_toml(BASE).unwrap();
+        let m = c.mqtt.as_ref().unwrap();
+        assert!(m.tls);
+        assert_eq!((m.host.as_str(), m.port), ("broker.example", 8883));
+        assert_eq!(m.topic_root, "bridgepoint/v1");
+        assert_eq!(c.trust.config_keys.len(), 1);
+        assert!(c.settings.hub.is_none() && c.settings.media().is_none());
+        assert_eq!(c.settings.telemetry_interval_s, 60);
+    }
+
+    #[test]
+    fn plaintext_needs_an_explicit_allowance() {
+        let text = BASE.replace("mqtts://broker.example:8883", "mqtt://broker.example").replace("ca_file", "#").replace("cert_file", "#").replace("key_file", "#");
+        let errs = errors_of(&text);
+        assert!(errs.iter().any(|e| e.starts_with("mqtt.url: mqtt:// sends configs and keys in the clear")), "{errs:?}");
+        let ok = text.replace("[mqtt]", "[mqtt]\nallow_plaintext = true");
+        let c = parse_toml(&ok).unwrap();
+        assert_eq!(c.mqtt.unwrap().port, 1883);
+    }
+
+    #[test]
+    fn bad_mqtt_and_trust_keys_are_named() {
+        let text = BASE
+            .replace("mqtts://broker.example:8883", "http://x")
+            .replace("11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=", "AAAA");
+        let errs = errors_of(&text);
+        assert!(errs.iter().any(|e| e.starts_with("mqtt.url: must start with mqtts://")), "{errs:?}");
+        assert!(errs.iter().any(|e| e == "trust.config_keys[0]: must be 32 bytes (a raw Ed25519 public key), got 3 bytes"), "{errs:?}");
+    }
+
+    #[test]
+    fn cert_without_key_is_refused() {
+        let errs = errors_of(&BASE.replace("key_file = \"/etc/bridgepoint/device.key\"", ""));
+        assert!(errs.iter().any(|e| e.starts_with("mqtt.key_file: cert_file and key_file go together")), "{errs:?}");
+    }
+
+    #[test]
+    fn without_mqtt_the_hub_is_required() {
+        let errs = errors_of("device_id = \"x\"\n");
+        assert!(errs.contains(&"hub: missing section".to_string()), "{errs:?}");
+    }
+
+    #[test]
+    fn pushed_settings_require_hub_and_key_and_name_paths_under_config() {
+        let v: Value = serde_json::json!({"video": {"width": 0}, "extra": 1});
+        let errs: Vec<String> = parse_pushed_settings(&v).unwrap_err().0.iter().map(ToString::to_string).collect();
+        assert!(errs.iter().any(|e| e.starts_with("config.extra: unknown key")), "{errs:?}");
+        assert!(errs.contains(&"config.hub: missing section".to_string()), "{errs:?}");
+        assert!(errs.contains(&"config.srtp: missing section".to_string()), "{errs:?}");
+        assert!(errs.iter().any(|e| e.starts_with("config.video.width: must be between")), "{errs:?}");
+    }
+
+    #[test]
+    fn a_pushed_config_parses() {
+        let v: Value = serde_json::json!({
+            "hub": {"host": "10.0.0.5", "video_port": 5004, "audio_port": 5006},
+            "srtp": {"key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"},
+            "video": {"bitrate_kbps": 900},
+            "telemetry_interval_s": 10
+        });
+        let s = parse_pushed_settings(&v).unwrap();
+        assert_eq!(s.hub.unwrap().host, "10.0.0.5");
+        assert_eq!(s.video.bitrate_kbps, 900);
+        assert_eq!(s.telemetry_interval_s, 10);
+        let errs = parse_pushed_settings(&serde_json::json!([1])).unwrap_err();
+        assert_eq!(errs.0[0].to_string(), "config: expected an object of settings");
     }
 }

@@ -133,8 +133,9 @@ fn drain_ports() -> anyhow::Result<(u16, u16)> {
 
 fn latency(config: &Config, seconds: u64) -> anyhow::Result<()> {
     media::init()?;
-    let plan = plan::plan(&config.media)?;
-    let pipeline = pipeline::build(&config.media, &plan)?;
+    let media = config.settings.media().context("bench config has no hub")?;
+    let plan = plan::plan(&media)?;
+    let pipeline = pipeline::build(&media, &plan)?;
     let probe = LatencyProbe::attach(&pipeline).context("pipeline has no encoder to probe")?;
     pipeline.set_state(gst::State::Playing).context("pipeline did not start")?;
     std::thread::sleep(Duration::from_secs(seconds));

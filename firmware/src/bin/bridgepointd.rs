@@ -56,10 +56,19 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::CheckConfig { file }) => check_config(&file),
         Some(Command::Sdp { config }) => match config_file::load(&config) {
-            Ok(c) => {
-                print!("{}", bridgepoint_core::sdp::session_description(&c.device_id, &c.media));
-                ExitCode::SUCCESS
-            }
+            Ok(c) => match c.settings.media() {
+                Some(media) => {
+                    print!("{}", bridgepoint_core::sdp::session_description(&c.device_id, &media));
+                    ExitCode::SUCCESS
+                }
+                None => {
+                    eprintln!(
+                        "error: {} has no [hub] and [srtp]: this box gets them from central IT over MQTT (see `bpctl push`)",
+                        config.display()
+                    );
+                    ExitCode::FAILURE
+                }
+            },
             Err(e) => report(&e),
         },
         Some(Command::Board { config, command }) => match config_file::load(&config) {
@@ -110,18 +119,27 @@ fn board_command(socket: &std::path::Path, line: &str) -> ExitCode {
 fn check_config(file: &std::path::Path) -> ExitCode {
     match config_file::load(file) {
         Ok(c) => {
+            let s = &c.settings;
+            let hub = s
+                .hub
+                .as_ref()
+                .map(|h| format!("{}:{}/{}", h.host, h.video_port, h.audio_port))
+                .unwrap_or_else(|| "provisioned over MQTT".to_owned());
+            let control = match &c.mqtt {
+                Some(m) => format!("mqtt {}://{}:{}", if m.tls { "mqtts" } else { "mqtt" }, m.host, m.port),
+                None => "standalone".to_owned(),
+            };
             println!(
-                "{}: ok (device {}, hub {}:{}/{}, {}x{}@{}, {} kbit/s, session {:?})",
+                "{}: ok (device {}, hub {}, {}x{}@{}, {} kbit/s, session {:?}, {})",
                 file.display(),
                 c.device_id,
-                c.media.hub.host,
-                c.media.hub.video_port,
-                c.media.hub.audio_port,
-                c.media.video.width,
-                c.media.video.height,
-                c.media.video.fps,
-                c.media.video.bitrate_kbps,
-                c.media.session.mode,
+                hub,
+                s.video.width,
+                s.video.height,
+                s.video.fps,
+                s.video.bitrate_kbps,
+                s.session.mode,
+                control,
             );
             ExitCode::SUCCESS
         }
@@ -157,11 +175,14 @@ fn run(path: &std::path::Path) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    let exit = runtime.block_on(async {
         let cancel = CancellationToken::new();
         tokio::spawn(shutdown_on_signal(cancel.clone()));
         daemon::run(config, cancel).await
     })?;
+    if exit == daemon::Exit::RestartRequested {
+        tracing::info!("exiting for the restart central IT asked for; the service manager starts the daemon again");
+    }
     Ok(())
 }
 

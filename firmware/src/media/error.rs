@@ -3,6 +3,9 @@
 /// Why the media pipeline could not be built or stopped running.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PipelineError {
+    /// The box has no hub address or SRTP key yet.
+    #[error("no hub or SRTP key yet: waiting for central IT to provision this box")]
+    NotProvisioned,
     /// GStreamer itself could not start.
     #[error("GStreamer could not be initialised: {0}")]
     Init(String),

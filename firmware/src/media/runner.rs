@@ -35,9 +35,18 @@ pub enum MediaEvent {
     },
 }
 
+/// What the hub's receiver reports say.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RtcpReport {
+    /// Round-trip time in milliseconds.
+    pub rtt_ms: Option<f64>,
+    /// Fraction of packets lost (0.0–1.0) since the previous report.
+    pub fraction_lost: Option<f64>,
+}
+
 /// Starts and stops pipelines for the daemon.
 pub struct MediaRunner {
-    media: MediaConfig,
+    media: Option<MediaConfig>,
     events: UnboundedSender<MediaEvent>,
     running: Option<gst::Pipeline>,
     generation: u64,
@@ -47,8 +56,9 @@ pub struct MediaRunner {
 }
 
 impl MediaRunner {
-    /// A runner with nothing running. GStreamer must be initialised.
-    pub fn new(media: MediaConfig, events: UnboundedSender<MediaEvent>) -> Self {
+    /// A runner with nothing running. GStreamer must be initialised. `None`:
+    /// the box has no hub or key yet, and every start fails saying so.
+    pub fn new(media: Option<MediaConfig>, events: UnboundedSender<MediaEvent>) -> Self {
         MediaRunner {
             media,
             events,
@@ -70,12 +80,12 @@ impl MediaRunner {
     }
 
     /// The media settings pipelines are built from.
-    pub fn media(&self) -> &MediaConfig {
-        &self.media
+    pub fn media(&self) -> Option<&MediaConfig> {
+        self.media.as_ref()
     }
 
     /// Uses new media settings from the next start on.
-    pub fn set_media(&mut self, media: MediaConfig) {
+    pub fn set_media(&mut self, media: Option<MediaConfig>) {
         self.media = media;
     }
 
@@ -103,8 +113,9 @@ impl MediaRunner {
     }
 
     fn launch(&self, generation: u64) -> Result<gst::Pipeline, PipelineError> {
-        let plan = plan::plan(&self.media)?;
-        let pipeline = pipeline::build(&self.media, &plan)?;
+        let media = self.media.as_ref().ok_or(PipelineError::NotProvisioned)?;
+        let plan = plan::plan(media)?;
+        let pipeline = pipeline::build(media, &plan)?;
         self.watch_bus(&pipeline, generation);
         self.watch_first_packet(&pipeline, generation);
         if let Some(sink) = pipeline.by_name(names::VIDEO_RTP_SINK) {
@@ -155,6 +166,72 @@ impl MediaRunner {
             let _ = events.send(MediaEvent::FirstPacket { generation });
             gst::PadProbeReturn::Remove
         });
+    }
+
+    /// Changes the encoders' bitrates on the running pipeline, without a
+    /// restart. Returns false if nothing is running.
+    pub fn set_bitrates(&mut self, video_kbps: u32, audio_kbps: u32) -> bool {
+        if let Some(media) = self.media.as_mut() {
+            media.video.bitrate_kbps = video_kbps;
+            media.audio.bitrate_kbps = audio_kbps;
+        }
+        let Some(pipeline) = &self.running else { return false };
+        if let Some(encoder) = pipeline.by_name(names::VIDEO_ENCODER) {
+            let factory = encoder.factory().map(|f| f.name().to_string()).unwrap_or_default();
+            match factory.as_str() {
+                "x264enc" => encoder.set_property("bitrate", video_kbps),
+                "openh264enc" => encoder.set_property("bitrate", video_kbps * 1000),
+                _ => {
+                    let gop = self.media.as_ref().map(|m| m.video.fps * m.video.keyframe_interval_s).unwrap_or(60);
+                    encoder.set_property("extra-controls", pipeline::hardware_controls(video_kbps, gop));
+                }
+            }
+        }
+        if let Some(encoder) = pipeline.by_name(names::AUDIO_ENCODER) {
+            encoder.set_property("bitrate", (audio_kbps * 1000) as i32);
+        }
+        tracing::info!(video_kbps, audio_kbps, "bitrates changed live");
+        true
+    }
+
+    /// Round trip and loss from the hub's RTCP receiver reports on the video
+    /// session, once any have arrived.
+    pub fn rtcp_report(&self) -> Option<RtcpReport> {
+        let rtpbin = self.running.as_ref()?.by_name(names::RTPBIN)?;
+        let session = rtpbin.emit_by_name::<Option<gst::glib::Object>>("get-internal-session", &[&0u32])?;
+        let sources = session.property::<gst::glib::ValueArray>("sources");
+        for source in sources.iter() {
+            let Ok(Some(source)) = source.get::<Option<gst::glib::Object>>() else { continue };
+            let stats = source.property::<gst::Structure>("stats");
+            let is_sender = stats.get::<bool>("internal").unwrap_or(false);
+            if is_sender && stats.get::<bool>("have-rb").unwrap_or(false) {
+                // rb-round-trip is in 1/65536 s (NTP short format).
+                let rtt = stats.get::<u32>("rb-round-trip").ok().map(|r| f64::from(r) * 1000.0 / 65536.0);
+                let lost = stats.get::<u32>("rb-fractionlost").ok().map(|f| f64::from(f) / 256.0);
+                return Some(RtcpReport {
+                    rtt_ms: rtt.map(|v| (v * 10.0).round() / 10.0),
+                    fraction_lost: lost,
+                });
+            }
+        }
+        None
+    }
+
+    /// Asks the encoder for a keyframe now (with SPS/PPS). False if not running.
+    pub fn force_keyframe(&self) -> bool {
+        let Some(pad) = self
+            .running
+            .as_ref()
+            .and_then(|p| p.by_name(names::VIDEO_PARSE))
+            .and_then(|parse| parse.static_pad("sink"))
+        else {
+            return false;
+        };
+        let structure = gst::Structure::builder("GstForceKeyUnit")
+            .field("all-headers", true)
+            .field("count", 0u32)
+            .build();
+        pad.push_event(gst::event::CustomUpstream::new(structure))
     }
 
     /// Tears down the running pipeline, if any.

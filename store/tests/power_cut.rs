@@ -1,0 +1,434 @@
+//! Power-cut test: kill -9 the store's writer at random points, hundreds of
+//! times, and check after each kill that the store opens and that every
+//! acknowledged write is there.
+//!
+//! Each iteration starts `store-torture DIR SEED` (src/bin/store-torture)
+//! on the store the previous iteration killed, as the box restarts after
+//! its plug was pulled. The driver opens the store, reports what it found
+//! (`state ...` lines: the config, every pending event, a counter), then
+//! saves configs, queues events and removes some, printing an `ack` line
+//! after each call returned. The test SIGKILLs it after a random delay
+//! (0–50 ms from the start, which lands while the store is opening and
+//! recovering, or early in the workload) or after a random number of
+//! workload lines, and checks the report of the next start against
+//! everything acked so far:
+//! - the store opens (the driver reports an error and exits otherwise);
+//! - the provisioned version is the last acked one or the one in flight,
+//!   never older, and its JSON is exactly what was written for it;
+//! - every acked event whose removal was not started is present with its
+//!   exact JSON, in seq order, and nothing is there that was never written;
+//! - new seqs continue above every seq ever acked or stored.
+//!
+//! Every [`ITERATIONS_PER_STORE`] iterations, and at the end, the test
+//! itself opens the store with the library and runs the same checks plus
+//! an enqueue, then starts on a fresh directory. (After the other kills
+//! the check is made on what the restarted driver reports rather than by
+//! the test opening the store itself: the driver's start is exactly the
+//! box's start after a power cut, and every open after a kill runs the
+//! engine's recovery, which in an unoptimised build costs tens of
+//! milliseconds; opening twice per kill would double the test's time.)
+//!
+//! This test is what showed sled 0.34.7 unfit: with sled behind the store,
+//! a 3000-kill run (`BP_POWER_CUT_ITERATIONS=3000 cargo test --release`)
+//! left after kill 539 a store that sled could never open again. That case
+//! is kept in `tests/sled_reopen_failure.rs`; the store now runs on redb.
+//!
+//! The seed of an iteration is its number; a failure prints it and keeps the
+//! store's directory for inspection. Timing makes the exact kill point
+//! vary between runs, so a seed reproduces the workload, not always the
+//! same cut.
+//!
+//! LIMIT: SIGKILL ends the process but not the kernel: everything the
+//! process had written into the page cache is still written back to disk.
+//! So this proves crash consistency of the process (no acked write lost,
+//! the store always reopens, wherever the process dies), NOT that the
+//! store survives losing unsynced data at a real power cut. Testing that
+//! needs the block device itself to drop unflushed writes, e.g. dm-flakey
+//! (drop_writes) or dm-log-writes with a replay to every flush point, in a
+//! VM; that is not run here. See docs/storage.md.
+//!
+//! `BP_POWER_CUT_ITERATIONS` sets the number of iterations (default 300).
+
+#[path = "../src/bin/store-torture/workload.rs"]
+#[allow(dead_code)]
+mod workload;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bridgepoint_store::Store;
+use workload::{config_json, event_json, Rng, LOOP_COUNTER};
+
+const DEFAULT_ITERATIONS: u64 = 300;
+const ITERATIONS_PER_STORE: u64 = 25;
+/// Longest wait for the workload lines an iteration asked for.
+const LINES_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the test knows about one store directory, from the lines of every
+/// run on it and from what it read back.
+#[derive(Default)]
+struct Model {
+    /// The last config version acked or read back.
+    config_floor: Option<u64>,
+    /// Acked (or read back) events whose removal was never started: must
+    /// be present.
+    live: BTreeSet<u64>,
+    /// Events whose removal was started: may or may not be present (a
+    /// removal is not fsynced, and may not have run at all).
+    removing: BTreeSet<u64>,
+    /// Events being queued when a kill came: may or may not be present.
+    in_flight: BTreeSet<u64>,
+    /// The highest seq acked or read back.
+    max_seq: u64,
+    /// The counter's last value read back: lazy increments may be lost,
+    /// but it never goes below what a restart read.
+    counter_floor: u64,
+}
+
+/// What a restart found in the store.
+struct State {
+    config: Option<(u64, String)>,
+    events: Vec<(u64, String)>,
+    counter: u64,
+}
+
+/// Kills the child if the test panics before it does.
+struct Killer(Child);
+
+impl Drop for Killer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    acks: u64,
+    reports_checked: u64,
+    cut_before_workload: u64,
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    let iterations = std::env::var("BP_POWER_CUT_ITERATIONS")
+        .ok()
+        .map(|v| v.parse::<u64>().expect("BP_POWER_CUT_ITERATIONS must be a number"))
+        .unwrap_or(DEFAULT_ITERATIONS);
+    let root = std::env::temp_dir().join(format!("bp-store-power-cut-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+
+    let started = Instant::now();
+    let mut stats = Stats::default();
+    let mut model = Model::default();
+    let mut dir = PathBuf::new();
+    let fail = |iteration: u64, dir: &Path, message: String| -> ! {
+        panic!(
+            "power-cut iteration {iteration} (seed {iteration}) failed: {message}\n\
+             the store is kept at {}; rerun with BP_POWER_CUT_ITERATIONS={}",
+            dir.display(),
+            iteration + 1
+        )
+    };
+    for iteration in 0..iterations {
+        if iteration % ITERATIONS_PER_STORE == 0 {
+            if iteration > 0 {
+                if let Err(message) = check_with_library(&dir, &mut model) {
+                    fail(iteration - 1, &dir, message);
+                }
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            dir = root.join(format!("store-{iteration}"));
+            model = Model::default();
+        }
+        if let Err(message) = run_once(&root, &dir, iteration, &mut model, &mut stats) {
+            fail(iteration, &dir, message);
+        }
+    }
+    if iterations > 0 {
+        if let Err(message) = check_with_library(&dir, &mut model) {
+            fail(iterations - 1, &dir, message);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    eprintln!(
+        "power cut: {iterations} kills in {:.1} s; {} acknowledged writes; {} restarts' \
+         stores checked; {} kills while the store was opening or being read back",
+        started.elapsed().as_secs_f64(),
+        stats.acks,
+        stats.reports_checked,
+        stats.cut_before_workload,
+    );
+}
+
+/// One restart, workload and kill.
+fn run_once(
+    root: &Path,
+    dir: &Path,
+    iteration: u64,
+    model: &mut Model,
+    stats: &mut Stats,
+) -> Result<(), String> {
+    let seed = iteration;
+    let mut rng = Rng::new(seed.wrapping_mul(31).wrapping_add(7));
+    let stderr_path = root.join("torture.stderr");
+    let stderr = std::fs::File::create(&stderr_path).map_err(|e| e.to_string())?;
+    let mut child = Killer(
+        Command::new(env!("CARGO_BIN_EXE_store-torture"))
+            .arg(dir)
+            .arg(seed.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| format!("cannot start store-torture: {e}"))?,
+    );
+    let stdout = child.0.stdout.take().ok_or("no stdout")?;
+    let (lines_tx, lines_rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                // A line cut by the kill has no newline: it was never acked.
+                Ok(_) if line.ends_with('\n') => {
+                    line.pop();
+                    if lines_tx.send(line).is_err() {
+                        return;
+                    }
+                }
+                _ => return,
+            }
+        }
+    });
+
+    // Where to cut: after a delay, or after a number of workload lines.
+    let mut lines = Vec::new();
+    if rng.below(3) == 0 {
+        std::thread::sleep(Duration::from_millis(rng.below(51)));
+    } else {
+        let wanted = rng.below(60) as usize;
+        let deadline = Instant::now() + LINES_TIMEOUT;
+        let mut workload_lines = 0;
+        while workload_lines < wanted {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines_rx.recv_timeout(left) {
+                Ok(line) => {
+                    if !line.starts_with("state ") && line != "opened" {
+                        workload_lines += 1;
+                    }
+                    lines.push(line);
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    if let Ok(Some(status)) = child.0.try_wait() {
+        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        return Err(format!("store-torture ended by itself with {status}: {stderr}"));
+    }
+    child.0.kill().map_err(|e| format!("kill: {e}"))?;
+    child.0.wait().map_err(|e| format!("wait: {e}"))?;
+    let _ = reader.join();
+    lines.extend(lines_rx.try_iter());
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    if !stderr.is_empty() {
+        return Err(format!("store-torture failed: {stderr}"));
+    }
+
+    // The report of what this restart found, if it got to finish it.
+    let end = lines.iter().position(|line| line == "state end");
+    let Some(end) = end else {
+        stats.cut_before_workload += 1;
+        return Ok(());
+    };
+    let state = parse_state(&lines[..end])?;
+    check_state(&state, model)?;
+    stats.reports_checked += 1;
+    stats.acks += apply_workload(&lines[end + 1..], model)?;
+    Ok(())
+}
+
+/// Parses the `opened` and `state ...` lines before `state end`.
+fn parse_state(lines: &[String]) -> Result<State, String> {
+    let mut state = State {
+        config: None,
+        events: Vec::new(),
+        counter: 0,
+    };
+    for line in lines {
+        let bad = || format!("unexpected report line {line:?}");
+        if line == "opened" || line == "state config none" {
+            continue;
+        }
+        let (kind, rest) = line
+            .strip_prefix("state ")
+            .and_then(|rest| rest.split_once(' '))
+            .ok_or_else(bad)?;
+        match kind {
+            "config" => {
+                let (version, json) = rest.split_once(' ').ok_or_else(bad)?;
+                state.config = Some((version.parse().map_err(|_| bad())?, json.to_string()));
+            }
+            "event" => {
+                let (seq, json) = rest.split_once(' ').ok_or_else(bad)?;
+                state.events.push((seq.parse().map_err(|_| bad())?, json.to_string()));
+            }
+            "counter" => state.counter = rest.parse().map_err(|_| bad())?,
+            _ => return Err(bad()),
+        }
+    }
+    Ok(state)
+}
+
+/// Checks what a restart found against the model, and updates the model
+/// with the unacked writes it found stored.
+fn check_state(state: &State, model: &mut Model) -> Result<(), String> {
+    match (model.config_floor, &state.config) {
+        (None, None) => {}
+        (Some(floor), None) => {
+            return Err(format!("config version {floor} was acked, the store has no config"))
+        }
+        (floor, Some((version, json))) => {
+            let floor_or_zero = floor.unwrap_or(0);
+            if *version < floor_or_zero {
+                return Err(format!(
+                    "config version {floor_or_zero} was acked, the store has version {version}"
+                ));
+            }
+            if *version > floor_or_zero + 1 {
+                return Err(format!(
+                    "the store has config version {version}, but at most {} was written",
+                    floor_or_zero + 1
+                ));
+            }
+            if *json != config_json(*version) {
+                return Err(format!(
+                    "config version {version} has the wrong JSON ({} bytes, expected {})",
+                    json.len(),
+                    config_json(*version).len()
+                ));
+            }
+            model.config_floor = Some(*version);
+        }
+    }
+
+    if let Some(pair) = state.events.windows(2).find(|w| w[0].0 >= w[1].0) {
+        return Err(format!("pending events out of order: {} then {}", pair[0].0, pair[1].0));
+    }
+    let present: BTreeSet<u64> = state.events.iter().map(|(seq, _)| *seq).collect();
+    if let Some(lost) = model.live.iter().find(|seq| !present.contains(seq)) {
+        return Err(format!(
+            "acked event {lost} is missing (the outbox has {} events, the first {:?})",
+            present.len(),
+            present.iter().take(10).collect::<Vec<_>>()
+        ));
+    }
+    for (seq, json) in &state.events {
+        if *json != event_json(*seq) {
+            return Err(format!("event {seq} has the wrong JSON: {json}"));
+        }
+        if !model.live.contains(seq) && !model.removing.contains(seq) {
+            if !model.in_flight.contains(seq) {
+                return Err(format!("event {seq} is in the store but was never acked nor in flight"));
+            }
+            // Stored after all: from now on it must stay until removed.
+            model.in_flight.remove(seq);
+            model.live.insert(*seq);
+        }
+        model.max_seq = model.max_seq.max(*seq);
+    }
+
+    if state.counter < model.counter_floor {
+        return Err(format!(
+            "counter {LOOP_COUNTER} went back from {} to {}",
+            model.counter_floor, state.counter
+        ));
+    }
+    model.counter_floor = state.counter;
+    Ok(())
+}
+
+/// Updates the model from one run's workload lines (after `state end`),
+/// checking that its seqs and versions rise. Returns the number of acks.
+fn apply_workload(lines: &[String], model: &mut Model) -> Result<u64, String> {
+    let mut acks = 0;
+    for line in lines {
+        let (what, number) = line
+            .rsplit_once(' ')
+            .and_then(|(what, number)| Some((what, number.parse::<u64>().ok()?)))
+            .ok_or_else(|| format!("unexpected line {line:?}"))?;
+        match what {
+            "ack config" => {
+                if model.config_floor.is_some_and(|floor| number <= floor) {
+                    return Err(format!(
+                        "config version {number} acked after version {:?}",
+                        model.config_floor
+                    ));
+                }
+                model.config_floor = Some(number);
+                acks += 1;
+            }
+            "ack event" => {
+                if number <= model.max_seq {
+                    return Err(format!(
+                        "event seq {number} acked, but seq {} was acked or stored before",
+                        model.max_seq
+                    ));
+                }
+                model.max_seq = number;
+                model.in_flight.remove(&number);
+                model.live.insert(number);
+                acks += 1;
+            }
+            "removing" => {
+                if !model.live.remove(&number) && !model.removing.contains(&number) {
+                    return Err(format!("removing seq {number}, which was never acked"));
+                }
+                model.removing.insert(number);
+            }
+            "removed" => {}
+            _ => return Err(format!("unexpected line {line:?}")),
+        }
+    }
+    // The kill may have come while the next event was being queued: its
+    // seq is one above every seq that may be stored.
+    let highest = model.in_flight.last().copied().unwrap_or(0).max(model.max_seq);
+    model.in_flight.insert(highest + 1);
+    Ok(acks)
+}
+
+/// Opens the store as the box would after the power came back, checks it,
+/// and queues one event to check that seqs continue above all.
+fn check_with_library(dir: &Path, model: &mut Model) -> Result<(), String> {
+    let store = Store::open(dir).map_err(|e| format!("the store does not open: {e}"))?;
+    let state = State {
+        config: store
+            .provisioned()
+            .map_err(|e| e.to_string())?
+            .map(|config| (config.version, config.config_json)),
+        events: store
+            .pending_events(usize::MAX)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|entry| (entry.seq, entry.json))
+            .collect(),
+        counter: store.counter(LOOP_COUNTER).map_err(|e| e.to_string())?,
+    };
+    check_state(&state, model)?;
+    let entry = store.enqueue_event(event_json).map_err(|e| format!("enqueue after reopen: {e}"))?;
+    if entry.seq <= model.max_seq {
+        return Err(format!(
+            "after reopen the next seq is {}, but seq {} was already acked or stored",
+            entry.seq, model.max_seq
+        ));
+    }
+    model.max_seq = entry.seq;
+    model.live.insert(entry.seq);
+    Ok(())
+}
