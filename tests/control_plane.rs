@@ -183,7 +183,11 @@ fn bad_pushes_are_rejected_with_a_reason_and_the_box_keeps_streaming() {
             keys.sign(&push_payload(3, always_on(video_port, audio_port, 800))).into_bytes(),
             "version: 3 is not newer than the applied version 5",
         ),
-        ("replay of the applied push", good.clone().into_bytes(), "version: 5 is not newer than the applied version 5"),
+        (
+            "same version, other content",
+            keys.sign(&push_payload(5, always_on(video_port, audio_port, 700))).into_bytes(),
+            "version: 5 is not newer than the applied version 5",
+        ),
         ("bad signature", tampered, "signature:"),
         (
             "signed by an unknown key",
@@ -207,6 +211,14 @@ fn bad_pushes_are_rejected_with_a_reason_and_the_box_keeps_streaming() {
         assert_eq!(report["applied_version"], 5, "{what}: {report}");
         assert_eq!(board.state()["stream"], "streaming", "{what}: the box stopped streaming");
     }
+
+    // The applied push sent again (as the broker does after every reconnect)
+    // is confirmed, not rejected, and changes nothing.
+    let before = sub.messages().len();
+    central.publish(&topic(DEVICE, "config/desired"), good.as_bytes(), true);
+    let r = wait_json(&sub, &reported, before, Duration::from_secs(10), |v| v["version"] == 5);
+    assert_eq!(r.unwrap(), json!({"version": 5, "state": "applied", "error": null, "applied_version": 5}));
+    assert_eq!(daemon.log_text().matches("pipeline started").count(), 1, "the resend restarted the stream");
 
     // Bad commands get ok:false with the reason; the box carries on.
     for (payload, expected) in [

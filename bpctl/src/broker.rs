@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use rumqttc::{
-    AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Packet, QoS, SubscribeReasonCode,
-    TlsConfiguration, Transport,
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, MqttOptions, Packet, QoS,
+    SubscribeReasonCode, TlsConfiguration, Transport,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -43,7 +43,9 @@ pub fn parse_url(url: &str) -> Result<BrokerUrl, String> {
     } else if let Some(rest) = url.strip_prefix("mqtt://") {
         (false, rest)
     } else {
-        return Err(format!("--url must start with mqtts:// or mqtt://, got {url:?}"));
+        return Err(format!(
+            "--url must start with mqtts:// or mqtt://, got {url:?}"
+        ));
     };
     let rest = rest.trim_end_matches('/');
     let (host, port) = match rest.rsplit_once(':') {
@@ -92,16 +94,22 @@ pub fn check_flags(args: &BrokerArgs) -> Result<BrokerUrl, String> {
     check_topic_root(&args.topic_root)?;
     if let Some(id) = &args.client_id {
         if id.is_empty() || id.starts_with(' ') || id.len() > 256 {
-            return Err(format!("--client-id must be 1 to 256 characters and not start with a space, got {id:?}"));
+            return Err(format!(
+                "--client-id must be 1 to 256 characters and not start with a space, got {id:?}"
+            ));
         }
     }
     Ok(url)
 }
 
 fn read_pem(flag: &str, path: &Path, what: &str) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).with_context(|| format!("{flag} {}: cannot read it", path.display()))?;
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("{flag} {}: cannot read it", path.display()))?;
     if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
-        bail!("{flag} {}: no PEM {what} in it (expected a -----BEGIN ...----- block)", path.display());
+        bail!(
+            "{flag} {}: no PEM {what} in it (expected a -----BEGIN ...----- block)",
+            path.display()
+        );
     }
     Ok(bytes)
 }
@@ -124,7 +132,11 @@ pub fn mqtt_options(args: &BrokerArgs) -> Result<(MqttOptions, BrokerUrl)> {
     if url.tls {
         let ca = match &args.ca_file {
             Some(path) => read_pem("--ca-file", path, "certificate")?,
-            None => read_pem("--ca-file (default: system bundle)", Path::new(SYSTEM_CA_BUNDLE), "certificate")?,
+            None => read_pem(
+                "--ca-file (default: system bundle)",
+                Path::new(SYSTEM_CA_BUNDLE),
+                "certificate",
+            )?,
         };
         let client_auth = match (&args.cert_file, &args.key_file) {
             (Some(cert), Some(key)) => Some((
@@ -166,8 +178,12 @@ fn describe(e: &ConnectionError) -> String {
     match e {
         ConnectionError::ConnectionRefused(code) => {
             let why = match code {
-                ConnectReturnCode::BadUserNamePassword => "bad user name or password (--username/--password)",
-                ConnectReturnCode::NotAuthorized => "not authorized (check the client certificate or credentials)",
+                ConnectReturnCode::BadUserNamePassword => {
+                    "bad user name or password (--username/--password)"
+                }
+                ConnectReturnCode::NotAuthorized => {
+                    "not authorized (check the client certificate or credentials)"
+                }
                 ConnectReturnCode::BadClientId => "client id refused (--client-id)",
                 ConnectReturnCode::ServiceUnavailable => "service unavailable",
                 ConnectReturnCode::RefusedProtocolVersion => "MQTT 3.1.1 not supported",
@@ -175,7 +191,9 @@ fn describe(e: &ConnectionError) -> String {
             };
             format!("the broker refused the connection: {why}")
         }
-        ConnectionError::Tls(e) => format!("TLS failed: {e} (check --ca-file, --cert-file, --key-file and the host name in --url)"),
+        ConnectionError::Tls(e) => format!(
+            "TLS failed: {e} (check --ca-file, --cert-file, --key-file and the host name in --url)"
+        ),
         ConnectionError::Io(e) => e.to_string(),
         ConnectionError::NetworkTimeout => "no answer (network timeout)".into(),
         other => other.to_string(),
@@ -208,7 +226,8 @@ impl Mqtt {
                     }
                     Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
                         // Give the DISCONNECT a moment to be written, then stop.
-                        let _ = tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await;
+                        let _ = tokio::time::timeout(Duration::from_millis(200), eventloop.poll())
+                            .await;
                         return;
                     }
                     Ok(Event::Outgoing(_)) => {}
@@ -238,8 +257,13 @@ impl Mqtt {
                     mqtt.addr,
                     crate::payload::fmt_secs(timeout.as_secs_f64())
                 ),
-                Ok(None) => bail!("cannot connect to the broker at {}: the connection closed", mqtt.addr),
-                Ok(Some(LoopEvent::Lost(why))) => bail!("cannot connect to the broker at {}: {why}", mqtt.addr),
+                Ok(None) => bail!(
+                    "cannot connect to the broker at {}: the connection closed",
+                    mqtt.addr
+                ),
+                Ok(Some(LoopEvent::Lost(why))) => {
+                    bail!("cannot connect to the broker at {}: {why}", mqtt.addr)
+                }
                 Ok(Some(LoopEvent::Packet(Packet::ConnAck(_)))) => return Ok(mqtt),
                 Ok(Some(LoopEvent::Packet(_))) => {}
             }
@@ -286,7 +310,12 @@ impl Mqtt {
         let mut early = VecDeque::new();
         let result = loop {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                Err(_) => break Err(anyhow!("the broker at {} did not acknowledge the subscription in time", self.addr)),
+                Err(_) => {
+                    break Err(anyhow!(
+                        "the broker at {} did not acknowledge the subscription in time",
+                        self.addr
+                    ))
+                }
                 Ok(Some(LoopEvent::Packet(Packet::SubAck(ack)))) => {
                     let refused: Vec<&str> = ack
                         .return_codes
@@ -304,8 +333,15 @@ impl Mqtt {
                     ));
                 }
                 Ok(Some(LoopEvent::Packet(p))) => early.push_back(p),
-                Ok(Some(LoopEvent::Lost(why))) => break Err(anyhow!("lost the broker at {}: {why}", self.addr)),
-                Ok(None) => break Err(anyhow!("lost the broker at {}: the connection closed", self.addr)),
+                Ok(Some(LoopEvent::Lost(why))) => {
+                    break Err(anyhow!("lost the broker at {}: {why}", self.addr))
+                }
+                Ok(None) => {
+                    break Err(anyhow!(
+                        "lost the broker at {}: the connection closed",
+                        self.addr
+                    ))
+                }
             }
         };
         self.held.extend(early);
@@ -333,9 +369,20 @@ mod tests {
     fn urls_parse_like_on_the_box() {
         assert_eq!(
             parse_url("mqtts://broker.example.vn").unwrap(),
-            BrokerUrl { tls: true, host: "broker.example.vn".into(), port: 8883 }
+            BrokerUrl {
+                tls: true,
+                host: "broker.example.vn".into(),
+                port: 8883
+            }
         );
-        assert_eq!(parse_url("mqtt://127.0.0.1:1884").unwrap(), BrokerUrl { tls: false, host: "127.0.0.1".into(), port: 1884 });
+        assert_eq!(
+            parse_url("mqtt://127.0.0.1:1884").unwrap(),
+            BrokerUrl {
+                tls: false,
+                host: "127.0.0.1".into(),
+                port: 1884
+            }
+        );
         assert_eq!(parse_url("mqtts://[::1]:8884/").unwrap().host, "::1");
         assert!(parse_url("http://x").unwrap_err().contains("mqtts://"));
         assert!(parse_url("mqtts://x:0").unwrap_err().contains("port"));
@@ -347,27 +394,71 @@ mod tests {
     #[test]
     fn flag_combinations_are_checked() {
         assert!(check_flags(&args(&[])).unwrap_err().contains("--url"));
-        assert!(check_flags(&args(&["--url", "mqtt://h"])).unwrap_err().contains("--allow-plaintext"));
-        assert!(check_flags(&args(&["--url", "mqtt://h", "--allow-plaintext"])).is_ok());
-        assert!(check_flags(&args(&["--url", "mqtt://h", "--allow-plaintext", "--ca-file", "ca.pem"]))
+        assert!(check_flags(&args(&["--url", "mqtt://h"]))
             .unwrap_err()
-            .contains("mqtts://"));
-        assert!(check_flags(&args(&["--url", "mqtts://h", "--cert-file", "c.pem"])).unwrap_err().contains("--key-file"));
-        assert!(check_flags(&args(&["--url", "mqtts://h", "--key-file", "k.pem"])).unwrap_err().contains("--cert-file"));
-        assert!(check_flags(&args(&["--url", "mqtts://h", "--password", "p"])).unwrap_err().contains("--username"));
-        assert!(check_flags(&args(&["--url", "mqtts://h", "--topic-root", "a/#"])).unwrap_err().contains("--topic-root"));
-        assert!(check_flags(&args(&["--url", "mqtts://h", "--client-id", ""])).unwrap_err().contains("--client-id"));
+            .contains("--allow-plaintext"));
+        assert!(check_flags(&args(&["--url", "mqtt://h", "--allow-plaintext"])).is_ok());
+        assert!(check_flags(&args(&[
+            "--url",
+            "mqtt://h",
+            "--allow-plaintext",
+            "--ca-file",
+            "ca.pem"
+        ]))
+        .unwrap_err()
+        .contains("mqtts://"));
+        assert!(
+            check_flags(&args(&["--url", "mqtts://h", "--cert-file", "c.pem"]))
+                .unwrap_err()
+                .contains("--key-file")
+        );
+        assert!(
+            check_flags(&args(&["--url", "mqtts://h", "--key-file", "k.pem"]))
+                .unwrap_err()
+                .contains("--cert-file")
+        );
+        assert!(
+            check_flags(&args(&["--url", "mqtts://h", "--password", "p"]))
+                .unwrap_err()
+                .contains("--username")
+        );
+        assert!(
+            check_flags(&args(&["--url", "mqtts://h", "--topic-root", "a/#"]))
+                .unwrap_err()
+                .contains("--topic-root")
+        );
+        assert!(
+            check_flags(&args(&["--url", "mqtts://h", "--client-id", ""]))
+                .unwrap_err()
+                .contains("--client-id")
+        );
     }
 
     #[test]
     fn missing_or_bad_tls_files_are_named() {
-        let e = mqtt_options(&args(&["--url", "mqtts://h", "--ca-file", "/nonexistent/ca.pem"])).unwrap_err();
-        assert!(format!("{e:#}").contains("--ca-file /nonexistent/ca.pem"), "{e:#}");
-        let dir = std::env::temp_dir().join(format!("bpctl-unit-{}", uuid::Uuid::new_v4().simple()));
+        let e = mqtt_options(&args(&[
+            "--url",
+            "mqtts://h",
+            "--ca-file",
+            "/nonexistent/ca.pem",
+        ]))
+        .unwrap_err();
+        assert!(
+            format!("{e:#}").contains("--ca-file /nonexistent/ca.pem"),
+            "{e:#}"
+        );
+        let dir =
+            std::env::temp_dir().join(format!("bpctl-unit-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         let junk = dir.join("junk.pem");
         std::fs::write(&junk, "not a pem").unwrap();
-        let e = mqtt_options(&args(&["--url", "mqtts://h", "--ca-file", junk.to_str().unwrap()])).unwrap_err();
+        let e = mqtt_options(&args(&[
+            "--url",
+            "mqtts://h",
+            "--ca-file",
+            junk.to_str().unwrap(),
+        ]))
+        .unwrap_err();
         assert!(format!("{e:#}").contains("no PEM certificate"), "{e:#}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -8,9 +8,11 @@ use clap::{Args, Parser, Subcommand};
 /// list, commands and live events, all over the MQTT broker the boxes use.
 #[derive(Debug, Parser)]
 #[command(name = "bpctl", version)]
-#[command(after_help = "Broker flags can also come from the environment: BPCTL_URL, BPCTL_CA_FILE, \
+#[command(
+    after_help = "Broker flags can also come from the environment: BPCTL_URL, BPCTL_CA_FILE, \
 BPCTL_CERT_FILE, BPCTL_KEY_FILE, BPCTL_USERNAME, BPCTL_PASSWORD, BPCTL_TOPIC_ROOT, BPCTL_CLIENT_ID, \
-BPCTL_TIMEOUT, BPCTL_ALLOW_PLAINTEXT.\nSee docs/provisioning.md.")]
+BPCTL_TIMEOUT, BPCTL_ALLOW_PLAINTEXT.\nSee docs/provisioning.md."
+)]
 pub struct Cli {
     /// Broker connection.
     #[command(flatten)]
@@ -46,7 +48,12 @@ pub struct BrokerArgs {
     #[arg(long, global = true, env = "BPCTL_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
     /// Topics are <TOPIC_ROOT>/<device_id>/<leaf>.
-    #[arg(long, global = true, env = "BPCTL_TOPIC_ROOT", default_value = "bridgepoint/v1")]
+    #[arg(
+        long,
+        global = true,
+        env = "BPCTL_TOPIC_ROOT",
+        default_value = "bridgepoint/v1"
+    )]
     pub topic_root: String,
     /// MQTT client id [default: bpctl-<random>].
     #[arg(long, global = true, env = "BPCTL_CLIENT_ID")]
@@ -57,11 +64,16 @@ pub struct BrokerArgs {
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {
-    let t: f64 = s.trim().parse().map_err(|_| format!("expected a number of seconds, got {s:?}"))?;
+    let t: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number of seconds, got {s:?}"))?;
     if t.is_finite() && t > 0.0 && t <= 3600.0 {
         Ok(t)
     } else {
-        Err(format!("must be more than 0 and at most 3600 seconds, got {s}"))
+        Err(format!(
+            "must be more than 0 and at most 3600 seconds, got {s}"
+        ))
     }
 }
 
@@ -80,8 +92,10 @@ pub enum Cmd {
     /// {"version":N,"device_id":"<box>","config":{...}}, published retained (QoS 1) to
     /// <root>/<box>/config/desired. Prints one line per box and a summary; exits 0 only
     /// if every box applied it.
-    #[command(override_usage = "bpctl push [OPTIONS] --key <PREFIX.key.jwk> <DEVICE>... <CONFIG.json>\n       \
-                                bpctl push [OPTIONS] --key <PREFIX.key.jwk> --all <CONFIG.json>")]
+    #[command(
+        override_usage = "bpctl push [OPTIONS] --key <PREFIX.key.jwk> <DEVICE>... <CONFIG.json>\n       \
+                                bpctl push [OPTIONS] --key <PREFIX.key.jwk> --all <CONFIG.json>"
+    )]
     Push(PushArgs),
     /// List the boxes under the topic root: online, firmware, config version, call and stream state.
     List(ListArgs),
@@ -99,6 +113,8 @@ pub enum Cmd {
     Keyframe(DeviceArg),
     /// Restart a box.
     Reboot(DeviceArg),
+    /// Have a box install a signed RAUC bundle and reboot into it (see docs/updates.md).
+    Update(UpdateArgs),
 }
 
 /// `keygen`.
@@ -122,7 +138,11 @@ pub struct PushArgs {
     #[arg(value_name = "DEVICE... CONFIG.json", required = true, num_args = 1..)]
     pub args: Vec<String>,
     /// The private signing key (PREFIX.key.jwk from `bpctl keygen`).
-    #[arg(long, value_name = "PREFIX.key.jwk", required_unless_present = "unsigned")]
+    #[arg(
+        long,
+        value_name = "PREFIX.key.jwk",
+        required_unless_present = "unsigned"
+    )]
     pub key: Option<PathBuf>,
     /// The config version; must be newer than what the boxes run [default: the file's, else Unix time in ms].
     #[arg(long, value_name = "N")]
@@ -161,7 +181,12 @@ pub enum SessionCmd {
         /// The box.
         device: String,
         /// A per-session SRTP master key + salt, base64 (30 bytes for the AES_CM suites).
-        #[arg(long, env = "BPCTL_SRTP_KEY", hide_env_values = true, value_name = "BASE64")]
+        #[arg(
+            long,
+            env = "BPCTL_SRTP_KEY",
+            hide_env_values = true,
+            value_name = "BASE64"
+        )]
         srtp_key: Option<String>,
     },
     /// End the session.
@@ -179,6 +204,15 @@ pub struct IdentifyArgs {
     /// How long to blink (1 to 600 s) [default: the box's, 10 s].
     #[arg(long, value_name = "N")]
     pub seconds: Option<u32>,
+}
+
+/// `update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The box.
+    pub device: String,
+    /// The bundle, an http(s) URL ending in .raucb.
+    pub url: String,
 }
 
 /// A command that names only a box.
@@ -204,7 +238,16 @@ mod tests {
 
     #[test]
     fn broker_flags_work_after_the_subcommand() {
-        let cli = parse(&["list", "--url", "mqtts://b:8883", "--timeout", "2.5", "--topic-root", "x/y"]).unwrap();
+        let cli = parse(&[
+            "list",
+            "--url",
+            "mqtts://b:8883",
+            "--timeout",
+            "2.5",
+            "--topic-root",
+            "x/y",
+        ])
+        .unwrap();
         assert_eq!(cli.broker.url.as_deref(), Some("mqtts://b:8883"));
         assert_eq!(cli.broker.timeout, 2.5);
         assert_eq!(cli.broker.topic_root, "x/y");
@@ -214,14 +257,29 @@ mod tests {
     fn argument_checks() {
         assert!(parse(&["list", "--timeout", "0"]).is_err());
         assert!(parse(&["list", "--timeout", "soon"]).is_err());
-        assert!(parse(&["push", "a", "c.json"]).is_err(), "--key or --unsigned is required");
+        assert!(
+            parse(&["push", "a", "c.json"]).is_err(),
+            "--key or --unsigned is required"
+        );
         assert!(parse(&["push", "a", "c.json", "--key", "k", "--unsigned"]).is_err());
         assert!(parse(&["push", "a", "c.json", "--unsigned"]).is_ok());
         assert!(parse(&["watch", "--count", "0"]).is_err());
         assert!(parse(&["session", "end", "a", "--srtp-key", "x"]).is_err());
-        let cli = parse(&["push", "--all", "c.json", "--key", "k.key.jwk", "--version", "9"]).unwrap();
+        let cli = parse(&[
+            "push",
+            "--all",
+            "c.json",
+            "--key",
+            "k.key.jwk",
+            "--version",
+            "9",
+        ])
+        .unwrap();
         match cli.command {
-            Cmd::Push(p) => assert_eq!((p.all, p.args, p.version), (true, vec!["c.json".to_owned()], Some(9))),
+            Cmd::Push(p) => assert_eq!(
+                (p.all, p.args, p.version),
+                (true, vec!["c.json".to_owned()], Some(9))
+            ),
             other => panic!("{other:?}"),
         }
     }

@@ -9,7 +9,9 @@ use tokio::time::Instant;
 
 use crate::broker::Mqtt;
 use crate::cli::BrokerArgs;
-use crate::payload::{check_device_id, fmt_secs, parse_command_result, parse_status, topic, Command};
+use crate::payload::{
+    check_device_id, fmt_secs, parse_command_result, parse_status, topic, Command,
+};
 
 /// How long to wait for the box's retained status after subscribing; the
 /// broker sends it right after the SubAck, so this only delays the
@@ -27,7 +29,10 @@ pub async fn run(broker: &BrokerArgs, device: &str, command: Command) -> Result<
 
     let mut mqtt = Mqtt::connect(broker, timeout, false).await?;
     // Subscribe to the result BEFORE publishing the command.
-    let subs = [(status_topic.clone(), QoS::AtLeastOnce), (result_topic.clone(), QoS::AtLeastOnce)];
+    let subs = [
+        (status_topic.clone(), QoS::AtLeastOnce),
+        (result_topic.clone(), QoS::AtLeastOnce),
+    ];
     mqtt.subscribe(&subs, Instant::now() + timeout).await?;
 
     // The box must exist (a retained status) and be online.
@@ -50,29 +55,42 @@ pub async fn run(broker: &BrokerArgs, device: &str, command: Command) -> Result<
         }
         Some(s) if !s.online => {
             mqtt.disconnect().await;
-            bail!("{device} is offline (its status says online:false); {} was not sent", command.name());
+            bail!(
+                "{device} is offline (its status says online:false); {} was not sent",
+                command.name()
+            );
         }
         Some(_) => {}
     }
 
     let id = uuid::Uuid::new_v4().to_string();
     mqtt.client()
-        .publish(topic(root, device, "cmd"), QoS::AtLeastOnce, false, command.payload(&id))
+        .publish(
+            topic(root, device, "cmd"),
+            QoS::AtLeastOnce,
+            false,
+            command.payload(&id),
+        )
         .await
         .map_err(|e| anyhow!("cannot publish the command at {}: {e}", mqtt.addr))?;
     let deadline = Instant::now() + timeout;
     let answer = loop {
         match mqtt.next(deadline).await? {
             None => break None,
-            Some(Packet::Publish(p)) if p.topic == result_topic => match parse_command_result(&p.payload) {
-                Ok(r) if r.id.as_deref() == Some(id.as_str()) => break Some(r),
-                Ok(_) => {} // another caller's command
-                Err(e) => eprintln!("warning: {device}: unreadable result: {e}"),
-            },
+            Some(Packet::Publish(p)) if p.topic == result_topic => {
+                match parse_command_result(&p.payload) {
+                    Ok(r) if r.id.as_deref() == Some(id.as_str()) => break Some(r),
+                    Ok(_) => {} // another caller's command
+                    Err(e) => eprintln!("warning: {device}: unreadable result: {e}"),
+                }
+            }
             Some(Packet::Publish(p)) if p.topic == status_topic => {
                 if parse_status(&p.payload).is_ok_and(|s| !s.online) {
                     mqtt.disconnect().await;
-                    bail!("{device} went offline before answering {} (id {id})", command.name());
+                    bail!(
+                        "{device} went offline before answering {} (id {id})",
+                        command.name()
+                    );
                 }
             }
             Some(_) => {}

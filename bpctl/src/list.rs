@@ -30,9 +30,13 @@ pub async fn run(broker: &BrokerArgs, args: &ListArgs) -> Result<()> {
     let hard_deadline = Instant::now() + timeout;
     loop {
         let deadline = (Instant::now() + IDLE).min(hard_deadline);
-        let Some(packet) = mqtt.next(deadline).await? else { break };
+        let Some(packet) = mqtt.next(deadline).await? else {
+            break;
+        };
         let Packet::Publish(p) = packet else { continue };
-        let Some((device, leaf)) = split_topic(root, &p.topic) else { continue };
+        let Some((device, leaf)) = split_topic(root, &p.topic) else {
+            continue;
+        };
         if p.payload.is_empty() {
             continue; // a cleared retained message
         }

@@ -36,13 +36,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Watch(a) => watch::run(b, a).await?,
         Cmd::Session { action } => match action {
             SessionCmd::Start { device, srtp_key } => {
-                command::run(b, device, Command::SessionStart { srtp_key: srtp_key.clone() }).await?
+                command::run(
+                    b,
+                    device,
+                    Command::SessionStart {
+                        srtp_key: srtp_key.clone(),
+                    },
+                )
+                .await?
             }
             SessionCmd::End { device } => command::run(b, device, Command::SessionEnd).await?,
         },
-        Cmd::Identify(a) => command::run(b, &a.device, Command::Identify { seconds: a.seconds }).await?,
+        Cmd::Identify(a) => {
+            command::run(b, &a.device, Command::Identify { seconds: a.seconds }).await?
+        }
         Cmd::Keyframe(a) => command::run(b, &a.device, Command::Keyframe).await?,
         Cmd::Reboot(a) => command::run(b, &a.device, Command::Reboot).await?,
+        Cmd::Update(a) => {
+            command::run(b, &a.device, Command::Update { url: a.url.clone() }).await?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -51,7 +63,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // rumqttc is built without a default TLS crypto provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -13,7 +13,14 @@ use serde_json::{json, Map, Value};
 pub const MAX_PUSH_BYTES: usize = 64 * 1024;
 
 /// The keys a pushed `config` object may hold.
-pub const CONFIG_KEYS: &[&str] = &["hub", "srtp", "video", "audio", "session", "telemetry_interval_s"];
+pub const CONFIG_KEYS: &[&str] = &[
+    "hub",
+    "srtp",
+    "video",
+    "audio",
+    "session",
+    "telemetry_interval_s",
+];
 /// Sections of the pushed config that must be present.
 pub const REQUIRED_SECTIONS: &[&str] = &["hub", "srtp"];
 /// The keys of the `{"version":..,"config":..}` form of a push file.
@@ -32,7 +39,10 @@ pub const IDENTIFY_SECONDS: std::ops::RangeInclusive<u32> = 1..=600;
 /// Checks a device id as the box does: 1–64 of `a-z 0-9 - _`.
 pub fn check_device_id(id: &str) -> Result<(), String> {
     if id.is_empty() || id.len() > 64 {
-        return Err(format!("device id {id:?} must be 1 to 64 characters, got {}", id.len()));
+        return Err(format!(
+            "device id {id:?} must be 1 to 64 characters, got {}",
+            id.len()
+        ));
     }
     if let Some(bad) = id
         .chars()
@@ -47,7 +57,10 @@ pub fn check_device_id(id: &str) -> Result<(), String> {
 
 /// Checks a topic root as the box does: no wildcards, no leading/trailing `/`.
 pub fn check_topic_root(root: &str) -> Result<(), String> {
-    let bad = root.is_empty() || root.starts_with('/') || root.ends_with('/') || root.contains(['+', '#', '\0']);
+    let bad = root.is_empty()
+        || root.starts_with('/')
+        || root.ends_with('/')
+        || root.contains(['+', '#', '\0']);
     if bad {
         Err(format!(
             "--topic-root must be a topic prefix without wildcards or leading/trailing '/', got {root:?}"
@@ -155,7 +168,12 @@ pub fn parse_push_file(text: &str) -> Result<PushFile, String> {
     };
     let config = match map.get("config") {
         Some(Value::Object(c)) => c.clone(),
-        Some(other) => return Err(format!("config: expected an object, got {}", kind_of(other))),
+        Some(other) => {
+            return Err(format!(
+                "config: expected an object, got {}",
+                kind_of(other)
+            ))
+        }
         None => unreachable!("checked above"),
     };
     check_config(&config).map_err(|e| format!("config.{e}"))?;
@@ -178,17 +196,24 @@ pub fn check_config(config: &Map<String, Value>) -> Result<(), String> {
     }
     for required in REQUIRED_SECTIONS {
         if !config.contains_key(*required) {
-            return Err(format!("{required}: missing; a push must hold the hub and srtp sections"));
+            return Err(format!(
+                "{required}: missing; a push must hold the hub and srtp sections"
+            ));
         }
     }
     for (key, value) in config {
         match (key.as_str(), value) {
             ("telemetry_interval_s", v) if !v.is_u64() => {
-                return Err(format!("telemetry_interval_s: expected a whole number of seconds, got {v}"))
+                return Err(format!(
+                    "telemetry_interval_s: expected a whole number of seconds, got {v}"
+                ))
             }
             ("telemetry_interval_s", _) => {}
             (section, v) if !v.is_object() => {
-                return Err(format!("{section}: expected an object of settings, got {}", kind_of(v)))
+                return Err(format!(
+                    "{section}: expected an object of settings, got {}",
+                    kind_of(v)
+                ))
             }
             _ => {}
         }
@@ -210,12 +235,18 @@ fn kind_of(v: &Value) -> &'static str {
 /// The version to push: `--version` if given, else the file's, else the
 /// current Unix time in milliseconds (which only grows, so a later push is
 /// always newer than an earlier one from any machine with a sane clock).
-pub fn choose_version(flag: Option<u64>, file: Option<u64>, now_unix_ms: u64) -> Result<u64, String> {
+pub fn choose_version(
+    flag: Option<u64>,
+    file: Option<u64>,
+    now_unix_ms: u64,
+) -> Result<u64, String> {
     match (flag, file) {
         (Some(0), _) => Err("--version must be at least 1".into()),
         (Some(v), _) => Ok(v),
         (None, Some(v)) => Ok(v),
-        (None, None) if now_unix_ms == 0 => Err("the system clock is before 1970: give --version".into()),
+        (None, None) if now_unix_ms == 0 => {
+            Err("the system clock is before 1970: give --version".into())
+        }
         (None, None) => Ok(now_unix_ms),
     }
 }
@@ -242,13 +273,19 @@ pub struct Status {
 
 /// Reads a `status` payload.
 pub fn parse_status(raw: &[u8]) -> Result<Status, String> {
-    let doc: Value = serde_json::from_slice(raw).map_err(|e| format!("status is not valid JSON: {e}"))?;
+    let doc: Value =
+        serde_json::from_slice(raw).map_err(|e| format!("status is not valid JSON: {e}"))?;
     let Value::Object(map) = doc else {
         return Err("status is not a JSON object".into());
     };
     let online = match map.get("online") {
         Some(Value::Bool(b)) => *b,
-        other => return Err(format!("status.online: expected true or false, got {}", show(other))),
+        other => {
+            return Err(format!(
+                "status.online: expected true or false, got {}",
+                show(other)
+            ))
+        }
     };
     let text = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_owned);
     Ok(Status {
@@ -275,13 +312,17 @@ pub struct Report {
 
 /// Reads a `config/reported` payload.
 pub fn parse_report(raw: &[u8]) -> Result<Report, String> {
-    let doc: Value = serde_json::from_slice(raw).map_err(|e| format!("report is not valid JSON: {e}"))?;
+    let doc: Value =
+        serde_json::from_slice(raw).map_err(|e| format!("report is not valid JSON: {e}"))?;
     let Value::Object(map) = doc else {
         return Err("report is not a JSON object".into());
     };
     let version = match map.get("version") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_u64().ok_or_else(|| format!("report.version: expected an integer, got {v}"))?),
+        Some(v) => Some(
+            v.as_u64()
+                .ok_or_else(|| format!("report.version: expected an integer, got {v}"))?,
+        ),
     };
     let applied = match map.get("state").and_then(Value::as_str) {
         Some("applied") => true,
@@ -322,7 +363,10 @@ pub fn report_outcome(report: &Report, pushed: u64) -> Option<Result<(), String>
 }
 
 fn rejection(report: &Report) -> String {
-    report.error.clone().unwrap_or_else(|| "no reason given".into())
+    report
+        .error
+        .clone()
+        .unwrap_or_else(|| "no reason given".into())
 }
 
 /// How one push ended for one box.
@@ -385,6 +429,11 @@ pub enum Command {
     Keyframe,
     /// `reboot`.
     Reboot,
+    /// `update`: install the RAUC bundle at this http(s) URL.
+    Update {
+        /// The bundle's URL.
+        url: String,
+    },
 }
 
 impl Command {
@@ -396,18 +445,24 @@ impl Command {
             Command::Identify { .. } => "identify",
             Command::Keyframe => "keyframe",
             Command::Reboot => "reboot",
+            Command::Update { .. } => "update",
         }
     }
 
     /// Checks the arguments before anything is sent.
     pub fn check(&self) -> Result<(), String> {
         match self {
-            Command::SessionStart { srtp_key: Some(key) } => check_srtp_key(key),
-            Command::Identify { seconds: Some(s) } if !IDENTIFY_SECONDS.contains(s) => Err(format!(
-                "--seconds must be {} to {}, got {s}",
-                IDENTIFY_SECONDS.start(),
-                IDENTIFY_SECONDS.end()
-            )),
+            Command::SessionStart {
+                srtp_key: Some(key),
+            } => check_srtp_key(key),
+            Command::Identify { seconds: Some(s) } if !IDENTIFY_SECONDS.contains(s) => {
+                Err(format!(
+                    "--seconds must be {} to {}, got {s}",
+                    IDENTIFY_SECONDS.start(),
+                    IDENTIFY_SECONDS.end()
+                ))
+            }
+            Command::Update { url } => check_bundle_url(url),
             _ => Ok(()),
         }
     }
@@ -415,8 +470,11 @@ impl Command {
     /// The `cmd` payload with this id.
     pub fn payload(&self, id: &str) -> String {
         let args = match self {
-            Command::SessionStart { srtp_key: Some(key) } => json!({ "srtp_key": key.trim() }),
+            Command::SessionStart {
+                srtp_key: Some(key),
+            } => json!({ "srtp_key": key.trim() }),
             Command::Identify { seconds: Some(s) } => json!({ "seconds": s }),
+            Command::Update { url } => json!({ "url": url.trim() }),
             _ => json!({}),
         };
         json!({ "id": id, "cmd": self.name(), "args": args }).to_string()
@@ -430,7 +488,10 @@ pub fn check_srtp_key(b64: &str) -> Result<(), String> {
         .decode(b64.trim())
         .map_err(|e| format!("--srtp-key is not valid base64: {e}"))?;
     if !SRTP_KEY_LENGTHS.iter().any(|(n, _)| *n == bytes.len()) {
-        let lengths: Vec<String> = SRTP_KEY_LENGTHS.iter().map(|(n, s)| format!("{n} for {s}")).collect();
+        let lengths: Vec<String> = SRTP_KEY_LENGTHS
+            .iter()
+            .map(|(n, s)| format!("{n} for {s}"))
+            .collect();
         return Err(format!(
             "--srtp-key must be a master key + salt of {} bytes, got {} bytes (make one with: head -c 30 /dev/urandom | base64)",
             lengths.join(", "),
@@ -439,6 +500,26 @@ pub fn check_srtp_key(b64: &str) -> Result<(), String> {
     }
     if bytes.iter().all(|b| *b == bytes[0]) {
         return Err("--srtp-key is a constant byte pattern, not a key".into());
+    }
+    Ok(())
+}
+
+/// Checks an update bundle URL as the box does: http(s), no spaces, a `.raucb` path.
+pub fn check_bundle_url(url: &str) -> Result<(), String> {
+    let url = url.trim();
+    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+    if !scheme_ok || url.len() > 2048 || url.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "URL must be an http(s) URL of a bundle, got {url:?}"
+        ));
+    }
+    if !url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("")
+        .ends_with(".raucb")
+    {
+        return Err(format!("URL must name a .raucb bundle, got {url:?}"));
     }
     Ok(())
 }
@@ -456,13 +537,19 @@ pub struct CommandResult {
 
 /// Reads a `cmd/result` payload.
 pub fn parse_command_result(raw: &[u8]) -> Result<CommandResult, String> {
-    let doc: Value = serde_json::from_slice(raw).map_err(|e| format!("result is not valid JSON: {e}"))?;
+    let doc: Value =
+        serde_json::from_slice(raw).map_err(|e| format!("result is not valid JSON: {e}"))?;
     let Value::Object(map) = doc else {
         return Err("result is not a JSON object".into());
     };
     let ok = match map.get("ok") {
         Some(Value::Bool(b)) => *b,
-        other => return Err(format!("result.ok: expected true or false, got {}", show(other))),
+        other => {
+            return Err(format!(
+                "result.ok: expected true or false, got {}",
+                show(other)
+            ))
+        }
     };
     Ok(CommandResult {
         id: map.get("id").and_then(Value::as_str).map(str::to_owned),
@@ -498,7 +585,9 @@ pub fn watch_line(device: &str, leaf: &str, raw: &[u8], as_json: bool) -> Watche
         _ => None,
     };
     if as_json {
-        let message = parsed.clone().unwrap_or_else(|| Value::String(String::from_utf8_lossy(raw).into_owned()));
+        let message = parsed
+            .clone()
+            .unwrap_or_else(|| Value::String(String::from_utf8_lossy(raw).into_owned()));
         let line = json!({ "device_id": device, "topic": leaf, "message": message }).to_string();
         return Watched { line, event_id };
     }
@@ -507,7 +596,10 @@ pub fn watch_line(device: &str, leaf: &str, raw: &[u8], as_json: bool) -> Watche
         ("telemetry", Some(Value::Object(map))) => telemetry_line(device, &map),
         (_, _) => format!(
             "{device} {leaf} (not a JSON object): {}",
-            String::from_utf8_lossy(raw).chars().take(200).collect::<String>()
+            String::from_utf8_lossy(raw)
+                .chars()
+                .take(200)
+                .collect::<String>()
         ),
     };
     Watched { line, event_id }
@@ -554,10 +646,20 @@ fn telemetry_line(device: &str, map: &Map<String, Value>) -> String {
     }
     let rtcp = get("rtcp");
     let rtt = rtcp.and_then(|r| r.get("rtt_ms")).filter(|v| !v.is_null());
-    let lost = rtcp.and_then(|r| r.get("fraction_lost")).filter(|v| !v.is_null());
-    let _ = write!(line, " rtt={}", rtt.map_or("-".into(), |v| format!("{}ms", scalar(v))));
+    let lost = rtcp
+        .and_then(|r| r.get("fraction_lost"))
+        .filter(|v| !v.is_null());
+    let _ = write!(
+        line,
+        " rtt={}",
+        rtt.map_or("-".into(), |v| format!("{}ms", scalar(v)))
+    );
     let _ = write!(line, " lost={}", lost.map_or("-".into(), scalar));
-    let _ = write!(line, " cpu_temp={}", get("cpu_temp_c").map_or("-".into(), |v| format!("{}C", scalar(v))));
+    let _ = write!(
+        line,
+        " cpu_temp={}",
+        get("cpu_temp_c").map_or("-".into(), |v| format!("{}C", scalar(v)))
+    );
     line
 }
 
@@ -621,7 +723,15 @@ impl BoxRow {
 
 /// The `list` table (rows sorted by the caller) and its summary line.
 pub fn render_table(rows: &[BoxRow]) -> String {
-    const HEADER: [&str; 7] = ["DEVICE", "ONLINE", "FIRMWARE", "CONFIG", "CALL", "STREAM", "LAST PUSH"];
+    const HEADER: [&str; 7] = [
+        "DEVICE",
+        "ONLINE",
+        "FIRMWARE",
+        "CONFIG",
+        "CALL",
+        "STREAM",
+        "LAST PUSH",
+    ];
     let dash = || "-".to_owned();
     let cells: Vec<[String; 7]> = rows
         .iter()
@@ -633,7 +743,9 @@ pub fn render_table(rows: &[BoxRow]) -> String {
                 None => "?".into(),
             };
             // An offline box's status is its Last Will: call/stream are unknown.
-            let live = |f: fn(&Status) -> Option<String>| s.filter(|s| s.online).and_then(f).unwrap_or_else(dash);
+            let live = |f: fn(&Status) -> Option<String>| {
+                s.filter(|s| s.online).and_then(f).unwrap_or_else(dash)
+            };
             [
                 r.device.clone(),
                 online,
@@ -693,7 +805,9 @@ mod tests {
         assert!(check_device_id("lang-son-01").is_ok());
         assert!(check_device_id("a_b").is_ok());
         assert!(check_device_id("").unwrap_err().contains("1 to 64"));
-        assert!(check_device_id(&"a".repeat(65)).unwrap_err().contains("1 to 64"));
+        assert!(check_device_id(&"a".repeat(65))
+            .unwrap_err()
+            .contains("1 to 64"));
         assert!(check_device_id("Lang").unwrap_err().contains("'L'"));
         assert!(check_device_id("a/b").unwrap_err().contains("'/'"));
         assert!(check_device_id("+").is_err());
@@ -705,10 +819,22 @@ mod tests {
         for bad in ["", "/a", "a/", "a/+", "a/#"] {
             assert!(check_topic_root(bad).is_err(), "{bad}");
         }
-        assert_eq!(topic("bridgepoint/v1", "x", "config/desired"), "bridgepoint/v1/x/config/desired");
-        assert_eq!(split_topic("bridgepoint/v1", "bridgepoint/v1/x/config/reported"), Some(("x", "config/reported")));
-        assert_eq!(split_topic("bridgepoint/v1", "bridgepoint/v1/x/status"), Some(("x", "status")));
-        assert_eq!(split_topic("bridgepoint/v1", "bridgepoint/v10/x/status"), None);
+        assert_eq!(
+            topic("bridgepoint/v1", "x", "config/desired"),
+            "bridgepoint/v1/x/config/desired"
+        );
+        assert_eq!(
+            split_topic("bridgepoint/v1", "bridgepoint/v1/x/config/reported"),
+            Some(("x", "config/reported"))
+        );
+        assert_eq!(
+            split_topic("bridgepoint/v1", "bridgepoint/v1/x/status"),
+            Some(("x", "status"))
+        );
+        assert_eq!(
+            split_topic("bridgepoint/v1", "bridgepoint/v10/x/status"),
+            None
+        );
         assert_eq!(split_topic("bridgepoint/v1", "bridgepoint/v1/x"), None);
         assert_eq!(split_topic("bridgepoint/v1", "other/x/status"), None);
     }
@@ -723,11 +849,22 @@ mod tests {
             split_push_targets(false, &strings(&["a", "b", "cfg.json"])).unwrap(),
             (strings(&["a", "b"]), "cfg.json".into())
         );
-        assert_eq!(split_push_targets(true, &strings(&["cfg.json"])).unwrap(), (vec![], "cfg.json".into()));
-        assert!(split_push_targets(false, &strings(&["cfg.json"])).unwrap_err().contains("needs a device id"));
-        assert!(split_push_targets(true, &strings(&["a", "cfg.json"])).unwrap_err().contains("--all"));
-        assert!(split_push_targets(false, &strings(&["Bad!", "cfg.json"])).unwrap_err().contains("device id"));
-        assert!(split_push_targets(false, &strings(&["a", "a", "c"])).unwrap_err().contains("twice"));
+        assert_eq!(
+            split_push_targets(true, &strings(&["cfg.json"])).unwrap(),
+            (vec![], "cfg.json".into())
+        );
+        assert!(split_push_targets(false, &strings(&["cfg.json"]))
+            .unwrap_err()
+            .contains("needs a device id"));
+        assert!(split_push_targets(true, &strings(&["a", "cfg.json"]))
+            .unwrap_err()
+            .contains("--all"));
+        assert!(split_push_targets(false, &strings(&["Bad!", "cfg.json"]))
+            .unwrap_err()
+            .contains("device id"));
+        assert!(split_push_targets(false, &strings(&["a", "a", "c"]))
+            .unwrap_err()
+            .contains("twice"));
         assert!(split_push_targets(false, &[]).is_err());
     }
 
@@ -737,7 +874,10 @@ mod tests {
         assert_eq!((bare.version, bare.device_id.as_deref()), (None, None));
         assert!(bare.config.contains_key("hub"));
 
-        let wrapped = parse_push_file(&format!(r#"{{"version":17,"device_id":"lang-son-01","config":{CONFIG}}}"#)).unwrap();
+        let wrapped = parse_push_file(&format!(
+            r#"{{"version":17,"device_id":"lang-son-01","config":{CONFIG}}}"#
+        ))
+        .unwrap();
         assert_eq!(wrapped.version, Some(17));
         assert_eq!(wrapped.device_id.as_deref(), Some("lang-son-01"));
         assert_eq!(wrapped.config, bare.config);
@@ -755,9 +895,12 @@ mod tests {
         assert!(e(r#"{"srtp":{"key":"k"}}"#).starts_with("hub: missing"));
         assert!(e(r#"{"hub":{},"srtp":{},"vidoe":{}}"#).starts_with("vidoe: unknown key"));
         assert!(e(r#"{"hub":"h","srtp":{}}"#).starts_with("hub: expected an object"));
-        assert!(e(r#"{"hub":{},"srtp":{},"telemetry_interval_s":"60"}"#).starts_with("telemetry_interval_s"));
+        assert!(e(r#"{"hub":{},"srtp":{},"telemetry_interval_s":"60"}"#)
+            .starts_with("telemetry_interval_s"));
         assert!(e(r#"{"version":0,"config":{"hub":{},"srtp":{}}}"#).starts_with("version: must be"));
-        assert!(e(r#"{"version":-3,"config":{"hub":{},"srtp":{}}}"#).starts_with("version: must be"));
+        assert!(
+            e(r#"{"version":-3,"config":{"hub":{},"srtp":{}}}"#).starts_with("version: must be")
+        );
         assert!(e(r#"{"version":1,"config":{"hub":{}}}"#).starts_with("config.srtp: missing"));
         assert!(e(r#"{"version":1,"config":[]}"#).starts_with("config: expected an object"));
         assert!(e(r#"{"version":1,"config":{},"extra":1}"#).starts_with("extra: unknown key"));
@@ -768,8 +911,13 @@ mod tests {
     fn version_choice() {
         assert_eq!(choose_version(Some(17), Some(3), 1_000), Ok(17));
         assert_eq!(choose_version(None, Some(3), 1_000), Ok(3));
-        assert_eq!(choose_version(None, None, 1_700_000_000_123), Ok(1_700_000_000_123));
-        assert!(choose_version(Some(0), None, 5).unwrap_err().contains("--version"));
+        assert_eq!(
+            choose_version(None, None, 1_700_000_000_123),
+            Ok(1_700_000_000_123)
+        );
+        assert!(choose_version(Some(0), None, 5)
+            .unwrap_err()
+            .contains("--version"));
         assert!(choose_version(None, None, 0).is_err());
     }
 
@@ -795,35 +943,64 @@ mod tests {
         let will = parse_status(br#"{"online":false,"device_id":"x"}"#).unwrap();
         assert_eq!(will, Status::default());
         assert!(parse_status(b"nope").is_err());
-        assert!(parse_status(br#"{"device_id":"x"}"#).unwrap_err().contains("online"));
+        assert!(parse_status(br#"{"device_id":"x"}"#)
+            .unwrap_err()
+            .contains("online"));
     }
 
     #[test]
     fn reports_parse_and_match_the_push() {
-        let applied = parse_report(br#"{"version":17,"state":"applied","error":null,"applied_version":17}"#).unwrap();
+        let applied =
+            parse_report(br#"{"version":17,"state":"applied","error":null,"applied_version":17}"#)
+                .unwrap();
         assert_eq!(report_outcome(&applied, 17), Some(Ok(())));
         assert_eq!(report_outcome(&applied, 18), None);
         let rejected =
             parse_report(br#"{"version":18,"state":"rejected","error":"config.video.width: must be even","applied_version":17}"#)
                 .unwrap();
         assert_eq!(rejected.applied_version, Some(17));
-        assert_eq!(report_outcome(&rejected, 18), Some(Err("config.video.width: must be even".into())));
+        assert_eq!(
+            report_outcome(&rejected, 18),
+            Some(Err("config.video.width: must be even".into()))
+        );
         assert_eq!(report_outcome(&rejected, 17), None);
         let unreadable =
             parse_report(br#"{"version":null,"state":"rejected","error":"signature: no trusted key verifies it","applied_version":3}"#)
                 .unwrap();
-        assert_eq!(report_outcome(&unreadable, 18), Some(Err("signature: no trusted key verifies it".into())));
-        assert!(parse_report(br#"{"version":1,"state":"maybe"}"#).unwrap_err().contains("state"));
-        assert!(parse_report(br#"{"version":"1","state":"applied"}"#).unwrap_err().contains("version"));
+        assert_eq!(
+            report_outcome(&unreadable, 18),
+            Some(Err("signature: no trusted key verifies it".into()))
+        );
+        assert!(parse_report(br#"{"version":1,"state":"maybe"}"#)
+            .unwrap_err()
+            .contains("state"));
+        assert!(parse_report(br#"{"version":"1","state":"applied"}"#)
+            .unwrap_err()
+            .contains("version"));
     }
 
     #[test]
     fn outcome_lines_and_summary() {
-        assert_eq!(outcome_line("a", 17, &Outcome::Applied, "10"), "a: applied (version 17)");
-        assert_eq!(outcome_line("a", 17, &Outcome::Rejected("x: bad".into()), "10"), "a: rejected (version 17): x: bad");
-        assert_eq!(outcome_line("a", 17, &Outcome::Silent(Some(true)), "10"), "a: no report within 10 s");
-        assert!(outcome_line("a", 17, &Outcome::Silent(Some(false)), "10").starts_with("a: no report within 10 s (offline"));
-        let all = [Outcome::Applied, Outcome::Applied, Outcome::Rejected("r".into()), Outcome::Silent(None)];
+        assert_eq!(
+            outcome_line("a", 17, &Outcome::Applied, "10"),
+            "a: applied (version 17)"
+        );
+        assert_eq!(
+            outcome_line("a", 17, &Outcome::Rejected("x: bad".into()), "10"),
+            "a: rejected (version 17): x: bad"
+        );
+        assert_eq!(
+            outcome_line("a", 17, &Outcome::Silent(Some(true)), "10"),
+            "a: no report within 10 s"
+        );
+        assert!(outcome_line("a", 17, &Outcome::Silent(Some(false)), "10")
+            .starts_with("a: no report within 10 s (offline"));
+        let all = [
+            Outcome::Applied,
+            Outcome::Applied,
+            Outcome::Rejected("r".into()),
+            Outcome::Silent(None),
+        ];
         assert_eq!(push_summary(&all), "2 applied, 1 rejected, 1 silent");
         assert_eq!(fmt_secs(10.0), "10");
         assert_eq!(fmt_secs(0.5), "0.5");
@@ -832,38 +1009,81 @@ mod tests {
     #[test]
     fn command_payloads() {
         let p = |c: Command| serde_json::from_str::<Value>(&c.payload("t1")).unwrap();
-        assert_eq!(p(Command::SessionEnd), json!({"id":"t1","cmd":"session.end","args":{}}));
+        assert_eq!(
+            p(Command::SessionEnd),
+            json!({"id":"t1","cmd":"session.end","args":{}})
+        );
         assert_eq!(p(Command::Keyframe)["cmd"], "keyframe");
         assert_eq!(p(Command::Reboot)["cmd"], "reboot");
-        assert_eq!(p(Command::Identify { seconds: Some(30) })["args"], json!({"seconds":30}));
+        assert_eq!(
+            p(Command::Update {
+                url: "https://fw.example/bp-1.2.raucb".into()
+            }),
+            json!({"id":"t1","cmd":"update","args":{"url":"https://fw.example/bp-1.2.raucb"}})
+        );
+        assert_eq!(
+            p(Command::Identify { seconds: Some(30) })["args"],
+            json!({"seconds":30})
+        );
         assert_eq!(p(Command::Identify { seconds: None })["args"], json!({}));
         let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd";
         assert_eq!(
-            p(Command::SessionStart { srtp_key: Some(key.into()) }),
+            p(Command::SessionStart {
+                srtp_key: Some(key.into())
+            }),
             json!({"id":"t1","cmd":"session.start","args":{"srtp_key":key}})
         );
     }
 
     #[test]
     fn command_arguments_are_checked() {
-        let key = |k: &str| Command::SessionStart { srtp_key: Some(k.into()) }.check();
+        let key = |k: &str| {
+            Command::SessionStart {
+                srtp_key: Some(k.into()),
+            }
+            .check()
+        };
         assert!(key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd").is_ok()); // 30 bytes
         assert!(key("!!").unwrap_err().contains("not valid base64"));
         assert!(key("AAEC").unwrap_err().contains("got 3 bytes"));
-        assert!(key(&base64::engine::general_purpose::STANDARD.encode([7u8; 30])).unwrap_err().contains("constant"));
-        assert!(Command::Identify { seconds: Some(0) }.check().unwrap_err().contains("1 to 600"));
+        assert!(
+            key(&base64::engine::general_purpose::STANDARD.encode([7u8; 30]))
+                .unwrap_err()
+                .contains("constant")
+        );
+        assert!(Command::Identify { seconds: Some(0) }
+            .check()
+            .unwrap_err()
+            .contains("1 to 600"));
         assert!(Command::Identify { seconds: Some(601) }.check().is_err());
         assert!(Command::Identify { seconds: Some(600) }.check().is_ok());
         assert!(Command::SessionStart { srtp_key: None }.check().is_ok());
+        let update = |u: &str| Command::Update { url: u.into() }.check();
+        assert!(update("https://fw.example/bp-1.2.raucb?token=x").is_ok());
+        assert!(update("file:///tmp/x.raucb")
+            .unwrap_err()
+            .contains("http(s)"));
+        assert!(update("https://fw.example/x.tar")
+            .unwrap_err()
+            .contains(".raucb"));
     }
 
     #[test]
     fn command_results_parse() {
         let r = parse_command_result(br#"{"id":"t1","ok":false,"error":"not streaming"}"#).unwrap();
-        assert_eq!(r, CommandResult { id: Some("t1".into()), ok: false, error: Some("not streaming".into()) });
+        assert_eq!(
+            r,
+            CommandResult {
+                id: Some("t1".into()),
+                ok: false,
+                error: Some("not streaming".into())
+            }
+        );
         let r = parse_command_result(br#"{"id":null,"ok":false,"error":"id: missing"}"#).unwrap();
         assert_eq!(r.id, None);
-        assert!(parse_command_result(br#"{"id":"t1"}"#).unwrap_err().contains("ok"));
+        assert!(parse_command_result(br#"{"id":"t1"}"#)
+            .unwrap_err()
+            .contains("ok"));
     }
 
     #[test]
@@ -874,7 +1094,10 @@ mod tests {
             br#"{"id":"u1","seq":4,"at":"2026-11-23T18:30:05.123Z","type":"call.request"}"#,
             false,
         );
-        assert_eq!(e.line, "2026-11-23T18:30:05.123Z lang-son-01 event call.request seq=4");
+        assert_eq!(
+            e.line,
+            "2026-11-23T18:30:05.123Z lang-son-01 event call.request seq=4"
+        );
         assert_eq!(e.event_id.as_deref(), Some("u1"));
         let t = watch_line(
             "lang-son-01",
@@ -888,7 +1111,10 @@ mod tests {
         );
         let j = watch_line("b", "event", br#"{"id":"u2","type":"error"}"#, true);
         let v: Value = serde_json::from_str(&j.line).unwrap();
-        assert_eq!(v, json!({"device_id":"b","topic":"event","message":{"id":"u2","type":"error"}}));
+        assert_eq!(
+            v,
+            json!({"device_id":"b","topic":"event","message":{"id":"u2","type":"error"}})
+        );
         assert_eq!(j.event_id.as_deref(), Some("u2"));
         let junk = watch_line("b", "telemetry", b"\xffjunk", false);
         assert!(junk.line.starts_with("b telemetry (not a JSON object)"));
@@ -900,7 +1126,12 @@ mod tests {
             BoxRow {
                 device: "hue-02".into(),
                 status: Some(Status::default()),
-                report: Some(Report { version: Some(5), applied: true, error: None, applied_version: Some(5) }),
+                report: Some(Report {
+                    version: Some(5),
+                    applied: true,
+                    error: None,
+                    applied_version: Some(5),
+                }),
             },
             BoxRow {
                 device: "lang-son-01".into(),
@@ -916,9 +1147,18 @@ mod tests {
         ];
         let table = render_table(&rows);
         let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines[0], "DEVICE       ONLINE  FIRMWARE  CONFIG  CALL  STREAM     LAST PUSH");
-        assert_eq!(lines[1], "hue-02       no      -         5       -     -          applied v5");
-        assert_eq!(lines[2], "lang-son-01  yes     0.1.0     3       idle  streaming  -");
+        assert_eq!(
+            lines[0],
+            "DEVICE       ONLINE  FIRMWARE  CONFIG  CALL  STREAM     LAST PUSH"
+        );
+        assert_eq!(
+            lines[1],
+            "hue-02       no      -         5       -     -          applied v5"
+        );
+        assert_eq!(
+            lines[2],
+            "lang-son-01  yes     0.1.0     3       idle  streaming  -"
+        );
         assert_eq!(lines[3], "2 boxes, 1 online");
         assert_eq!(rows[0].to_json()["online"], false);
         assert_eq!(rows[0].to_json()["config_version"], 5);

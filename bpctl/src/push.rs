@@ -15,9 +15,9 @@ use crate::broker::Mqtt;
 use crate::cli::{BrokerArgs, PushArgs};
 use crate::keygen::load_signing_key;
 use crate::payload::{
-    check_device_id, choose_version, fmt_secs, outcome_line, parse_push_file, parse_report, parse_status,
-    push_payload, push_summary, report_outcome, split_push_targets, split_topic, topic, Outcome, Status,
-    MAX_PUSH_BYTES,
+    check_device_id, choose_version, fmt_secs, outcome_line, parse_push_file, parse_report,
+    parse_status, push_payload, push_summary, report_outcome, split_push_targets, split_topic,
+    topic, Outcome, Status, MAX_PUSH_BYTES,
 };
 
 /// Above this many targets, progress goes to stderr.
@@ -74,11 +74,13 @@ impl Progress {
 
 /// Runs `push`.
 pub async fn run(broker: &BrokerArgs, args: &PushArgs) -> Result<ExitCode> {
-    let (devices, config_path) = split_push_targets(args.all, &args.args).map_err(|e| anyhow!(e))?;
+    let (devices, config_path) =
+        split_push_targets(args.all, &args.args).map_err(|e| anyhow!(e))?;
     let config_path = Path::new(&config_path);
     let text = std::fs::read_to_string(config_path)
         .with_context(|| format!("config file {}: cannot read it", config_path.display()))?;
-    let file = parse_push_file(&text).map_err(|e| anyhow!("config file {}: {e}", config_path.display()))?;
+    let file = parse_push_file(&text)
+        .map_err(|e| anyhow!("config file {}: {e}", config_path.display()))?;
     if let Some(for_device) = &file.device_id {
         if args.all || devices.iter().any(|d| d != for_device) {
             bail!(
@@ -90,9 +92,12 @@ pub async fn run(broker: &BrokerArgs, args: &PushArgs) -> Result<ExitCode> {
     let key = match (&args.key, args.unsigned) {
         (_, true) => None,
         (Some(path), false) => Some(load_signing_key(path)?),
-        (None, false) => bail!("--key PREFIX.key.jwk is required (or --unsigned for boxes without trust.config_keys)"),
+        (None, false) => bail!(
+            "--key PREFIX.key.jwk is required (or --unsigned for boxes without trust.config_keys)"
+        ),
     };
-    let version = choose_version(args.version, file.version, now_unix_ms()).map_err(|e| anyhow!(e))?;
+    let version =
+        choose_version(args.version, file.version, now_unix_ms()).map_err(|e| anyhow!(e))?;
     let timeout = Duration::from_secs_f64(broker.timeout);
     let timeout_text = fmt_secs(broker.timeout);
     let root = broker.topic_root.as_str();
@@ -110,7 +115,9 @@ pub async fn run(broker: &BrokerArgs, args: &PushArgs) -> Result<ExitCode> {
         let hard_deadline = Instant::now() + timeout;
         loop {
             let deadline = (Instant::now() + DISCOVERY_IDLE).min(hard_deadline);
-            let Some(packet) = mqtt.next(deadline).await? else { break };
+            let Some(packet) = mqtt.next(deadline).await? else {
+                break;
+            };
             if let Packet::Publish(p) = packet {
                 if let Some((device, "status")) = split_topic(root, &p.topic) {
                     if p.payload.is_empty() {
@@ -181,7 +188,9 @@ pub async fn run(broker: &BrokerArgs, args: &PushArgs) -> Result<ExitCode> {
     // all are in, the boxes get `timeout` to report.
     let mut deadline = Instant::now() + timeout;
     while outcomes.len() < total || acked < total {
-        let Some(packet) = mqtt.next(deadline).await? else { break };
+        let Some(packet) = mqtt.next(deadline).await? else {
+            break;
+        };
         match packet {
             Packet::PubAck(_) => {
                 acked += 1;
@@ -189,7 +198,9 @@ pub async fn run(broker: &BrokerArgs, args: &PushArgs) -> Result<ExitCode> {
                 deadline = Instant::now() + timeout;
             }
             Packet::Publish(p) => {
-                let Some((device, leaf)) = split_topic(root, &p.topic) else { continue };
+                let Some((device, leaf)) = split_topic(root, &p.topic) else {
+                    continue;
+                };
                 if !wanted.contains(device) {
                     continue;
                 }
@@ -237,7 +248,9 @@ pub async fn run(broker: &BrokerArgs, args: &PushArgs) -> Result<ExitCode> {
     }
     for device in &targets {
         if !outcomes.contains_key(device) {
-            let online = statuses.get(device).map(|s| s.as_ref().is_none_or(|s| s.online));
+            let online = statuses
+                .get(device)
+                .map(|s| s.as_ref().is_none_or(|s| s.online));
             let outcome = Outcome::Silent(online);
             crate::say(&outcome_line(device, version, &outcome, &timeout_text));
             outcomes.insert(device.clone(), outcome);

@@ -45,18 +45,24 @@ pub async fn run(broker: &BrokerArgs, args: &WatchArgs) -> Result<()> {
         };
         match event {
             None => bail!("lost the broker at {}", mqtt.addr),
-            Some(LoopEvent::Lost(why)) => eprintln!("lost the broker at {}: {why}; reconnecting", mqtt.addr),
+            Some(LoopEvent::Lost(why)) => {
+                eprintln!("lost the broker at {}: {why}; reconnecting", mqtt.addr)
+            }
             Some(LoopEvent::Packet(Packet::ConnAck(_))) => {
                 // A clean session: subscribe again.
                 let client = mqtt.client();
-                let filters = subs.iter().map(|(t, q)| rumqttc::SubscribeFilter::new(t.clone(), *q));
+                let filters = subs
+                    .iter()
+                    .map(|(t, q)| rumqttc::SubscribeFilter::new(t.clone(), *q));
                 if let Err(e) = client.subscribe_many(filters).await {
                     bail!("cannot subscribe again at {}: {e}", mqtt.addr);
                 }
                 eprintln!("reconnected to {}", mqtt.addr);
             }
             Some(LoopEvent::Packet(Packet::Publish(p))) => {
-                let Some((device, leaf)) = split_topic(root, &p.topic) else { continue };
+                let Some((device, leaf)) = split_topic(root, &p.topic) else {
+                    continue;
+                };
                 if leaf != "event" && leaf != "telemetry" {
                     continue;
                 }

@@ -26,7 +26,10 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
         let dir = std::env::temp_dir().join(format!("bpctl-{tag}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -61,7 +64,11 @@ impl Broker {
     fn with(extra: &str) -> Broker {
         let dir = TempDir::new("broker");
         for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
             let conf = dir.path().join("mosquitto.conf");
             std::fs::write(
                 &conf,
@@ -83,7 +90,11 @@ impl Broker {
             let started = Instant::now();
             while started.elapsed() < WAIT {
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Broker { child, port, _dir: dir };
+                    return Broker {
+                        child,
+                        port,
+                        _dir: dir,
+                    };
                 }
                 if child.try_wait().unwrap().is_some() {
                     break; // the port was taken meanwhile: try another
@@ -104,9 +115,13 @@ impl Broker {
     /// bpctl with the broker flags set.
     fn bpctl(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BPCTL);
-        cmd.args(["--url", &self.url(), "--allow-plaintext"]).args(args);
-        cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.args(["--url", &self.url(), "--allow-plaintext"])
+            .args(args);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         cmd
     }
 
@@ -144,7 +159,9 @@ impl Peer {
                             return;
                         }
                     }
-                    Ok(Event::Incoming(p @ (Packet::ConnAck(_) | Packet::SubAck(_) | Packet::PubAck(_)))) => {
+                    Ok(Event::Incoming(
+                        p @ (Packet::ConnAck(_) | Packet::SubAck(_) | Packet::PubAck(_)),
+                    )) => {
                         if ack_tx.send(p).is_err() {
                             return;
                         }
@@ -154,7 +171,11 @@ impl Peer {
                 }
             }
         });
-        let peer = Peer { client, messages, acks };
+        let peer = Peer {
+            client,
+            messages,
+            acks,
+        };
         peer.expect_ack("ConnAck", |p| matches!(p, Packet::ConnAck(_)));
         peer
     }
@@ -179,7 +200,9 @@ impl Peer {
     /// Publishes with QoS 1 and waits for the broker's PubAck (so a retained
     /// message is stored before bpctl runs).
     fn publish(&self, topic: &str, payload: &str, retain: bool) {
-        self.client.publish(topic, QoS::AtLeastOnce, retain, payload).unwrap();
+        self.client
+            .publish(topic, QoS::AtLeastOnce, retain, payload)
+            .unwrap();
         self.expect_ack("PubAck", |p| matches!(p, Packet::PubAck(_)));
     }
 
@@ -217,7 +240,11 @@ fn finish(child: Child) -> Output {
 
 fn assert_clean_failure(out: &Output, needle: &str) {
     let err = text(&out.stderr);
-    assert!(!out.status.success(), "expected a failure, stdout: {}", text(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "expected a failure, stdout: {}",
+        text(&out.stdout)
+    );
     assert!(!err.contains("panicked"), "bpctl panicked: {err}");
     assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
 }
@@ -225,11 +252,22 @@ fn assert_clean_failure(out: &Output, needle: &str) {
 /// Makes a key pair with `bpctl keygen` and returns (private path, public key).
 fn keygen(dir: &TempDir) -> (PathBuf, PublicKey) {
     let prefix = dir.path().join("central");
-    let out = Command::new(BPCTL).arg("keygen").arg(&prefix).output().unwrap();
+    let out = Command::new(BPCTL)
+        .arg("keygen")
+        .arg(&prefix)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "keygen: {}", text(&out.stderr));
     let public = std::fs::read_to_string(dir.path().join("central.pub")).unwrap();
-    assert_eq!(text(&out.stdout).trim(), public.trim(), "keygen prints the public key");
-    (dir.path().join("central.key.jwk"), PublicKey::from_base64(public.trim()).unwrap())
+    assert_eq!(
+        text(&out.stdout).trim(),
+        public.trim(),
+        "keygen prints the public key"
+    );
+    (
+        dir.path().join("central.key.jwk"),
+        PublicKey::from_base64(public.trim()).unwrap(),
+    )
 }
 
 #[test]
@@ -241,7 +279,11 @@ fn push_publishes_a_retained_signed_token_and_reports_applied() {
     std::fs::write(&config, CONFIG).unwrap();
 
     let fake = Peer::connect(&broker, "box-lang-son-01");
-    fake.publish(&format!("{ROOT}/lang-son-01/status"), &online_status("lang-son-01"), true);
+    fake.publish(
+        &format!("{ROOT}/lang-son-01/status"),
+        &online_status("lang-son-01"),
+        true,
+    );
     // An old retained report with the same version must not count as the answer.
     fake.publish(
         &format!("{ROOT}/lang-son-01/config/reported"),
@@ -251,15 +293,27 @@ fn push_publishes_a_retained_signed_token_and_reports_applied() {
     fake.subscribe(&format!("{ROOT}/lang-son-01/config/desired"));
 
     let child = broker
-        .bpctl(&["push", "lang-son-01", config.to_str().unwrap(), "--key", key.to_str().unwrap(), "--version", "17"])
+        .bpctl(&[
+            "push",
+            "lang-son-01",
+            config.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--version",
+            "17",
+        ])
         .spawn()
         .unwrap();
     let desired = fake.recv("config/desired");
     let token = std::str::from_utf8(&desired.payload).unwrap();
-    let payload: Value = serde_json::from_slice(&verify_compact(token, &[public]).expect("token verifies")).unwrap();
+    let payload: Value =
+        serde_json::from_slice(&verify_compact(token, &[public]).expect("token verifies")).unwrap();
     assert_eq!(payload["version"], 17);
     assert_eq!(payload["device_id"], "lang-son-01");
-    assert_eq!(payload["config"], serde_json::from_str::<Value>(CONFIG).unwrap());
+    assert_eq!(
+        payload["config"],
+        serde_json::from_str::<Value>(CONFIG).unwrap()
+    );
     // The box refuses it (a replay of 17): bpctl must report that, not the old retained "applied".
     fake.publish(
         &format!("{ROOT}/lang-son-01/config/reported"),
@@ -273,7 +327,10 @@ fn push_publishes_a_retained_signed_token_and_reports_applied() {
         "stdout: {stdout}\nstderr: {}",
         text(&out.stderr)
     );
-    assert!(stdout.contains("0 applied, 1 rejected, 0 silent"), "{stdout}");
+    assert!(
+        stdout.contains("0 applied, 1 rejected, 0 silent"),
+        "{stdout}"
+    );
     assert!(!out.status.success());
 
     // The token stays retained: a client that connects later gets it.
@@ -285,23 +342,40 @@ fn push_publishes_a_retained_signed_token_and_reports_applied() {
 
     // A newer version (the default is the time in ms), applied.
     let child = broker
-        .bpctl(&["push", "lang-son-01", config.to_str().unwrap(), "--key", key.to_str().unwrap()])
+        .bpctl(&[
+            "push",
+            "lang-son-01",
+            config.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ])
         .spawn()
         .unwrap();
     let desired = fake.recv("config/desired");
     let token = std::str::from_utf8(&desired.payload).unwrap();
-    let payload: Value = serde_json::from_slice(&verify_compact(token, &[public]).unwrap()).unwrap();
+    let payload: Value =
+        serde_json::from_slice(&verify_compact(token, &[public]).unwrap()).unwrap();
     let version = payload["version"].as_u64().unwrap();
-    assert!(version > 1_700_000_000_000, "default version is Unix time in ms, got {version}");
+    assert!(
+        version > 1_700_000_000_000,
+        "default version is Unix time in ms, got {version}"
+    );
     fake.publish(
         &format!("{ROOT}/lang-son-01/config/reported"),
-        &json!({"version":version,"state":"applied","error":null,"applied_version":version}).to_string(),
+        &json!({"version":version,"state":"applied","error":null,"applied_version":version})
+            .to_string(),
         true,
     );
     let out = finish(child);
     let stdout = text(&out.stdout);
-    assert!(stdout.contains(&format!("lang-son-01: applied (version {version})")), "{stdout}");
-    assert!(stdout.contains("1 applied, 0 rejected, 0 silent"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("lang-son-01: applied (version {version})")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 applied, 0 rejected, 0 silent"),
+        "{stdout}"
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
@@ -313,18 +387,34 @@ fn push_all_reaches_every_box_with_a_status_and_counts_the_silent() {
     std::fs::write(&config, format!(r#"{{"version":42,"config":{CONFIG}}}"#)).unwrap();
 
     let fake = Peer::connect(&broker, "boxes");
-    fake.publish(&format!("{ROOT}/hue-02/status"), &online_status("hue-02"), true);
-    fake.publish(&format!("{ROOT}/ca-mau-03/status"), r#"{"online":false,"device_id":"ca-mau-03"}"#, true);
+    fake.publish(
+        &format!("{ROOT}/hue-02/status"),
+        &online_status("hue-02"),
+        true,
+    );
+    fake.publish(
+        &format!("{ROOT}/ca-mau-03/status"),
+        r#"{"online":false,"device_id":"ca-mau-03"}"#,
+        true,
+    );
     fake.subscribe(&format!("{ROOT}/+/config/desired"));
 
     let child = broker
-        .bpctl(&["push", "--all", config.to_str().unwrap(), "--unsigned", "--timeout", "1"])
+        .bpctl(&[
+            "push",
+            "--all",
+            config.to_str().unwrap(),
+            "--unsigned",
+            "--timeout",
+            "1",
+        ])
         .spawn()
         .unwrap();
     let mut seen = Vec::new();
     for _ in 0..2 {
         let p = fake.recv("config/desired");
-        let payload: Value = serde_json::from_slice(&p.payload).expect("--unsigned publishes plain JSON");
+        let payload: Value =
+            serde_json::from_slice(&p.payload).expect("--unsigned publishes plain JSON");
         assert_eq!(payload["version"], 42, "the file's version is used");
         let device = payload["device_id"].as_str().unwrap().to_owned();
         assert_eq!(p.topic, format!("{ROOT}/{device}/config/desired"));
@@ -342,8 +432,14 @@ fn push_all_reaches_every_box_with_a_status_and_counts_the_silent() {
     let out = finish(child);
     let stdout = text(&out.stdout);
     assert!(stdout.contains("hue-02: applied (version 42)"), "{stdout}");
-    assert!(stdout.contains("ca-mau-03: no report within 1 s (offline"), "{stdout}");
-    assert!(stdout.contains("1 applied, 0 rejected, 1 silent"), "{stdout}");
+    assert!(
+        stdout.contains("ca-mau-03: no report within 1 s (offline"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 applied, 0 rejected, 1 silent"),
+        "{stdout}"
+    );
     assert!(!out.status.success(), "a silent box makes push fail");
 }
 
@@ -351,8 +447,16 @@ fn push_all_reaches_every_box_with_a_status_and_counts_the_silent() {
 fn list_shows_the_retained_statuses() {
     let broker = Broker::start();
     let fake = Peer::connect(&broker, "boxes");
-    fake.publish(&format!("{ROOT}/lang-son-01/status"), &online_status("lang-son-01"), true);
-    fake.publish(&format!("{ROOT}/hue-02/status"), r#"{"online":false,"device_id":"hue-02"}"#, true);
+    fake.publish(
+        &format!("{ROOT}/lang-son-01/status"),
+        &online_status("lang-son-01"),
+        true,
+    );
+    fake.publish(
+        &format!("{ROOT}/hue-02/status"),
+        r#"{"online":false,"device_id":"hue-02"}"#,
+        true,
+    );
     fake.publish(
         &format!("{ROOT}/hue-02/config/reported"),
         r#"{"version":5,"state":"applied","error":null,"applied_version":5}"#,
@@ -363,9 +467,18 @@ fn list_shows_the_retained_statuses() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].starts_with("DEVICE"), "{stdout}");
-    let row = |d: &str| lines.iter().find(|l| l.starts_with(d)).copied().unwrap_or_else(|| panic!("no {d}: {stdout}"));
+    let row = |d: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(d))
+            .copied()
+            .unwrap_or_else(|| panic!("no {d}: {stdout}"))
+    };
     let words = |l: &str| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
-    assert_eq!(words(row("lang-son-01"))[..6], ["lang-son-01", "yes", "0.1.0", "3", "idle", "streaming"]);
+    assert_eq!(
+        words(row("lang-son-01"))[..6],
+        ["lang-son-01", "yes", "0.1.0", "3", "idle", "streaming"]
+    );
     assert_eq!(words(row("hue-02"))[..4], ["hue-02", "no", "-", "5"]);
     assert_eq!(lines.last(), Some(&"2 boxes, 1 online"));
 
@@ -379,11 +492,18 @@ fn list_shows_the_retained_statuses() {
 fn session_start_waits_for_the_result_with_its_id() {
     let broker = Broker::start();
     let fake = Peer::connect(&broker, "box-lang-son-01");
-    fake.publish(&format!("{ROOT}/lang-son-01/status"), &online_status("lang-son-01"), true);
+    fake.publish(
+        &format!("{ROOT}/lang-son-01/status"),
+        &online_status("lang-son-01"),
+        true,
+    );
     fake.subscribe(&format!("{ROOT}/lang-son-01/cmd"));
 
     let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd";
-    let child = broker.bpctl(&["session", "start", "lang-son-01", "--srtp-key", key]).spawn().unwrap();
+    let child = broker
+        .bpctl(&["session", "start", "lang-son-01", "--srtp-key", key])
+        .spawn()
+        .unwrap();
     let cmd = fake.recv("cmd");
     assert!(!cmd.retain);
     let cmd: Value = serde_json::from_slice(&cmd.payload).unwrap();
@@ -391,8 +511,16 @@ fn session_start_waits_for_the_result_with_its_id() {
     assert_eq!(cmd["args"], json!({"srtp_key": key}));
     let id = cmd["id"].as_str().unwrap();
     // Someone else's result first: ignored.
-    fake.publish(&format!("{ROOT}/lang-son-01/cmd/result"), r#"{"id":"other","ok":false,"error":"x"}"#, false);
-    fake.publish(&format!("{ROOT}/lang-son-01/cmd/result"), &json!({"id":id,"ok":true,"error":null}).to_string(), false);
+    fake.publish(
+        &format!("{ROOT}/lang-son-01/cmd/result"),
+        r#"{"id":"other","ok":false,"error":"x"}"#,
+        false,
+    );
+    fake.publish(
+        &format!("{ROOT}/lang-son-01/cmd/result"),
+        &json!({"id":id,"ok":true,"error":null}).to_string(),
+        false,
+    );
     let out = finish(child);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), "ok");
@@ -406,25 +534,56 @@ fn session_start_waits_for_the_result_with_its_id() {
         &json!({"id":cmd["id"],"ok":false,"error":"not streaming"}).to_string(),
         false,
     );
-    assert_clean_failure(&finish(child), "lang-son-01 refused keyframe: not streaming");
+    assert_clean_failure(
+        &finish(child),
+        "lang-son-01 refused keyframe: not streaming",
+    );
 }
 
 #[test]
 fn commands_fail_clearly_on_silence_and_unknown_boxes() {
     let broker = Broker::start();
     let fake = Peer::connect(&broker, "boxes");
-    fake.publish(&format!("{ROOT}/lang-son-01/status"), &online_status("lang-son-01"), true);
-    fake.publish(&format!("{ROOT}/hue-02/status"), r#"{"online":false,"device_id":"hue-02"}"#, true);
+    fake.publish(
+        &format!("{ROOT}/lang-son-01/status"),
+        &online_status("lang-son-01"),
+        true,
+    );
+    fake.publish(
+        &format!("{ROOT}/hue-02/status"),
+        r#"{"online":false,"device_id":"hue-02"}"#,
+        true,
+    );
 
     let started = Instant::now();
     let out = broker.run(&["session", "start", "lang-son-01", "--timeout", "1"]);
-    assert_clean_failure(&out, "no answer from lang-son-01 to session.start within 1 s");
-    assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+    assert_clean_failure(
+        &out,
+        "no answer from lang-son-01 to session.start within 1 s",
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        started.elapsed()
+    );
 
-    assert_clean_failure(&broker.run(&["identify", "nobody-99", "--seconds", "5"]), "unknown device \"nobody-99\"");
+    assert_clean_failure(
+        &broker.run(&["identify", "nobody-99", "--seconds", "5"]),
+        "unknown device \"nobody-99\"",
+    );
     assert_clean_failure(&broker.run(&["identify", "hue-02"]), "hue-02 is offline");
-    assert_clean_failure(&broker.run(&["identify", "lang-son-01", "--seconds", "0"]), "--seconds must be 1 to 600");
-    assert_clean_failure(&broker.run(&["session", "start", "lang-son-01", "--srtp-key", "AAEC"]), "--srtp-key must be");
+    assert_clean_failure(
+        &broker.run(&["identify", "lang-son-01", "--seconds", "0"]),
+        "--seconds must be 1 to 600",
+    );
+    assert_clean_failure(
+        &broker.run(&["session", "start", "lang-son-01", "--srtp-key", "AAEC"]),
+        "--srtp-key must be",
+    );
+    assert_clean_failure(
+        &broker.run(&["update", "lang-son-01", "ftp://fw.example/x.raucb"]),
+        "URL must be an http(s) URL",
+    );
     assert_clean_failure(&broker.run(&["reboot", "Bad/Id"]), "device id \"Bad/Id\"");
 }
 
@@ -454,7 +613,10 @@ fn watch_prints_events_and_telemetry_once_each() {
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{stdout}");
-    assert_eq!(lines[0], "2026-11-23T18:30:05.123Z lang-son-01 event call.request seq=7");
+    assert_eq!(
+        lines[0],
+        "2026-11-23T18:30:05.123Z lang-son-01 event call.request seq=7"
+    );
     assert!(lines[1].starts_with("2026-11-23T18:30:06.000Z lang-son-01 telemetry call=idle stream=streaming bitrate=1980kbps"), "{}", lines[1]);
 }
 
@@ -470,34 +632,79 @@ fn bad_input_gives_a_clear_error_and_no_panic() {
     std::fs::write(&no_srtp, r#"{"hub":{"host":"h"}}"#).unwrap();
     let bad_key = dir.path().join("bad.key.jwk");
     std::fs::write(&bad_key, "not a key").unwrap();
-    let (good, bad_json, no_srtp, bad_key, key) =
-        (good.to_str().unwrap(), bad_json.to_str().unwrap(), no_srtp.to_str().unwrap(), bad_key.to_str().unwrap(), key.to_str().unwrap());
+    let (good, bad_json, no_srtp, bad_key, key) = (
+        good.to_str().unwrap(),
+        bad_json.to_str().unwrap(),
+        no_srtp.to_str().unwrap(),
+        bad_key.to_str().unwrap(),
+        key.to_str().unwrap(),
+    );
     // Nothing listens here: every check happens before connecting.
     let run = |args: &[&str]| {
         Command::new(BPCTL)
-            .args(["--url", "mqtt://127.0.0.1:9", "--allow-plaintext", "--timeout", "2"])
+            .args([
+                "--url",
+                "mqtt://127.0.0.1:9",
+                "--allow-plaintext",
+                "--timeout",
+                "2",
+            ])
             .args(args)
             .env_clear()
             .output()
             .unwrap()
     };
-    assert_clean_failure(&run(&["push", "a", "/nonexistent/c.json", "--key", key]), "config file /nonexistent/c.json: cannot read it");
-    assert_clean_failure(&run(&["push", "a", bad_json, "--key", key]), &format!("config file {bad_json}: not valid JSON"));
+    assert_clean_failure(
+        &run(&["push", "a", "/nonexistent/c.json", "--key", key]),
+        "config file /nonexistent/c.json: cannot read it",
+    );
+    assert_clean_failure(
+        &run(&["push", "a", bad_json, "--key", key]),
+        &format!("config file {bad_json}: not valid JSON"),
+    );
     assert_clean_failure(&run(&["push", "a", no_srtp, "--key", key]), "srtp: missing");
-    assert_clean_failure(&run(&["push", "a", good, "--key", bad_key]), &format!("--key {bad_key}: not a private Ed25519 JWK"));
-    assert_clean_failure(&run(&["push", "a", good, "--key", "/nonexistent/k.key.jwk"]), "--key /nonexistent/k.key.jwk");
+    assert_clean_failure(
+        &run(&["push", "a", good, "--key", bad_key]),
+        &format!("--key {bad_key}: not a private Ed25519 JWK"),
+    );
+    assert_clean_failure(
+        &run(&["push", "a", good, "--key", "/nonexistent/k.key.jwk"]),
+        "--key /nonexistent/k.key.jwk",
+    );
     assert_clean_failure(&run(&["push", good, "--key", key]), "needs a device id");
-    assert_clean_failure(&run(&["push", "a", good, "--key", key, "--version", "0"]), "--version must be at least 1");
-    assert_clean_failure(&run(&["push", "a", good, "--key", key]), "cannot connect to the broker at 127.0.0.1:9");
+    assert_clean_failure(
+        &run(&["push", "a", good, "--key", key, "--version", "0"]),
+        "--version must be at least 1",
+    );
+    assert_clean_failure(
+        &run(&["push", "a", good, "--key", key]),
+        "cannot connect to the broker at 127.0.0.1:9",
+    );
 
-    let plain = Command::new(BPCTL).args(["--url", "mqtt://127.0.0.1:9", "list"]).env_clear().output().unwrap();
+    let plain = Command::new(BPCTL)
+        .args(["--url", "mqtt://127.0.0.1:9", "list"])
+        .env_clear()
+        .output()
+        .unwrap();
     assert_clean_failure(&plain, "--allow-plaintext");
-    let no_url = Command::new(BPCTL).args(["list"]).env_clear().output().unwrap();
+    let no_url = Command::new(BPCTL)
+        .args(["list"])
+        .env_clear()
+        .output()
+        .unwrap();
     assert_clean_failure(&no_url, "--url (or BPCTL_URL) is required");
 
-    for help in [&["--help"][..], &["push", "--help"], &["session", "start", "--help"], &["watch", "--help"]] {
+    for help in [
+        &["--help"][..],
+        &["push", "--help"],
+        &["session", "start", "--help"],
+        &["watch", "--help"],
+    ] {
         let out = Command::new(BPCTL).args(help).output().unwrap();
-        assert!(out.status.success() && text(&out.stdout).contains("Usage"), "{help:?}");
+        assert!(
+            out.status.success() && text(&out.stdout).contains("Usage"),
+            "{help:?}"
+        );
     }
 }
 
@@ -513,28 +720,80 @@ fn make_pki(dir: &Path, clients: &[&str]) {
     let cnf = dir.join("openssl.cnf");
     std::fs::write(&cnf, CNF).unwrap();
     let openssl = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("run openssl");
-        assert!(out.status.success(), "openssl {args:?}: {}", text(&out.stderr));
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            text(&out.stderr)
+        );
     };
     let cnf = cnf.to_str().unwrap();
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    let mut args = vec!["req", "-x509", "-new", "-config", cnf, "-extensions", "ca_ext", "-days", "2"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut args = vec![
+        "req",
+        "-x509",
+        "-new",
+        "-config",
+        cnf,
+        "-extensions",
+        "ca_ext",
+        "-days",
+        "2",
+    ];
     args.extend(ec);
-    args.extend(["-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=Test CA"]);
+    args.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-subj",
+        "/CN=Test CA",
+    ]);
     openssl(&args);
     for (i, (name, ext)) in std::iter::once(("server", "server_ext"))
         .chain(clients.iter().map(|c| (*c, "client_ext")))
         .enumerate()
     {
-        let (key, csr, crt, subj) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.crt"), format!("/CN={name}"));
+        let (key, csr, crt, subj) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+            format!("/CN={name}"),
+        );
         let mut args = vec!["req", "-new", "-config", cnf];
         args.extend(ec);
         args.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
         openssl(&args);
         let serial = (i + 1).to_string();
         openssl(&[
-            "x509", "-req", "-in", &csr, "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", &serial, "-days", "2",
-            "-extfile", cnf, "-extensions", ext, "-out", &crt,
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            &serial,
+            "-days",
+            "2",
+            "-extfile",
+            cnf,
+            "-extensions",
+            ext,
+            "-out",
+            &crt,
         ]);
     }
 }
@@ -561,9 +820,29 @@ fn mutual_tls_with_the_acl_central_it_runs() {
     ));
     // The box publishes its status with its own certificate (CN = device id).
     let out = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "--cafile", &p("ca.crt")])
-        .args(["--cert", &p("lang-son-01.crt"), "--key", &p("lang-son-01.key"), "-q", "1", "-r"])
-        .args(["-t", "bridgepoint/v1/lang-son-01/status", "-m", &online_status("lang-son-01")])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &broker.port.to_string(),
+            "--cafile",
+            &p("ca.crt"),
+        ])
+        .args([
+            "--cert",
+            &p("lang-son-01.crt"),
+            "--key",
+            &p("lang-son-01.key"),
+            "-q",
+            "1",
+            "-r",
+        ])
+        .args([
+            "-t",
+            "bridgepoint/v1/lang-son-01/status",
+            "-m",
+            &online_status("lang-son-01"),
+        ])
         .output()
         .expect("run mosquitto_pub (Debian package mosquitto-clients)");
     assert!(out.status.success(), "mosquitto_pub: {}", text(&out.stderr));
@@ -571,9 +850,23 @@ fn mutual_tls_with_the_acl_central_it_runs() {
     let url = format!("mqtts://127.0.0.1:{}", broker.port);
     let bpctl = |cert: Option<&str>| {
         let mut cmd = Command::new(BPCTL);
-        cmd.args(["--url", &url, "--ca-file", &p("ca.crt"), "--timeout", "3", "list"]).env_clear();
+        cmd.args([
+            "--url",
+            &url,
+            "--ca-file",
+            &p("ca.crt"),
+            "--timeout",
+            "3",
+            "list",
+        ])
+        .env_clear();
         if let Some(name) = cert {
-            cmd.args(["--cert-file", &p(&format!("{name}.crt")), "--key-file", &p(&format!("{name}.key"))]);
+            cmd.args([
+                "--cert-file",
+                &p(&format!("{name}.crt")),
+                "--key-file",
+                &p(&format!("{name}.key")),
+            ]);
         }
         cmd.output().unwrap()
     };
@@ -587,13 +880,36 @@ fn mutual_tls_with_the_acl_central_it_runs() {
     assert_clean_failure(&bpctl(None), "cannot connect to the broker at 127.0.0.1:");
     // A box's certificate does not reach other boxes: the ACL hides them.
     let out = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "--cafile", &p("ca.crt")])
-        .args(["--cert", &p("central.crt"), "--key", &p("central.key"), "-q", "1", "-r"])
-        .args(["-t", "bridgepoint/v1/hue-02/status", "-m", &online_status("hue-02")])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &broker.port.to_string(),
+            "--cafile",
+            &p("ca.crt"),
+        ])
+        .args([
+            "--cert",
+            &p("central.crt"),
+            "--key",
+            &p("central.key"),
+            "-q",
+            "1",
+            "-r",
+        ])
+        .args([
+            "-t",
+            "bridgepoint/v1/hue-02/status",
+            "-m",
+            &online_status("hue-02"),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
     let out = bpctl(Some("lang-son-01"));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("lang-son-01") && !stdout.contains("hue-02"), "{stdout}");
+    assert!(
+        stdout.contains("lang-son-01") && !stdout.contains("hue-02"),
+        "{stdout}"
+    );
 }

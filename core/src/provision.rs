@@ -61,6 +61,13 @@ pub enum Decision {
         /// The `config` object as compact JSON, for the store.
         config_json: String,
     },
+    /// The push the box already runs, sent again (the broker resends the
+    /// retained push after every reconnect): nothing changes, and the box
+    /// confirms it is applied.
+    AlreadyApplied {
+        /// The version it runs.
+        version: u64,
+    },
     /// Keep running on the last good config.
     Reject {
         /// The version the push carried, if it could be read.
@@ -135,14 +142,17 @@ pub fn evaluate(raw: &[u8], ctx: &PushContext<'_>) -> Decision {
         }
         Some(other) => return reject(Some(version), format!("device_id: expected a string, got {other}")),
     }
-    if version <= ctx.applied_version {
-        return reject(
+    let not_newer = || {
+        reject(
             Some(version),
             format!(
                 "version: {version} is not newer than the applied version {} (replayed or out-of-order push)",
                 ctx.applied_version
             ),
-        );
+        )
+    };
+    if version < ctx.applied_version {
+        return not_newer();
     }
     let Some(config) = map.get("config") else {
         return reject(Some(version), "config: missing");
@@ -151,6 +161,15 @@ pub fn evaluate(raw: &[u8], ctx: &PushContext<'_>) -> Decision {
         Ok(s) => s,
         Err(errors) => return reject(Some(version), errors.to_string()),
     };
+    if version == ctx.applied_version {
+        // The same version again: harmless if it is the very config the box
+        // runs (a retained resend); a replay with other content otherwise.
+        return if &settings == ctx.current {
+            Decision::AlreadyApplied { version }
+        } else {
+            not_newer()
+        };
+    }
     let change = classify(ctx.current, &settings);
     Decision::Apply {
         version,
@@ -243,6 +262,15 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
             Decision::Apply { change, .. } => assert_eq!(change, Change::Nothing),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_applied_push_sent_again_is_confirmed_not_applied_twice() {
+        let cur = parse_pushed_settings(&config(900, "10.0.0.1")).unwrap();
+        assert_eq!(
+            evaluate(&push(5, config(900, "10.0.0.1")), &ctx(&cur, 5)),
+            Decision::AlreadyApplied { version: 5 }
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! This is the only file that knows the engine. The store is one redb file,
 //! `store.redb`, in the store's directory (made as `store.redb.new` and
 //! renamed once complete, see [`Engine::open`]), with one redb table (byte
-//! keys, byte values) per [`Table`](crate::Table), all created with the
+//! keys, byte values) per [`Table`], all created with the
 //! file. Every write is one redb write transaction, so a write that touches
 //! several tables is atomic, also across a crash.
 //!
@@ -40,6 +40,9 @@ const CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// The longest time lazy writes stay unsynced while writes keep coming.
 pub(crate) const LAZY_SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A key and its value, as read by [`Engine::scan`].
+pub(crate) type Row = (Vec<u8>, Vec<u8>);
 
 /// An open redb database.
 pub(crate) struct Engine {
@@ -99,10 +102,17 @@ impl Engine {
 
     /// Applies `writes` atomically in one transaction; a durable one is
     /// fsynced before this returns.
-    pub(crate) fn write(&self, writes: &[Write<'_>], durability: Durability) -> Result<(), EngineError> {
-        let mut sync = self.sync.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let durable = durability == Durability::Durable
-            || sync.last_durable.elapsed() >= LAZY_SYNC_INTERVAL;
+    pub(crate) fn write(
+        &self,
+        writes: &[Write<'_>],
+        durability: Durability,
+    ) -> Result<(), EngineError> {
+        let mut sync = self
+            .sync
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let durable =
+            durability == Durability::Durable || sync.last_durable.elapsed() >= LAZY_SYNC_INTERVAL;
         let mut txn = self.db.begin_write()?;
         txn.set_durability(if durable {
             redb::Durability::Immediate
@@ -130,7 +140,7 @@ impl Engine {
     }
 
     /// Up to `limit` rows of `table`, in key order.
-    pub(crate) fn scan(&self, table: Table, limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, EngineError> {
+    pub(crate) fn scan(&self, table: Table, limit: usize) -> Result<Vec<Row>, EngineError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(definition(table))?;
         let mut rows = Vec::new();
@@ -143,7 +153,10 @@ impl Engine {
 
     /// Makes pending lazy writes durable with an empty durable commit.
     fn sync_lazy(&self) -> Result<(), EngineError> {
-        let mut sync = self.sync.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut sync = self
+            .sync
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if !sync.lazy_pending {
             return Ok(());
         }

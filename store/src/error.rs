@@ -26,7 +26,9 @@ pub enum StoreError {
     },
 
     /// Another process (or another `Store` in this one) has the store open.
-    #[error("the store at {path} is already open in another process (is another bridgepointd running?)")]
+    #[error(
+        "the store at {path} is already open in another process (is another bridgepointd running?)"
+    )]
     Locked {
         /// The store's directory.
         path: PathBuf,

@@ -96,8 +96,12 @@ pub(crate) enum Table {
 
 impl Table {
     /// Every table, in a fixed order.
-    pub(crate) const ALL: [Table; 4] =
-        [Table::Provisioned, Table::Outbox, Table::Meta, Table::Counters];
+    pub(crate) const ALL: [Table; 4] = [
+        Table::Provisioned,
+        Table::Outbox,
+        Table::Meta,
+        Table::Counters,
+    ];
 
     /// The table's name on disk and in error messages.
     pub(crate) fn name(self) -> &'static str {
@@ -108,7 +112,6 @@ impl Table {
             Table::Counters => "counters",
         }
     }
-
 }
 
 /// One change in an atomic write.
@@ -188,7 +191,9 @@ impl Store {
             return Ok(None);
         };
         if bytes.len() < 8 {
-            return Err(self.malformed(key(), format!("{} bytes, expected at least 8", bytes.len())));
+            return Err(
+                self.malformed(key(), format!("{} bytes, expected at least 8", bytes.len()))
+            );
         }
         let (version, json) = bytes.split_at(8);
         let version = u64::from_be_bytes(to_array(version));
@@ -237,7 +242,9 @@ impl Store {
         render: impl FnOnce(u64) -> String,
     ) -> Result<OutboxEntry, StoreError> {
         let _guard = self.lock();
-        let seq = self.get_u64(Table::Meta, NEXT_SEQ_KEY)?.unwrap_or(FIRST_SEQ);
+        let seq = self
+            .get_u64(Table::Meta, NEXT_SEQ_KEY)?
+            .unwrap_or(FIRST_SEQ);
         let next = seq.checked_add(1).ok_or_else(|| StoreError::SeqExhausted {
             path: self.dir.clone(),
         })?;
@@ -264,17 +271,15 @@ impl Store {
 
     /// Up to `limit` events of the outbox, oldest (lowest seq) first.
     pub fn pending_events(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
-        let rows = self
-            .engine
-            .scan(Table::Outbox, limit)
-            .map_err(|source| self.engine_error("scan", Table::Outbox.name().to_string(), source))?;
+        let rows = self.engine.scan(Table::Outbox, limit).map_err(|source| {
+            self.engine_error("scan", Table::Outbox.name().to_string(), source)
+        })?;
         rows.into_iter()
             .map(|(key, value)| {
                 let name = || key_name(Table::Outbox, &key);
-                let seq: [u8; 8] = key
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| self.malformed(name(), format!("key of {} bytes, expected 8", key.len())))?;
+                let seq: [u8; 8] = key.as_slice().try_into().map_err(|_| {
+                    self.malformed(name(), format!("key of {} bytes, expected 8", key.len()))
+                })?;
                 let json = String::from_utf8(value)
                     .map_err(|e| self.malformed(name(), format!("event is not UTF-8: {e}")))?;
                 Ok(OutboxEntry {
@@ -312,7 +317,11 @@ impl Store {
             .unwrap_or(0)
             .saturating_add(1);
         self.write(
-            &[Write::Put(Table::Counters, name.as_bytes(), &value.to_be_bytes())],
+            &[Write::Put(
+                Table::Counters,
+                name.as_bytes(),
+                &value.to_be_bytes(),
+            )],
             Durability::Lazy,
             "write",
             || key_name(Table::Counters, name.as_bytes()),
@@ -364,7 +373,12 @@ impl Store {
             .map_err(|source| self.engine_error(operation, key(), source))
     }
 
-    fn engine_error(&self, operation: &'static str, key: String, source: EngineError) -> StoreError {
+    fn engine_error(
+        &self,
+        operation: &'static str,
+        key: String,
+        source: EngineError,
+    ) -> StoreError {
         StoreError::Engine {
             path: self.dir.clone(),
             operation,

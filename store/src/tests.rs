@@ -60,7 +60,9 @@ fn open_creates_missing_parent_directories() {
 fn provisioned_config_round_trips_and_is_replaced() {
     let dir = TempDir::new("provisioned");
     let store = Store::open(dir.path()).unwrap();
-    store.save_provisioned(3, r#"{"video":{"fps":30}}"#).unwrap();
+    store
+        .save_provisioned(3, r#"{"video":{"fps":30}}"#)
+        .unwrap();
     assert_eq!(
         store.provisioned().unwrap(),
         Some(ProvisionedConfig {
@@ -130,9 +132,21 @@ fn seqs_start_at_one_and_render_sees_its_seq() {
     let dir = TempDir::new("seq");
     let store = Store::open(dir.path()).unwrap();
     let entry = store.enqueue_event(|seq| format!("seq={seq}")).unwrap();
-    assert_eq!(entry, OutboxEntry { seq: 1, json: "seq=1".to_string() });
+    assert_eq!(
+        entry,
+        OutboxEntry {
+            seq: 1,
+            json: "seq=1".to_string()
+        }
+    );
     let entry = store.enqueue_event(|seq| format!("seq={seq}")).unwrap();
-    assert_eq!(entry, OutboxEntry { seq: 2, json: "seq=2".to_string() });
+    assert_eq!(
+        entry,
+        OutboxEntry {
+            seq: 2,
+            json: "seq=2".to_string()
+        }
+    );
 }
 
 #[test]
@@ -143,7 +157,11 @@ fn seqs_increase_across_reopens_and_are_never_reused_after_removal() {
         let store = Store::open(dir.path()).unwrap();
         for _ in 0..3 {
             let entry = store.enqueue_event(event).unwrap();
-            assert!(entry.seq > last, "round {round}: seq {} after {last}", entry.seq);
+            assert!(
+                entry.seq > last,
+                "round {round}: seq {} after {last}",
+                entry.seq
+            );
             last = entry.seq;
         }
         // Empty the outbox entirely: the next seq must still be higher.
@@ -176,7 +194,12 @@ fn pending_events_are_oldest_first_and_limited() {
     store.remove_event(1).unwrap();
     store.remove_event(3).unwrap();
     store.remove_event(256).unwrap();
-    let seqs: Vec<u64> = store.pending_events(4).unwrap().iter().map(|e| e.seq).collect();
+    let seqs: Vec<u64> = store
+        .pending_events(4)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
     assert_eq!(seqs, vec![2, 4, 5, 6]);
     let all = store.pending_events(usize::MAX).unwrap();
     assert_eq!(all.len(), 297);
@@ -241,7 +264,10 @@ fn concurrent_enqueues_get_distinct_seqs() {
             })
         })
         .collect();
-    let mut seqs: Vec<u64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut seqs: Vec<u64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=100).collect::<Vec<u64>>());
     assert_eq!(store.counter("n").unwrap(), 100);
@@ -259,7 +285,12 @@ fn a_second_open_of_the_same_store_fails_naming_the_path() {
     let _store = Store::open(dir.path()).unwrap();
     let error = Store::open(dir.path()).err().unwrap();
     assert!(matches!(error, StoreError::Locked { .. }), "{error:?}");
-    assert!(error.to_string().contains(&dir.path().display().to_string()), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains(&dir.path().display().to_string()),
+        "{error}"
+    );
 }
 
 #[test]
@@ -293,7 +324,10 @@ fn a_corrupt_store_gives_an_open_error_naming_the_path() {
     let error = Store::open(dir.path()).err().unwrap();
     assert!(matches!(error, StoreError::Open { .. }), "{error:?}");
     let message = error.to_string();
-    assert!(message.contains(&dir.path().display().to_string()), "{message}");
+    assert!(
+        message.contains(&dir.path().display().to_string()),
+        "{message}"
+    );
     assert!(message.contains("move"), "{message}");
     eprintln!("{message}");
 }
@@ -331,10 +365,19 @@ fn another_on_disk_format_is_refused() {
     drop(store);
     let error = Store::open(dir.path()).err().unwrap();
     assert!(
-        matches!(error, StoreError::Format { found: 2, expected: 1, .. }),
+        matches!(
+            error,
+            StoreError::Format {
+                found: 2,
+                expected: 1,
+                ..
+            }
+        ),
         "{error:?}"
     );
-    assert!(error.to_string().contains(&dir.path().display().to_string()));
+    assert!(error
+        .to_string()
+        .contains(&dir.path().display().to_string()));
 }
 
 #[test]

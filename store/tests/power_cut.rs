@@ -117,7 +117,10 @@ struct Stats {
 fn acknowledged_writes_survive_kill_9() {
     let iterations = std::env::var("BP_POWER_CUT_ITERATIONS")
         .ok()
-        .map(|v| v.parse::<u64>().expect("BP_POWER_CUT_ITERATIONS must be a number"))
+        .map(|v| {
+            v.parse::<u64>()
+                .expect("BP_POWER_CUT_ITERATIONS must be a number")
+        })
         .unwrap_or(DEFAULT_ITERATIONS);
     let root = std::env::temp_dir().join(format!("bp-store-power-cut-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
@@ -230,7 +233,9 @@ fn run_once(
     }
     if let Ok(Some(status)) = child.0.try_wait() {
         let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-        return Err(format!("store-torture ended by itself with {status}: {stderr}"));
+        return Err(format!(
+            "store-torture ended by itself with {status}: {stderr}"
+        ));
     }
     child.0.kill().map_err(|e| format!("kill: {e}"))?;
     child.0.wait().map_err(|e| format!("wait: {e}"))?;
@@ -277,7 +282,9 @@ fn parse_state(lines: &[String]) -> Result<State, String> {
             }
             "event" => {
                 let (seq, json) = rest.split_once(' ').ok_or_else(bad)?;
-                state.events.push((seq.parse().map_err(|_| bad())?, json.to_string()));
+                state
+                    .events
+                    .push((seq.parse().map_err(|_| bad())?, json.to_string()));
             }
             "counter" => state.counter = rest.parse().map_err(|_| bad())?,
             _ => return Err(bad()),
@@ -292,7 +299,9 @@ fn check_state(state: &State, model: &mut Model) -> Result<(), String> {
     match (model.config_floor, &state.config) {
         (None, None) => {}
         (Some(floor), None) => {
-            return Err(format!("config version {floor} was acked, the store has no config"))
+            return Err(format!(
+                "config version {floor} was acked, the store has no config"
+            ))
         }
         (floor, Some((version, json))) => {
             let floor_or_zero = floor.unwrap_or(0);
@@ -319,7 +328,10 @@ fn check_state(state: &State, model: &mut Model) -> Result<(), String> {
     }
 
     if let Some(pair) = state.events.windows(2).find(|w| w[0].0 >= w[1].0) {
-        return Err(format!("pending events out of order: {} then {}", pair[0].0, pair[1].0));
+        return Err(format!(
+            "pending events out of order: {} then {}",
+            pair[0].0, pair[1].0
+        ));
     }
     let present: BTreeSet<u64> = state.events.iter().map(|(seq, _)| *seq).collect();
     if let Some(lost) = model.live.iter().find(|seq| !present.contains(seq)) {
@@ -335,7 +347,9 @@ fn check_state(state: &State, model: &mut Model) -> Result<(), String> {
         }
         if !model.live.contains(seq) && !model.removing.contains(seq) {
             if !model.in_flight.contains(seq) {
-                return Err(format!("event {seq} is in the store but was never acked nor in flight"));
+                return Err(format!(
+                    "event {seq} is in the store but was never acked nor in flight"
+                ));
             }
             // Stored after all: from now on it must stay until removed.
             model.in_flight.remove(seq);
@@ -398,7 +412,12 @@ fn apply_workload(lines: &[String], model: &mut Model) -> Result<u64, String> {
     }
     // The kill may have come while the next event was being queued: its
     // seq is one above every seq that may be stored.
-    let highest = model.in_flight.last().copied().unwrap_or(0).max(model.max_seq);
+    let highest = model
+        .in_flight
+        .last()
+        .copied()
+        .unwrap_or(0)
+        .max(model.max_seq);
     model.in_flight.insert(highest + 1);
     Ok(acks)
 }
@@ -421,7 +440,9 @@ fn check_with_library(dir: &Path, model: &mut Model) -> Result<(), String> {
         counter: store.counter(LOOP_COUNTER).map_err(|e| e.to_string())?,
     };
     check_state(&state, model)?;
-    let entry = store.enqueue_event(event_json).map_err(|e| format!("enqueue after reopen: {e}"))?;
+    let entry = store
+        .enqueue_event(event_json)
+        .map_err(|e| format!("enqueue after reopen: {e}"))?;
     if entry.seq <= model.max_seq {
         return Err(format!(
             "after reopen the next seq is {}, but seq {} was already acked or stored",

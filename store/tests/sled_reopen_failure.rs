@@ -86,7 +86,10 @@ fn a_leftover_generating_snapshot_breaks_every_open() {
     std::fs::remove_file(dir.join("snap.7FFFFFFFFFFFFFFF.generating")).unwrap();
     let db = open_sled(&dir).unwrap();
     let tree = db.open_tree("provisioned").unwrap();
-    assert_eq!(tree.get("current").unwrap().as_deref(), Some(&b"{\"version\":1}"[..]));
+    assert_eq!(
+        tree.get("current").unwrap().as_deref(),
+        Some(&b"{\"version\":1}"[..])
+    );
     drop(db);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -71,6 +71,10 @@ impl BoxRuntime {
                 self.report(Some(version), None);
                 self.publish_status(true);
             }
+            Decision::AlreadyApplied { version } => {
+                tracing::debug!(version, "the applied config was sent again (retained); confirming");
+                self.report(Some(version), None);
+            }
             Decision::Reject { version, reason } => {
                 tracing::warn!(?version, %reason, applied_version = self.applied_version, "config rejected; running on the last good config");
                 self.report(version, Some(&reason));

@@ -58,7 +58,10 @@ fn run(dir: PathBuf, seed: u64) -> Result<(), Box<dyn std::error::Error>> {
     say("opened")?;
     let config = store.provisioned()?;
     match &config {
-        Some(config) => say(&format!("state config {} {}", config.version, config.config_json))?,
+        Some(config) => say(&format!(
+            "state config {} {}",
+            config.version, config.config_json
+        ))?,
         None => say("state config none")?,
     }
     for entry in store.pending_events(usize::MAX)? {

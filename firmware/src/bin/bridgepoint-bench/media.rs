@@ -1,8 +1,4 @@
-//! `bridgepoint-bench`: measures the box's media path (run by `scripts/bench`).
-//!
-//! ```text
-//! bridgepoint-bench media [--seconds N]
-//! ```
+//! The media benchmark:
 //!
 //! 1. Latency the box adds from the encoder's output to the UDP send (parser,
 //!    payloader, RTP session, SRTP, socket), measured with pad probes on the
@@ -20,27 +16,8 @@ use anyhow::{bail, Context as _};
 use bridgepoint_core::config::{parse_toml, Config};
 use bridgepoint_firmware::media::latency::{percentile, LatencyProbe};
 use bridgepoint_firmware::media::{self, pipeline, plan};
-use clap::{Parser, Subcommand};
 use gstreamer as gst;
 use gstreamer::prelude::*;
-
-/// Benchmarks of the Bridgepoint box.
-#[derive(Debug, Parser)]
-#[command(version)]
-struct Cli {
-    #[command(subcommand)]
-    command: BenchCommand,
-}
-
-#[derive(Debug, Subcommand)]
-enum BenchCommand {
-    /// Encoder-to-UDP latency, and CPU/RSS against a bare gst-launch pipeline.
-    Media {
-        /// Seconds to measure each part (at least 30 for the figures in docs/benchmarks.md).
-        #[arg(long, default_value_t = 30)]
-        seconds: u64,
-    },
-}
 
 const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d";
 const KEY_B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd";
@@ -109,7 +86,7 @@ fn gst_launch_description(video_port: u16, audio_port: u16) -> String {
 }
 
 /// Binds four consecutive UDP ports and drains whatever arrives on them.
-fn drain_ports() -> anyhow::Result<(u16, u16)> {
+pub fn drain_ports() -> anyhow::Result<(u16, u16)> {
     for _ in 0..100 {
         let probe = UdpSocket::bind("127.0.0.1:0")?;
         let base = probe.local_addr()?.port() & !1;
@@ -249,18 +226,14 @@ fn side_by_side(dir: &Path, seconds: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
-        BenchCommand::Media { seconds } => {
-            let dir = std::env::temp_dir().join(format!("bp-bench-{}", std::process::id()));
-            std::fs::create_dir_all(&dir)?;
-            let (v, a) = drain_ports()?;
-            let config = parse_toml(&config_text(&dir.join("data"), v, a)).map_err(|e| anyhow::anyhow!("{e}"))?;
-            latency(&config, seconds)?;
-            side_by_side(&dir, seconds)?;
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-    }
+/// Runs the media benchmark.
+pub fn run(seconds: u64) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("bp-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (v, a) = drain_ports()?;
+    let config = parse_toml(&config_text(&dir.join("data"), v, a)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    latency(&config, seconds)?;
+    side_by_side(&dir, seconds)?;
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
