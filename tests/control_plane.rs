@@ -396,3 +396,28 @@ fn wait_for_token(sub: &bridgepoint_system_tests::broker::Subscriber, desired: &
     })
     .expect("bpctl's token on config/desired")
 }
+
+#[test]
+fn telemetry_reports_rtcp_round_trip_and_loss_from_the_hubs_receiver_reports() {
+    use base64::Engine as _;
+    let dir = TempDir::new("telemetry");
+    let broker = Broker::plain();
+    let central = Central::new(&broker, None);
+    let telemetry = topic(DEVICE, "telemetry");
+    let sub = central.subscribe(&[&telemetry]);
+    let (video_port, audio_port) = free_ports();
+    let key = base64::engine::general_purpose::STANDARD.decode(bridgepoint_system_tests::fixtures::KEY).unwrap();
+    let _hub = bridgepoint_system_tests::rtcp_receiver::RtcpReceiver::start(video_port, &key);
+    let text = box_config(&dir.path().join("data"), DEVICE, &broker, BoxLink::Plain, &[], Some((video_port, audio_port)), "always");
+    let daemon = Daemon::start(dir.path(), &text);
+    // Receiver reports start a few seconds in; telemetry comes every 5 s.
+    let report = wait_json(&sub, &telemetry, 0, Duration::from_secs(30), |v| v["rtcp"]["rtt_ms"].is_number());
+    let report = report.unwrap_or_else(|| panic!("no RTCP figures in telemetry: {:?}\nlog:\n{}", all_json(&sub, &telemetry), daemon.log_text()));
+    let rtt = report["rtcp"]["rtt_ms"].as_f64().unwrap();
+    assert!((0.0..1000.0).contains(&rtt), "{report}");
+    assert_eq!(report["rtcp"]["fraction_lost"], 0.0, "loopback loses nothing: {report}");
+    assert_eq!(report["stream"], "streaming");
+    assert!(report["packets_sent"].as_u64().unwrap() > 100, "{report}");
+    assert!(report["bitrate_kbps"].as_f64().unwrap() > 100.0, "{report}");
+    assert!(report["uptime_s"].as_u64().is_some());
+}

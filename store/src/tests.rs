@@ -333,24 +333,6 @@ fn a_corrupt_store_gives_an_open_error_naming_the_path() {
 }
 
 #[test]
-fn a_store_whose_creation_was_cut_is_made_again() {
-    // A power cut while a new store's file was being made leaves it without
-    // a valid header, which the engine would refuse to open. The file is
-    // made under another name and renamed when complete, so such a leftover
-    // (which never held a write) is simply replaced.
-    let dir = TempDir::new("creation-cut");
-    std::fs::create_dir_all(dir.path()).unwrap();
-    std::fs::write(dir.path().join("store.redb.new"), vec![0u8; 64 * 1024]).unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.provisioned().unwrap(), None);
-    store.save_provisioned(1, "{}").unwrap();
-    drop(store);
-    assert!(!dir.path().join("store.redb.new").exists());
-    let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.provisioned().unwrap().unwrap().version, 1);
-}
-
-#[test]
 fn another_on_disk_format_is_refused() {
     let dir = TempDir::new("format");
     let store = Store::open(dir.path()).unwrap();

@@ -5,6 +5,7 @@
 //!   → video-encoded-caps → video-parse (SPS/PPS before every keyframe) → video-pay (PT 96)
 //!   → rtpbin session 0 → video-srtp → video-rtp-sink (hub:video_port)
 //!                                   ↳ RTCP → video-rtcp-sink (hub:video_port+1)
+//! video-rtcp-source (the same socket: the hub's receiver reports) → video-srtcp-dec → rtpbin
 //! audio-source → audio-convert → audio-resample → audio-caps → audio-encoder (Opus)
 //!   → audio-pay (PT 111) → rtpbin session 1 → audio-srtp → audio-rtp-sink / audio-rtcp-sink
 //! ```
@@ -368,7 +369,29 @@ fn build_session(
     }
     let rtp_sink = udp_sink(&format!("{}-rtp-sink", spec.kind), &media.hub.host, spec.port)?;
     let rtcp_sink = udp_sink(&format!("{}-rtcp-sink", spec.kind), &media.hub.host, spec.port + 1)?;
-    add_all(pipeline, &[&srtp, &rtp_sink, &rtcp_sink])?;
+    // Symmetric RTCP (RFC 4961): reports are sent from the socket the box
+    // listens on, so the hub's receiver reports come back to it.
+    let rtcp_source = make("udpsrc", &format!("{}-rtcp-source", spec.kind), "RTCP receiver")?;
+    rtcp_source.set_property("port", 0i32);
+    rtcp_source.set_property("caps", gst::Caps::builder("application/x-srtcp").build());
+    rtcp_source
+        .set_state(gst::State::Ready)
+        .map_err(|e| PipelineError::StateChange(format!("{}: cannot open its socket: {e}", rtcp_source.name())))?;
+    rtcp_sink.set_property_from_value("socket", &rtcp_source.property_value("used-socket"));
+    rtcp_sink.set_property("close-socket", false);
+    let srtcp_dec = make("srtpdec", &format!("{}-srtcp-dec", spec.kind), "SRTCP decryption")?;
+    let (key, cipher, auth) = (media.srtp.key.clone(), suite.gst_cipher(), suite.gst_auth());
+    srtcp_dec.connect("request-key", false, move |_| {
+        let caps = gst::Caps::builder("application/x-srtp")
+            .field("srtp-key", gst::Buffer::from_slice(key.clone()))
+            .field("srtp-cipher", cipher)
+            .field("srtp-auth", auth)
+            .field("srtcp-cipher", cipher)
+            .field("srtcp-auth", auth)
+            .build();
+        Some(caps.to_value())
+    });
+    add_all(pipeline, &[&srtp, &rtp_sink, &rtcp_sink, &rtcp_source, &srtcp_dec])?;
 
     let bin_rtp_sink = request_pad(rtpbin, &format!("send_rtp_sink_{i}"))?;
     link_pads(pay, &static_pad(pay, "src")?, rtpbin, &bin_rtp_sink)?;
@@ -381,6 +404,10 @@ fn build_session(
     let srtp_rtcp_sink = request_pad(&srtp, "rtcp_sink_0")?;
     link_pads(rtpbin, &bin_rtcp_src, &srtp, &srtp_rtcp_sink)?;
     link_pads(&srtp, &static_pad(&srtp, "rtcp_src_0")?, &rtcp_sink, &static_pad(&rtcp_sink, "sink")?)?;
+
+    link_pads(&rtcp_source, &static_pad(&rtcp_source, "src")?, &srtcp_dec, &static_pad(&srtcp_dec, "rtcp_sink")?)?;
+    let bin_rtcp_sink = request_pad(rtpbin, &format!("recv_rtcp_sink_{i}"))?;
+    link_pads(&srtcp_dec, &static_pad(&srtcp_dec, "rtcp_src")?, rtpbin, &bin_rtcp_sink)?;
     Ok(())
 }
 

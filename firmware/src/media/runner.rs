@@ -203,8 +203,10 @@ impl MediaRunner {
         for source in sources.iter() {
             let Ok(Some(source)) = source.get::<Option<gst::glib::Object>>() else { continue };
             let stats = source.property::<gst::Structure>("stats");
-            let is_sender = stats.get::<bool>("internal").unwrap_or(false);
-            if is_sender && stats.get::<bool>("have-rb").unwrap_or(false) {
+            // The hub's reports about our stream are kept on the hub's
+            // (remote) source, as its last report block.
+            let remote = !stats.get::<bool>("internal").unwrap_or(true);
+            if remote && stats.get::<bool>("have-rb").unwrap_or(false) {
                 // rb-round-trip is in 1/65536 s (NTP short format).
                 let rtt = stats.get::<u32>("rb-round-trip").ok().map(|r| f64::from(r) * 1000.0 / 65536.0);
                 let lost = stats.get::<u32>("rb-fractionlost").ok().map(|f| f64::from(f) / 256.0);

@@ -1,0 +1,108 @@
+//! A hub-side receiver that sends RTCP receiver reports back to the box, as
+//! a conferencing hub does (ffmpeg's SDP receiver does not report back).
+//!
+//! A real GStreamer receiver (udpsrc → srtpdec → rtpbin, with SRTCP out
+//! through srtpenc) receives the box's video session. Its reports are sent
+//! to a relay socket on the hub's RTCP port, which passes the box's sender
+//! reports in and the receiver's reports back out to the address the box
+//! sent from — the box's symmetric RTCP socket.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+
+/// A running receiver; stopped when dropped.
+pub struct RtcpReceiver {
+    pipeline: gst::Pipeline,
+}
+
+fn make(factory: &str) -> gst::Element {
+    gst::ElementFactory::make(factory).build().unwrap_or_else(|_| panic!("GStreamer element {factory} missing"))
+}
+
+fn key_caps(key: &[u8]) -> gst::Caps {
+    gst::Caps::builder("application/x-srtp")
+        .field("srtp-key", gst::Buffer::from_slice(key.to_vec()))
+        .field("srtp-cipher", "aes-128-icm")
+        .field("srtp-auth", "hmac-sha1-80")
+        .field("srtcp-cipher", "aes-128-icm")
+        .field("srtcp-auth", "hmac-sha1-80")
+        .build()
+}
+
+impl RtcpReceiver {
+    /// Receives the box's video on `video_port` (RTCP on `video_port + 1`)
+    /// with the AES_CM_128_HMAC_SHA1_80 `key`.
+    pub fn start(video_port: u16, key: &[u8]) -> RtcpReceiver {
+        gst::init().expect("GStreamer init");
+        // The relay owns the hub's RTCP port.
+        let relay = UdpSocket::bind(("127.0.0.1", video_port + 1)).expect("bind the hub's RTCP port");
+        let inner = UdpSocket::bind("127.0.0.1:0").expect("bind the receiver's RTCP port");
+        let inner_port = inner.local_addr().expect("addr").port();
+        drop(inner);
+
+        let pipeline = gst::Pipeline::new();
+        let rtpbin = make("rtpbin");
+        let rtp_src = make("udpsrc");
+        rtp_src.set_property("port", i32::from(video_port));
+        rtp_src.set_property("caps", gst::Caps::builder("application/x-srtp").field("media", "video").field("clock-rate", 90000i32).field("encoding-name", "H264").field("payload", 96i32).build());
+        let rtp_dec = make("srtpdec");
+        let rtcp_src = make("udpsrc");
+        rtcp_src.set_property("port", i32::from(inner_port));
+        rtcp_src.set_property("caps", gst::Caps::builder("application/x-srtcp").build());
+        let rtcp_dec = make("srtpdec");
+        for dec in [&rtp_dec, &rtcp_dec] {
+            let caps = key_caps(key);
+            dec.connect("request-key", false, move |_| Some(caps.to_value()));
+        }
+        let rtcp_enc = make("srtpenc");
+        rtcp_enc.set_property("key", gst::Buffer::from_slice(key.to_vec()));
+        let rtcp_out = make("udpsink");
+        rtcp_out.set_property("host", "127.0.0.1");
+        rtcp_out.set_property("port", i32::from(video_port + 1));
+        rtcp_out.set_property("sync", false);
+        rtcp_out.set_property("async", false);
+        pipeline
+            .add_many([&rtpbin, &rtp_src, &rtp_dec, &rtcp_src, &rtcp_dec, &rtcp_enc, &rtcp_out])
+            .expect("add");
+        rtp_src.link_pads(Some("src"), &rtp_dec, Some("rtp_sink")).expect("link rtp");
+        rtp_dec.link_pads(Some("rtp_src"), &rtpbin, Some("recv_rtp_sink_0")).expect("link rtp to rtpbin");
+        rtcp_src.link_pads(Some("src"), &rtcp_dec, Some("rtcp_sink")).expect("link rtcp");
+        rtcp_dec.link_pads(Some("rtcp_src"), &rtpbin, Some("recv_rtcp_sink_0")).expect("link rtcp to rtpbin");
+        rtpbin.link_pads(Some("send_rtcp_src_0"), &rtcp_enc, Some("rtcp_sink_0")).expect("link rtcp out");
+        rtcp_enc.link_pads(Some("rtcp_src_0"), &rtcp_out, Some("sink")).expect("link rtcp sink");
+        let bin = pipeline.clone();
+        rtpbin.connect_pad_added(move |_, pad| {
+            if pad.name().starts_with("recv_rtp_src_") {
+                let sink = make("fakesink");
+                sink.set_property("sync", false);
+                let _ = bin.add(&sink);
+                let _ = sink.sync_state_with_parent();
+                let _ = pad.link(&sink.static_pad("sink").expect("fakesink pad"));
+            }
+        });
+        pipeline.set_state(gst::State::Playing).expect("receiver pipeline starts");
+
+        // The relay: the first sender is the box; everything else is the receiver's reports.
+        let box_addr: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            let receiver: SocketAddr = ([127, 0, 0, 1], inner_port).into();
+            while let Ok((n, from)) = relay.recv_from(&mut buf) {
+                let mut known = box_addr.lock().expect("lock");
+                let the_box = *known.get_or_insert(from);
+                let to = if from == the_box { receiver } else { the_box };
+                let _ = relay.send_to(&buf[..n], to);
+            }
+        });
+        RtcpReceiver { pipeline }
+    }
+}
+
+impl Drop for RtcpReceiver {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
