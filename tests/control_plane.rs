@@ -62,8 +62,28 @@ fn provisioning_over_mutual_tls_then_a_session_then_a_live_bitrate_change() {
     let dir = TempDir::new("provision");
     let certs = Certs::generate(dir.path(), &[DEVICE, "central"]);
     let broker = Broker::tls(&certs);
-    let keys = Keys::generate(dir.path(), "central-config");
     let central = Central::new(&broker, Some(&certs));
+    // Central IT's tool, over mutual TLS as `central`.
+    let bpctl = |args: &[&str]| -> (bool, String) {
+        let out = std::process::Command::new(bridgepoint_system_tests::bin("bpctl"))
+            .arg("--url")
+            .arg(broker.url())
+            .arg("--ca-file")
+            .arg(certs.ca_cert())
+            .arg("--cert-file")
+            .arg(certs.client_cert("central"))
+            .arg("--key-file")
+            .arg(certs.client_key("central"))
+            .args(args)
+            .output()
+            .expect("run bpctl");
+        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    };
+    let key_prefix = dir.path().join("ops");
+    let (ok, said) = bpctl(&["keygen", key_prefix.to_str().unwrap()]);
+    assert!(ok, "{said}");
+    let public_b64 = std::fs::read_to_string(key_prefix.with_extension("pub")).unwrap().trim().to_owned();
+    let private_key = key_prefix.with_extension("key.jwk");
     let reported = topic(DEVICE, "config/reported");
     let status = topic(DEVICE, "status");
     let events = topic(DEVICE, "event");
@@ -71,34 +91,36 @@ fn provisioning_over_mutual_tls_then_a_session_then_a_live_bitrate_change() {
     let sub = central.subscribe(&[&reported, &status, &events, &results]);
 
     // The box starts with no hub at all.
-    let text = box_config(&dir.path().join("data"), DEVICE, &broker, BoxLink::Tls(&certs), &[&keys.public_b64], None, "on_call");
+    let text = box_config(&dir.path().join("data"), DEVICE, &broker, BoxLink::Tls(&certs), &[&public_b64], None, "on_call");
     let daemon = Daemon::start(dir.path(), &text);
     let online = wait_json(&sub, &status, 0, Duration::from_secs(15), |v| v["online"] == true);
     assert!(online.is_some(), "box never came online; log:\n{}\nbroker:\n{}", daemon.log_text(), broker.log_text());
     assert_eq!(online.unwrap()["config_version"], 0);
 
-    // Central IT pushes a signed config with the hub.
+    // Central IT pushes a signed config with the hub: `bpctl push`.
     let (video_port, audio_port) = free_ports();
-    let token = keys.sign(&push_payload(1, pushed_config(video_port, audio_port, 1500)));
-    central.publish(&topic(DEVICE, "config/desired"), token.as_bytes(), true);
+    let config_file = dir.path().join("hub.json");
+    std::fs::write(&config_file, pushed_config(video_port, audio_port, 1500).to_string()).unwrap();
+    let key_arg = private_key.to_str().unwrap();
+    let (ok, said) = bpctl(&["push", DEVICE, config_file.to_str().unwrap(), "--key", key_arg, "--version", "1"]);
+    assert!(ok && said.contains("applied"), "bpctl push: {said}\nlog:\n{}", daemon.log_text());
     let report = wait_json(&sub, &reported, 0, Duration::from_secs(10), |v| v["version"] == 1);
-    let report = report.unwrap_or_else(|| panic!("no report; log:\n{}", daemon.log_text()));
-    assert_eq!(report, json!({"version": 1, "state": "applied", "error": null, "applied_version": 1}));
+    assert_eq!(report.unwrap(), json!({"version": 1, "state": "applied", "error": null, "applied_version": 1}));
 
-    // The hub starts a session; ffmpeg records it.
+    // The hub starts a session (`bpctl session start`); ffmpeg records it.
     let recorder = record(dir.path(), "hub", &hub_sdp(&dir, video_port, audio_port), 9);
-    let before = sub.messages().len();
-    central.publish(&topic(DEVICE, "cmd"), br#"{"id":"start-1","cmd":"session.start","args":{}}"#, false);
-    let result = wait_json(&sub, &results, before, Duration::from_secs(10), |v| v["id"] == "start-1");
-    assert_eq!(result.unwrap(), json!({"id": "start-1", "ok": true, "error": null}));
+    let (ok, said) = bpctl(&["session", "start", DEVICE]);
+    assert!(ok, "bpctl session start: {said}");
+    assert!(wait_json(&sub, &results, 0, Duration::from_secs(10), |v| v["ok"] == true).is_some());
     let mut board = SimBoard::connect(&daemon.socket());
     assert!(board.wait_stream("streaming", Duration::from_secs(10)), "log:\n{}", daemon.log_text());
     assert!(wait_json(&sub, &events, 0, Duration::from_secs(5), |v| v["type"] == "session.started").is_some());
 
     // A bitrate change applies live, mid-recording.
     std::thread::sleep(Duration::from_secs(4));
-    let token = keys.sign(&push_payload(2, pushed_config(video_port, audio_port, 300)));
-    central.publish(&topic(DEVICE, "config/desired"), token.as_bytes(), true);
+    std::fs::write(&config_file, pushed_config(video_port, audio_port, 300).to_string()).unwrap();
+    let (ok, said) = bpctl(&["push", DEVICE, config_file.to_str().unwrap(), "--key", key_arg, "--version", "2"]);
+    assert!(ok && said.contains("applied"), "bpctl push: {said}");
     let report = wait_json(&sub, &reported, 0, Duration::from_secs(10), |v| v["version"] == 2);
     assert_eq!(report.unwrap()["state"], "applied");
     let log = recorder.wait();
