@@ -38,36 +38,9 @@ pub struct BrokerUrl {
 
 /// Parses `mqtts://host[:port]` / `mqtt://host[:port]` like the box does.
 pub fn parse_url(url: &str) -> Result<BrokerUrl, String> {
-    let (tls, rest) = if let Some(rest) = url.strip_prefix("mqtts://") {
-        (true, rest)
-    } else if let Some(rest) = url.strip_prefix("mqtt://") {
-        (false, rest)
-    } else {
-        return Err(format!(
-            "--url must start with mqtts:// or mqtt://, got {url:?}"
-        ));
-    };
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
-            let port: u16 = port
-                .parse()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| format!("--url port must be 1 to 65535, got {port:?}"))?;
-            (host, port)
-        }
-        _ => (rest, if tls { 8883 } else { 1883 }),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() || host.contains(['/', '@']) {
-        return Err(format!("--url has no valid host: {url:?}"));
-    }
-    Ok(BrokerUrl {
-        tls,
-        host: host.to_owned(),
-        port,
-    })
+    // The box's own parser: bpctl and the box read a URL the same way.
+    let (tls, host, port) = bridgepoint_core::config::parse_mqtt_url(url).map_err(|e| format!("--url {e}"))?;
+    Ok(BrokerUrl { tls, host, port })
 }
 
 /// Checks the flag combinations that need no files.

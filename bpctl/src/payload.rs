@@ -38,21 +38,8 @@ pub const IDENTIFY_SECONDS: std::ops::RangeInclusive<u32> = 1..=600;
 
 /// Checks a device id as the box does: 1–64 of `a-z 0-9 - _`.
 pub fn check_device_id(id: &str) -> Result<(), String> {
-    if id.is_empty() || id.len() > 64 {
-        return Err(format!(
-            "device id {id:?} must be 1 to 64 characters, got {}",
-            id.len()
-        ));
-    }
-    if let Some(bad) = id
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
-    {
-        return Err(format!(
-            "device id {id:?} may only hold lowercase letters, digits, '-' and '_', found {bad:?}"
-        ));
-    }
-    Ok(())
+    // The box's own rule (the id is part of its topics).
+    bridgepoint_core::config::check_device_id(id).map_err(|e| format!("device id {id:?} {e}"))
 }
 
 /// Checks a topic root as the box does: no wildcards, no leading/trailing `/`.

@@ -207,7 +207,7 @@ fn parse_mqtt(r: &mut Reader, s: &Section<'_>) -> Option<MqttConfig> {
 }
 
 /// `mqtts://host[:port]` or `mqtt://host[:port]` → (tls, host, port).
-fn parse_mqtt_url(url: &str) -> Result<(bool, String, u16), String> {
+pub fn parse_mqtt_url(url: &str) -> Result<(bool, String, u16), String> {
     let (tls, rest) = if let Some(rest) = url.strip_prefix("mqtts://") {
         (true, rest)
     } else if let Some(rest) = url.strip_prefix("mqtt://") {
@@ -228,7 +228,7 @@ fn parse_mqtt_url(url: &str) -> Result<(bool, String, u16), String> {
         _ => (rest, if tls { 8883 } else { 1883 }),
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() || host.contains('/') {
+    if host.is_empty() || host.contains(['/', '@']) {
         return Err(format!("has no valid host: {url:?}"));
     }
     Ok((tls, host.to_owned(), port))
@@ -252,7 +252,8 @@ fn parse_trust(r: &mut Reader, s: &Section<'_>) -> Option<TrustConfig> {
     Some(TrustConfig { config_keys: out })
 }
 
-fn check_device_id(id: &str) -> Result<(), String> {
+/// Checks a device id: 1 to 64 of `a-z 0-9 - _` (it is part of MQTT topics).
+pub fn check_device_id(id: &str) -> Result<(), String> {
     if id.is_empty() || id.len() > 64 {
         return Err(format!("must be 1 to 64 characters, got {}", id.len()));
     }
