@@ -182,6 +182,10 @@ impl Mqtt {
         let (options, url) = mqtt_options(args)?;
         let addr = format!("{}:{}", url.host, url.port);
         let (client, mut eventloop) = AsyncClient::new(options, 256);
+        // Small messages, answered in turn: no Nagle delay.
+        let mut network = rumqttc::NetworkOptions::new();
+        network.set_tcp_nodelay(true);
+        eventloop.set_network_options(network);
         let (tx, events) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
             let mut backoff = MIN_BACKOFF;

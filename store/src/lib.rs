@@ -81,7 +81,7 @@ pub struct OutboxEntry {
 }
 
 /// A table of the store. Keys and values are bytes; each engine maps a
-/// table to its own notion (a sled tree, a redb table, ...).
+/// table to its own notion (here a tag in each log record).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Table {
     /// `current` → version (u64 big-endian) followed by the config's JSON.
@@ -103,7 +103,7 @@ impl Table {
         Table::Counters,
     ];
 
-    /// The table's name on disk and in error messages.
+    /// The table's name in error messages.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Table::Provisioned => "provisioned",

@@ -808,7 +808,7 @@ fn bench(ctx: &Ctx, rig: &Rig, n: usize, t: &mut Tally) {
             }
             // Let the release's debounce window (30 ms) pass: a press inside it
             // would be held back by the core, correctly, and skew the figures.
-            std::thread::sleep(ms(100));
+            std::thread::sleep(ms(60));
             rig.drain();
             let since = |at: Instant| at.saturating_duration_since(t0);
             Ok([

@@ -280,12 +280,15 @@ impl Chips {
         let idx = match self.open.iter().position(|(n, ..)| n == name) {
             Some(i) => i,
             None => {
-                let path = resolve_chip(name).ok_or_else(|| BoardError::ChipNotFound {
-                    file: profile.file.clone(),
-                    key: key.to_owned(),
-                    chip: name.clone(),
-                    available: available_chips(),
-                })?;
+                // Canonical, so a udev symlink and the device it names are one chip.
+                let path = resolve_chip(name)
+                    .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
+                    .ok_or_else(|| BoardError::ChipNotFound {
+                        file: profile.file.clone(),
+                        key: key.to_owned(),
+                        chip: name.clone(),
+                        available: available_chips(),
+                    })?;
                 let chip = Chip::new(&path).map_err(|e| BoardError::ChipOpen {
                     file: profile.file.clone(),
                     key: key.to_owned(),

@@ -67,3 +67,51 @@ fn not_built(profile: &Profile) -> BoardError {
         feature: profile.backend.feature(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::BoardView;
+
+    fn link() -> BoardLink {
+        let (edges, _) = tokio::sync::mpsc::channel(1);
+        let (_, view) = tokio::sync::watch::channel(BoardView::default());
+        BoardLink { edges, view }
+    }
+
+    #[cfg(feature = "cdev")]
+    #[tokio::test]
+    async fn start_names_the_pin_whose_chip_is_missing() {
+        // This machine has no chip labelled bridgepoint-sim (scripts/gpio-sim-test makes one in qemu).
+        let dir = std::env::temp_dir();
+        let e = crate::start("gpio-sim", &dir, link(), CancellationToken::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "board profile board/profiles/gpio-sim.toml (built in): buttons.call.line: GPIO chip \"bridgepoint-sim\" not found"
+            ),
+            "{e}"
+        );
+    }
+
+    #[cfg(not(feature = "cdev"))]
+    #[tokio::test]
+    async fn start_says_which_feature_a_profile_needs() {
+        let dir = std::env::temp_dir();
+        let e = crate::start("generic-cdev", &dir, link(), CancellationToken::new()).unwrap_err().to_string();
+        assert!(e.ends_with("enable the cargo feature \"cdev\" of bridgepoint-board)"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn start_rejects_an_unknown_board_listing_the_known_ones() {
+        let dir = std::env::temp_dir();
+        let e = crate::start("rpi3", &dir, link(), CancellationToken::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("unknown board \"rpi3\" (known: sim, rpi4, rpi5, generic-cdev, gpio-sim"),
+            "{e}"
+        );
+    }
+}

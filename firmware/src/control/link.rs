@@ -117,6 +117,11 @@ async fn run(
             }
         };
         let (client, mut eventloop) = AsyncClient::new(options, 512);
+        // Control messages are small: without TCP_NODELAY, Nagle's algorithm
+        // and delayed ACKs add ~40 ms to every round trip.
+        let mut network = rumqttc::NetworkOptions::new();
+        network.set_tcp_nodelay(true);
+        eventloop.set_network_options(network);
         // Tags of publishes handed to rumqttc, in order, until it assigns packet ids.
         let mut awaiting: VecDeque<Option<u64>> = VecDeque::new();
         let mut inflight: HashMap<u16, u64> = HashMap::new();

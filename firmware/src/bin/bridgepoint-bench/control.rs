@@ -41,7 +41,7 @@ fn start_mosquitto(dir: &Path) -> anyhow::Result<(Killed, u16)> {
     let conf = dir.join("mosquitto.conf");
     std::fs::write(
         &conf,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\nlog_dest none\n"),
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\nuser root\nlog_dest none\n"),
     )?;
     let child = Command::new("mosquitto")
         .arg("-c")
@@ -71,6 +71,9 @@ fn connect(port: u16) -> anyhow::Result<(Client, Inbox)> {
     let mut options = MqttOptions::new(format!("bench-central-{}", std::process::id()), "127.0.0.1", port);
     options.set_keep_alive(Duration::from_secs(30));
     let (client, mut connection) = Client::new(options, 256);
+    let mut network = rumqttc::NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    connection.eventloop.set_network_options(network);
     for leaf in ["config/reported", "event", "status"] {
         client.subscribe(topic(leaf), QoS::AtLeastOnce)?;
     }

@@ -51,8 +51,8 @@ fn filler(salt: u64, len: usize) -> String {
 }
 
 /// The config JSON saved as `version`: mostly a few kB like a real config,
-/// every 32nd version 150 kB, so that kills also land in writes that span
-/// many pages (and, for engines that keep large values apart, such as
+/// every 32nd version 150 kB, so that kills also land in the middle of
+/// large writes (and, with engines that keep large values apart, such as
 /// sled's blob files, in that path).
 pub fn config_json(version: u64) -> String {
     // (`version & 31`: `u64::is_multiple_of` is newer than the workspace's
