@@ -1,4 +1,4 @@
-//! The case that made the store leave sled 0.34.7 for redb, kept as a test.
+//! The case that made the store leave sled 0.34.7, kept as a test.
 //!
 //! The power-cut test (`tests/power_cut.rs`) run against the sled engine
 //! left, after 539 kills, a store that sled could never open again:

@@ -74,6 +74,8 @@ pub struct BoxRuntime {
     pub(super) pipeline_builds: bool,
     /// RAUC updates, on a box that has RAUC.
     pub(super) updates: Option<super::updates::Updates>,
+    /// The latest time the core was given.
+    core_now: Instant,
 }
 
 impl BoxRuntime {
@@ -142,17 +144,27 @@ impl BoxRuntime {
             exit: Exit::Stopped,
             pipeline_builds: false,
             updates: None,
+            core_now: now,
         })
     }
 
-    /// Feeds the core.
+    /// Feeds the core. Times from boards are the kernel's edge times and can
+    /// be a little older than the last time the core saw: the core's clock
+    /// never goes backwards.
     pub fn handle_input(&mut self, input: Input, at: Instant) {
+        let at = self.monotonic(at);
         self.core.handle_input(input, at);
     }
 
     /// Lets the core's time pass.
     pub fn handle_timeout(&mut self, now: Instant) {
+        let now = self.monotonic(now);
         self.core.handle_timeout(now);
+    }
+
+    fn monotonic(&mut self, at: Instant) -> Instant {
+        self.core_now = self.core_now.max(at);
+        self.core_now
     }
 
     /// When the core (or the health gate) next needs time.
