@@ -134,7 +134,8 @@ impl Engine {
         let new_path = dir.join(NEW_LOG_NAME);
         remove_if_present(&new_path)?;
         if !path.exists() {
-            write_log(dir, &encode_snapshot(&Default::default()))?;
+            let (_, dir_synced) = write_log(dir, &encode_snapshot(&Default::default()))?;
+            dir_synced?;
         }
         let mut log = OpenOptions::new().read(true).write(true).open(&path)?;
         let mut bytes = Vec::new();
@@ -270,9 +271,16 @@ impl State {
     /// Replaces the log with one holding only the live data.
     fn compact(&mut self) -> Result<(), EngineError> {
         let snapshot = encode_snapshot(&self.tables);
-        let log = write_log(&self.dir, &snapshot)?;
+        let (log, dir_synced) = write_log(&self.dir, &snapshot)?;
+        // Renamed: from now on appends must go to the new log.
         self.log = log;
         self.log_len = snapshot.len() as u64;
+        if let Err(error) = dir_synced {
+            // Whether the rename is durable is unknown, so whether later
+            // appends would be found after a power cut is unknown too.
+            self.failed = Some(format!("fsync of the directory after compaction: {error}"));
+            return Err(error.into());
+        }
         self.last_sync = Instant::now();
         self.lazy_pending = false;
         self.syncs += 1;
@@ -280,9 +288,11 @@ impl State {
     }
 }
 
-/// Writes a complete log to `store.log.new`, fsyncs it, renames it to
-/// `store.log` and fsyncs the directory. Returns the new log, open.
-fn write_log(dir: &Path, contents: &[u8]) -> Result<File, EngineError> {
+/// Writes a complete log to `store.log.new`, fsyncs it and renames it to
+/// `store.log`; an error here means the old log (if any) is still the log.
+/// Returns the new log, open, and the result of fsyncing the directory
+/// after the rename.
+fn write_log(dir: &Path, contents: &[u8]) -> Result<(File, std::io::Result<()>), EngineError> {
     let new_path = dir.join(NEW_LOG_NAME);
     let path = dir.join(LOG_NAME);
     let file = OpenOptions::new()
@@ -299,8 +309,8 @@ fn write_log(dir: &Path, contents: &[u8]) -> Result<File, EngineError> {
         return Err(error.into());
     }
     std::fs::rename(&new_path, &path)?;
-    File::open(dir)?.sync_all()?;
-    Ok(file)
+    let dir_synced = File::open(dir).and_then(|dir| dir.sync_all());
+    Ok((file, dir_synced))
 }
 
 /// The header and, if there is live data, one record putting all of it.
