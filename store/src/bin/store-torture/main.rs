@@ -36,11 +36,21 @@ use workload::{config_json, event_json, Rng, LOOP_COUNTER};
 /// How long it runs if it is not killed.
 const MAX_SECONDS: u64 = 30;
 
+const USAGE: &str = "usage: store-torture DIR SEED\n\n\
+Opens the store in DIR, reports what it holds, then writes configs and events\n\
+(and removes old events) for up to 30 s, printing `ack ...` after each\n\
+durable write. Driven and killed by store/tests/power_cut.rs; SEED makes the\n\
+workload reproducible.";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let (Some(dir), Some(seed)) = (args.get(1), args.get(2).and_then(|s| s.parse::<u64>().ok()))
     else {
-        eprintln!("usage: store-torture DIR SEED");
+        eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
     match run(PathBuf::from(dir), seed) {
