@@ -42,6 +42,11 @@ impl RtcpReceiver {
         let inner = UdpSocket::bind("127.0.0.1:0").expect("bind the receiver's RTCP port");
         let inner_port = inner.local_addr().expect("addr").port();
         drop(inner);
+        // The receiver sends its reports from a known port, so the relay
+        // tells them from the box's packets whatever arrives first.
+        let out = UdpSocket::bind("127.0.0.1:0").expect("bind the receiver's RTCP send port");
+        let out_port = out.local_addr().expect("addr").port();
+        drop(out);
 
         let pipeline = gst::Pipeline::new();
         let rtpbin = make("rtpbin");
@@ -62,6 +67,8 @@ impl RtcpReceiver {
         let rtcp_out = make("udpsink");
         rtcp_out.set_property("host", "127.0.0.1");
         rtcp_out.set_property("port", i32::from(video_port + 1));
+        rtcp_out.set_property("bind-address", "127.0.0.1");
+        rtcp_out.set_property("bind-port", i32::from(out_port));
         rtcp_out.set_property("sync", false);
         rtcp_out.set_property("async", false);
         pipeline
@@ -85,16 +92,24 @@ impl RtcpReceiver {
         });
         pipeline.set_state(gst::State::Playing).expect("receiver pipeline starts");
 
-        // The relay: the first sender is the box; everything else is the receiver's reports.
+        // The relay: the receiver's reports (from its known port) go to the
+        // box's address, learnt from the box's own packets; the box's go in.
         let box_addr: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
         std::thread::spawn(move || {
             let mut buf = [0u8; 2048];
-            let receiver: SocketAddr = ([127, 0, 0, 1], inner_port).into();
+            let receiver_in: SocketAddr = ([127, 0, 0, 1], inner_port).into();
+            let receiver_out: SocketAddr = ([127, 0, 0, 1], out_port).into();
             while let Ok((n, from)) = relay.recv_from(&mut buf) {
                 let mut known = box_addr.lock().expect("lock");
-                let the_box = *known.get_or_insert(from);
-                let to = if from == the_box { receiver } else { the_box };
-                let _ = relay.send_to(&buf[..n], to);
+                if from == receiver_out {
+                    // A report before the box has spoken has nowhere to go yet.
+                    if let Some(the_box) = *known {
+                        let _ = relay.send_to(&buf[..n], the_box);
+                    }
+                } else {
+                    *known = Some(from);
+                    let _ = relay.send_to(&buf[..n], receiver_in);
+                }
             }
         });
         RtcpReceiver { pipeline }
