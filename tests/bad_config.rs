@@ -15,7 +15,10 @@ fn check(dir: &TempDir, text: &str) -> (bool, String) {
     std::fs::write(&file, text).unwrap();
     let out = run_cli(&["check-config", file.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr.contains("panicked"), "check-config panicked:\n{stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "check-config panicked:\n{stderr}"
+    );
     (out.status.success(), stderr)
 }
 
@@ -23,13 +26,19 @@ fn assert_rejected(text: &str, expected: &str) {
     let dir = TempDir::new("badcfg");
     let (ok, stderr) = check(&dir, text);
     assert!(!ok, "accepted a bad config; expected {expected:?}");
-    assert!(stderr.contains(expected), "expected {expected:?} in:\n{stderr}");
+    assert!(
+        stderr.contains(expected),
+        "expected {expected:?} in:\n{stderr}"
+    );
     // The daemon refuses to start on it, with the same message.
     let file = dir.path().join("bad.toml");
     let out = run_cli(&["--config", file.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "daemon started on a bad config");
-    assert!(stderr.contains(expected) && !stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains(expected) && !stderr.contains("panicked"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -38,14 +47,21 @@ fn a_good_file_passes_check_config() {
     let file = dir.path().join("good.toml");
     std::fs::write(&file, good(&dir)).unwrap();
     let out = run_cli(&["check-config", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains(": ok"));
 }
 
 #[test]
 fn unknown_key() {
     let dir = TempDir::new("k");
-    assert_rejected(&good(&dir).replace("fps = 30", "fps = 30\nframes = 30"), "video.frames: unknown key");
+    assert_rejected(
+        &good(&dir).replace("fps = 30", "fps = 30\nframes = 30"),
+        "video.frames: unknown key",
+    );
 }
 
 #[test]
@@ -61,7 +77,10 @@ fn wrong_type() {
 fn key_of_the_wrong_length() {
     let dir = TempDir::new("k");
     assert_rejected(
-        &good(&dir).replace(bridgepoint_system_tests::fixtures::KEY, "AAECAwQFBgcICQoLDA0ODw=="),
+        &good(&dir).replace(
+            bridgepoint_system_tests::fixtures::KEY,
+            "AAECAwQFBgcICQoLDA0ODw==",
+        ),
         "srtp.key: must be 30 bytes (master key + salt) for AES_CM_128_HMAC_SHA1_80, got 16 bytes",
     );
 }
@@ -69,7 +88,10 @@ fn key_of_the_wrong_length() {
 #[test]
 fn width_zero() {
     let dir = TempDir::new("k");
-    assert_rejected(&good(&dir).replace("width = 1280", "width = 0"), "video.width: must be between 16 and 3840, got 0");
+    assert_rejected(
+        &good(&dir).replace("width = 1280", "width = 0"),
+        "video.width: must be between 16 and 3840, got 0",
+    );
 }
 
 #[test]
@@ -101,7 +123,8 @@ fn missing_file() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} succeeded");
         assert!(
-            stderr.contains("cannot read config file /nonexistent/box.toml") && stderr.contains("No such file"),
+            stderr.contains("cannot read config file /nonexistent/box.toml")
+                && stderr.contains("No such file"),
             "{args:?}: {stderr}"
         );
         assert!(!stderr.contains("panicked"));
@@ -127,15 +150,25 @@ fn several_errors_are_all_listed() {
 fn not_toml_at_all() {
     let (ok, stderr) = check(&TempDir::new("k"), "this is [not toml\n");
     assert!(!ok);
-    assert!(stderr.contains("(file): not valid TOML (line 1)"), "{stderr}");
+    assert!(
+        stderr.contains("(file): not valid TOML (line 1)"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn every_command_has_help() {
-    for args in [vec!["--help"], vec!["check-config", "--help"], vec!["sdp", "--help"]] {
+    for args in [
+        vec!["--help"],
+        vec!["check-config", "--help"],
+        vec!["sdp", "--help"],
+    ] {
         let out = run_cli(&args);
         assert!(out.status.success(), "{args:?}");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage:"),
+            "{args:?}"
+        );
     }
     let out = run_cli(&[]);
     assert!(!out.status.success());

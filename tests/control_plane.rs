@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use bridgepoint_system_tests::broker::Broker;
 use bridgepoint_system_tests::certs::Certs;
-use bridgepoint_system_tests::control::{all_json, box_config, pushed_config, topic, wait_json, BoxLink, Central, Keys};
+use bridgepoint_system_tests::control::{
+    all_json, box_config, pushed_config, topic, wait_json, BoxLink, Central, Keys,
+};
 use bridgepoint_system_tests::daemon::{run_cli, Daemon};
 use bridgepoint_system_tests::ffmpeg::{decode_errors, probe, record};
 use bridgepoint_system_tests::sim::SimBoard;
@@ -17,7 +19,9 @@ use serde_json::{json, Value};
 const DEVICE: &str = "lang-son-01";
 
 fn push_payload(version: u64, config: Value) -> Vec<u8> {
-    json!({"version": version, "device_id": DEVICE, "config": config}).to_string().into_bytes()
+    json!({"version": version, "device_id": DEVICE, "config": config})
+        .to_string()
+        .into_bytes()
 }
 
 /// The SDP the hub records with, from a config that names the hub.
@@ -25,7 +29,13 @@ fn hub_sdp(dir: &TempDir, video_port: u16, audio_port: u16) -> String {
     let file = dir.path().join("hub-view.toml");
     std::fs::write(
         &file,
-        bridgepoint_system_tests::fixtures::config(&dir.path().join("unused"), video_port, audio_port, "on_call", (640, 360)),
+        bridgepoint_system_tests::fixtures::config(
+            &dir.path().join("unused"),
+            video_port,
+            audio_port,
+            "on_call",
+            (640, 360),
+        ),
     )
     .unwrap();
     let out = run_cli(&["sdp", "--config", file.to_str().unwrap()]);
@@ -36,7 +46,16 @@ fn hub_sdp(dir: &TempDir, video_port: u16, audio_port: u16) -> String {
 /// Video bytes per second in `[from, to)` seconds of a recording.
 fn video_rate(path: &std::path::Path, from: f64, to: f64) -> f64 {
     let out = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,size", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pts_time,size",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(path)
         .output()
         .expect("ffprobe");
@@ -45,7 +64,10 @@ fn video_rate(path: &std::path::Path, from: f64, to: f64) -> f64 {
     let mut bytes = 0.0;
     for line in text.lines() {
         let mut parts = line.split(',');
-        let (Some(Ok(t)), Some(Ok(size))) = (parts.next().map(str::parse::<f64>), parts.next().map(str::parse::<f64>)) else {
+        let (Some(Ok(t)), Some(Ok(size))) = (
+            parts.next().map(str::parse::<f64>),
+            parts.next().map(str::parse::<f64>),
+        ) else {
             continue;
         };
         let start = *first.get_or_insert(t);
@@ -77,12 +99,22 @@ fn provisioning_over_mutual_tls_then_a_session_then_a_live_bitrate_change() {
             .args(args)
             .output()
             .expect("run bpctl");
-        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
     };
     let key_prefix = dir.path().join("ops");
     let (ok, said) = bpctl(&["keygen", key_prefix.to_str().unwrap()]);
     assert!(ok, "{said}");
-    let public_b64 = std::fs::read_to_string(key_prefix.with_extension("pub")).unwrap().trim().to_owned();
+    let public_b64 = std::fs::read_to_string(key_prefix.with_extension("pub"))
+        .unwrap()
+        .trim()
+        .to_owned();
     let private_key = key_prefix.with_extension("key.jwk");
     let reported = topic(DEVICE, "config/reported");
     let status = topic(DEVICE, "status");
@@ -91,37 +123,99 @@ fn provisioning_over_mutual_tls_then_a_session_then_a_live_bitrate_change() {
     let sub = central.subscribe(&[&reported, &status, &events, &results]);
 
     // The box starts with no hub at all.
-    let text = box_config(&dir.path().join("data"), DEVICE, &broker, BoxLink::Tls(&certs), &[&public_b64], None, "on_call");
+    let text = box_config(
+        &dir.path().join("data"),
+        DEVICE,
+        &broker,
+        BoxLink::Tls(&certs),
+        &[&public_b64],
+        None,
+        "on_call",
+    );
     let daemon = Daemon::start(dir.path(), &text);
-    let online = wait_json(&sub, &status, 0, Duration::from_secs(15), |v| v["online"] == true);
-    assert!(online.is_some(), "box never came online; log:\n{}\nbroker:\n{}", daemon.log_text(), broker.log_text());
+    let online = wait_json(&sub, &status, 0, Duration::from_secs(15), |v| {
+        v["online"] == true
+    });
+    assert!(
+        online.is_some(),
+        "box never came online; log:\n{}\nbroker:\n{}",
+        daemon.log_text(),
+        broker.log_text()
+    );
     assert_eq!(online.unwrap()["config_version"], 0);
 
     // Central IT pushes a signed config with the hub: `bpctl push`.
     let (video_port, audio_port) = free_ports();
     let config_file = dir.path().join("hub.json");
-    std::fs::write(&config_file, pushed_config(video_port, audio_port, 1500).to_string()).unwrap();
+    std::fs::write(
+        &config_file,
+        pushed_config(video_port, audio_port, 1500).to_string(),
+    )
+    .unwrap();
     let key_arg = private_key.to_str().unwrap();
-    let (ok, said) = bpctl(&["push", DEVICE, config_file.to_str().unwrap(), "--key", key_arg, "--version", "1"]);
-    assert!(ok && said.contains("applied"), "bpctl push: {said}\nlog:\n{}", daemon.log_text());
-    let report = wait_json(&sub, &reported, 0, Duration::from_secs(10), |v| v["version"] == 1);
-    assert_eq!(report.unwrap(), json!({"version": 1, "state": "applied", "error": null, "applied_version": 1}));
+    let (ok, said) = bpctl(&[
+        "push",
+        DEVICE,
+        config_file.to_str().unwrap(),
+        "--key",
+        key_arg,
+        "--version",
+        "1",
+    ]);
+    assert!(
+        ok && said.contains("applied"),
+        "bpctl push: {said}\nlog:\n{}",
+        daemon.log_text()
+    );
+    let report = wait_json(&sub, &reported, 0, Duration::from_secs(10), |v| {
+        v["version"] == 1
+    });
+    assert_eq!(
+        report.unwrap(),
+        json!({"version": 1, "state": "applied", "error": null, "applied_version": 1})
+    );
 
     // The hub starts a session (`bpctl session start`); ffmpeg records it.
     let recorder = record(dir.path(), "hub", &hub_sdp(&dir, video_port, audio_port), 9);
     let (ok, said) = bpctl(&["session", "start", DEVICE]);
     assert!(ok, "bpctl session start: {said}");
-    assert!(wait_json(&sub, &results, 0, Duration::from_secs(10), |v| v["ok"] == true).is_some());
+    assert!(
+        wait_json(&sub, &results, 0, Duration::from_secs(10), |v| v["ok"]
+            == true)
+        .is_some()
+    );
     let mut board = SimBoard::connect(&daemon.socket());
-    assert!(board.wait_stream("streaming", Duration::from_secs(10)), "log:\n{}", daemon.log_text());
-    assert!(wait_json(&sub, &events, 0, Duration::from_secs(5), |v| v["type"] == "session.started").is_some());
+    assert!(
+        board.wait_stream("streaming", Duration::from_secs(10)),
+        "log:\n{}",
+        daemon.log_text()
+    );
+    assert!(
+        wait_json(&sub, &events, 0, Duration::from_secs(5), |v| v["type"]
+            == "session.started")
+        .is_some()
+    );
 
     // A bitrate change applies live, mid-recording.
     std::thread::sleep(Duration::from_secs(4));
-    std::fs::write(&config_file, pushed_config(video_port, audio_port, 300).to_string()).unwrap();
-    let (ok, said) = bpctl(&["push", DEVICE, config_file.to_str().unwrap(), "--key", key_arg, "--version", "2"]);
+    std::fs::write(
+        &config_file,
+        pushed_config(video_port, audio_port, 300).to_string(),
+    )
+    .unwrap();
+    let (ok, said) = bpctl(&[
+        "push",
+        DEVICE,
+        config_file.to_str().unwrap(),
+        "--key",
+        key_arg,
+        "--version",
+        "2",
+    ]);
     assert!(ok && said.contains("applied"), "bpctl push: {said}");
-    let report = wait_json(&sub, &reported, 0, Duration::from_secs(10), |v| v["version"] == 2);
+    let report = wait_json(&sub, &reported, 0, Duration::from_secs(10), |v| {
+        v["version"] == 2
+    });
     assert_eq!(report.unwrap()["state"], "applied");
     let log = recorder.wait();
     let recording = dir.path().join("hub.mkv");
@@ -130,9 +224,16 @@ fn provisioning_over_mutual_tls_then_a_session_then_a_live_bitrate_change() {
     assert!(decode_errors(&recording).trim().is_empty());
     let high = video_rate(&recording, 1.0, 3.5);
     let low = video_rate(&recording, 6.0, 8.5);
-    assert!(high > 2.0 * low, "bitrate did not drop: {high:.0} B/s before, {low:.0} B/s after");
+    assert!(
+        high > 2.0 * low,
+        "bitrate did not drop: {high:.0} B/s before, {low:.0} B/s after"
+    );
     let daemon_log = daemon.log_text();
-    assert_eq!(daemon_log.matches("pipeline started").count(), 1, "the stream was restarted:\n{daemon_log}");
+    assert_eq!(
+        daemon_log.matches("pipeline started").count(),
+        1,
+        "the stream was restarted:\n{daemon_log}"
+    );
     assert!(daemon_log.contains("bitrates changed live"));
     assert_eq!(board.state()["stream"], "streaming");
 }
@@ -166,13 +267,24 @@ fn bad_pushes_are_rejected_with_a_reason_and_the_box_keeps_streaming() {
     );
     let daemon = Daemon::start(dir.path(), &text);
     let mut board = SimBoard::connect(&daemon.socket());
-    assert!(board.wait_stream("streaming", Duration::from_secs(10)), "log:\n{}", daemon.log_text());
+    assert!(
+        board.wait_stream("streaming", Duration::from_secs(10)),
+        "log:\n{}",
+        daemon.log_text()
+    );
 
     // A good push first: version 5 becomes the last good config.
     let good = keys.sign(&push_payload(5, always_on(video_port, audio_port, 1500)));
     central.publish(&topic(DEVICE, "config/desired"), good.as_bytes(), true);
-    let r = wait_json(&sub, &reported, 0, Duration::from_secs(10), |v| v["version"] == 5);
-    assert_eq!(r.unwrap()["state"], "applied", "log:\n{}", daemon.log_text());
+    let r = wait_json(&sub, &reported, 0, Duration::from_secs(10), |v| {
+        v["version"] == 5
+    });
+    assert_eq!(
+        r.unwrap()["state"],
+        "applied",
+        "log:\n{}",
+        daemon.log_text()
+    );
 
     let with = |f: &dyn Fn(&mut Value)| {
         let mut c = always_on(video_port, audio_port, 1500);
@@ -226,39 +338,85 @@ fn bad_pushes_are_rejected_with_a_reason_and_the_box_keeps_streaming() {
     for (what, payload, expected) in cases {
         let before = sub.messages().len();
         central.publish(&topic(DEVICE, "config/desired"), &payload, true);
-        let report = wait_json(&sub, &reported, before, Duration::from_secs(10), |v| v["state"] == "rejected");
-        let report = report.unwrap_or_else(|| panic!("{what}: no rejection reported; log:\n{}", daemon.log_text()));
+        let report = wait_json(&sub, &reported, before, Duration::from_secs(10), |v| {
+            v["state"] == "rejected"
+        });
+        let report = report.unwrap_or_else(|| {
+            panic!("{what}: no rejection reported; log:\n{}", daemon.log_text())
+        });
         let error = report["error"].as_str().unwrap_or_default();
-        assert!(error.contains(expected), "{what}: expected {expected:?} in {error:?}");
+        assert!(
+            error.contains(expected),
+            "{what}: expected {expected:?} in {error:?}"
+        );
         assert_eq!(report["applied_version"], 5, "{what}: {report}");
-        assert_eq!(board.state()["stream"], "streaming", "{what}: the box stopped streaming");
+        assert_eq!(
+            board.state()["stream"],
+            "streaming",
+            "{what}: the box stopped streaming"
+        );
     }
 
     // The applied push sent again (as the broker does after every reconnect)
     // is confirmed, not rejected, and changes nothing.
     let before = sub.messages().len();
     central.publish(&topic(DEVICE, "config/desired"), good.as_bytes(), true);
-    let r = wait_json(&sub, &reported, before, Duration::from_secs(10), |v| v["version"] == 5);
-    assert_eq!(r.unwrap(), json!({"version": 5, "state": "applied", "error": null, "applied_version": 5}));
-    assert_eq!(daemon.log_text().matches("pipeline started").count(), 1, "the resend restarted the stream");
+    let r = wait_json(&sub, &reported, before, Duration::from_secs(10), |v| {
+        v["version"] == 5
+    });
+    assert_eq!(
+        r.unwrap(),
+        json!({"version": 5, "state": "applied", "error": null, "applied_version": 5})
+    );
+    assert_eq!(
+        daemon.log_text().matches("pipeline started").count(),
+        1,
+        "the resend restarted the stream"
+    );
 
     // Bad commands get ok:false with the reason; the box carries on.
     for (payload, expected) in [
-        (r#"{"id":"c1","cmd":"self-destruct"}"#, "unknown command \"self-destruct\""),
-        (r#"{"id":"c2","cmd":"identify","args":{"seconds":-1}}"#, "args.seconds: must be 1 to 600"),
-        (r#"{"id":"c3","cmd":"session.start","args":{"srtp_key":"AAAA"}}"#, "args.srtp_key: must be 30 bytes"),
+        (
+            r#"{"id":"c1","cmd":"self-destruct"}"#,
+            "unknown command \"self-destruct\"",
+        ),
+        (
+            r#"{"id":"c2","cmd":"identify","args":{"seconds":-1}}"#,
+            "args.seconds: must be 1 to 600",
+        ),
+        (
+            r#"{"id":"c3","cmd":"session.start","args":{"srtp_key":"AAAA"}}"#,
+            "args.srtp_key: must be 30 bytes",
+        ),
         ("not json", "not valid JSON"),
     ] {
         let before = sub.messages().len();
         central.publish(&topic(DEVICE, "cmd"), payload.as_bytes(), false);
-        let result = wait_json(&sub, &results, before, Duration::from_secs(10), |v| v["ok"] == false);
+        let result = wait_json(&sub, &results, before, Duration::from_secs(10), |v| {
+            v["ok"] == false
+        });
         let result = result.unwrap_or_else(|| panic!("no result for {payload}"));
-        assert!(result["error"].as_str().unwrap_or_default().contains(expected), "{payload}: {result}");
+        assert!(
+            result["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(expected),
+            "{payload}: {result}"
+        );
     }
     // A good command still works.
     let before = sub.messages().len();
-    central.publish(&topic(DEVICE, "cmd"), br#"{"id":"id-1","cmd":"identify","args":{"seconds":2}}"#, false);
-    assert!(wait_json(&sub, &results, before, Duration::from_secs(10), |v| v["id"] == "id-1" && v["ok"] == true).is_some());
+    central.publish(
+        &topic(DEVICE, "cmd"),
+        br#"{"id":"id-1","cmd":"identify","args":{"seconds":2}}"#,
+        false,
+    );
+    assert!(
+        wait_json(&sub, &results, before, Duration::from_secs(10), |v| v["id"]
+            == "id-1"
+            && v["ok"] == true)
+        .is_some()
+    );
     assert_eq!(board.led("call"), "identify");
     assert_eq!(board.state()["stream"], "streaming");
     assert!(!daemon.log_text().contains("panicked"));
@@ -268,13 +426,23 @@ fn bad_pushes_are_rejected_with_a_reason_and_the_box_keeps_streaming() {
 fn an_event_stored_before_the_broker_ack_survives_kill_9_and_arrives_once() {
     let dir = TempDir::new("outbox-kill");
     let mut broker = Broker::plain();
-    let text = box_config(&dir.path().join("data"), DEVICE, &broker, BoxLink::Plain, &[], None, "on_call");
+    let text = box_config(
+        &dir.path().join("data"),
+        DEVICE,
+        &broker,
+        BoxLink::Plain,
+        &[],
+        None,
+        "on_call",
+    );
     // No broker: the press cannot be acknowledged.
     broker.stop();
     let daemon = Daemon::start(dir.path(), &text);
     let mut board = SimBoard::connect(&daemon.socket());
     assert_eq!(board.cmd("press call"), "ok");
-    let queued = bridgepoint_system_tests::wait_for(Duration::from_secs(5), || daemon.log_text().contains("event queued").then_some(()));
+    let queued = bridgepoint_system_tests::wait_for(Duration::from_secs(5), || {
+        daemon.log_text().contains("event queued").then_some(())
+    });
     assert!(queued.is_some(), "log:\n{}", daemon.log_text());
     drop(board);
     daemon.kill9();
@@ -284,12 +452,22 @@ fn an_event_stored_before_the_broker_ack_survives_kill_9_and_arrives_once() {
     let events = topic(DEVICE, "event");
     let sub = central.subscribe(&[&events]);
     let daemon = Daemon::start(dir.path(), &text);
-    let got = wait_json(&sub, &events, 0, Duration::from_secs(15), |v| v["type"] == "call.request");
+    let got = wait_json(&sub, &events, 0, Duration::from_secs(15), |v| {
+        v["type"] == "call.request"
+    });
     assert!(got.is_some(), "event lost; log:\n{}", daemon.log_text());
     std::thread::sleep(Duration::from_secs(2));
-    let all: Vec<Value> = all_json(&sub, &events).into_iter().filter(|v| v["type"] == "call.request").collect();
-    let ids: std::collections::BTreeSet<&str> = all.iter().filter_map(|v| v["id"].as_str()).collect();
-    assert_eq!(ids.len(), 1, "after dedupe by id exactly one call.request: {all:?}");
+    let all: Vec<Value> = all_json(&sub, &events)
+        .into_iter()
+        .filter(|v| v["type"] == "call.request")
+        .collect();
+    let ids: std::collections::BTreeSet<&str> =
+        all.iter().filter_map(|v| v["id"].as_str()).collect();
+    assert_eq!(
+        ids.len(),
+        1,
+        "after dedupe by id exactly one call.request: {all:?}"
+    );
 }
 
 #[test]
@@ -298,9 +476,21 @@ fn three_presses_during_a_30_s_broker_outage_arrive_in_order() {
     let mut broker = Broker::plain();
     let status = topic(DEVICE, "status");
     let sub = Central::new(&broker, None).subscribe(&[&status]);
-    let text = box_config(&dir.path().join("data"), DEVICE, &broker, BoxLink::Plain, &[], None, "on_call");
+    let text = box_config(
+        &dir.path().join("data"),
+        DEVICE,
+        &broker,
+        BoxLink::Plain,
+        &[],
+        None,
+        "on_call",
+    );
     let daemon = Daemon::start(dir.path(), &text);
-    assert!(wait_json(&sub, &status, 0, Duration::from_secs(10), |v| v["online"] == true).is_some());
+    assert!(
+        wait_json(&sub, &status, 0, Duration::from_secs(10), |v| v["online"]
+            == true)
+        .is_some()
+    );
     drop(sub);
 
     broker.stop();
@@ -313,13 +503,25 @@ fn three_presses_during_a_30_s_broker_outage_arrive_in_order() {
     broker.restart();
     let events = topic(DEVICE, "event");
     let sub = Central::new(&broker, None).subscribe(&[&events]);
-    let got = bridgepoint_system_tests::wait_for(Duration::from_secs(30), || (all_json(&sub, &events).len() >= 3).then_some(()));
+    let got = bridgepoint_system_tests::wait_for(Duration::from_secs(30), || {
+        (all_json(&sub, &events).len() >= 3).then_some(())
+    });
     let all = all_json(&sub, &events);
-    assert!(got.is_some(), "events after the outage: {all:?}; log:\n{}", daemon.log_text());
+    assert!(
+        got.is_some(),
+        "events after the outage: {all:?}; log:\n{}",
+        daemon.log_text()
+    );
     let types: Vec<&str> = all.iter().filter_map(|v| v["type"].as_str()).collect();
-    assert_eq!(types, vec!["call.request", "call.cancelled", "call.request"]);
+    assert_eq!(
+        types,
+        vec!["call.request", "call.cancelled", "call.request"]
+    );
     let seqs: Vec<u64> = all.iter().filter_map(|v| v["seq"].as_u64()).collect();
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "out of order: {seqs:?}");
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "out of order: {seqs:?}"
+    );
 }
 
 #[test]
@@ -329,31 +531,62 @@ fn a_killed_box_is_marked_offline_by_its_will() {
     let central = Central::new(&broker, None);
     let status = topic(DEVICE, "status");
     let sub = central.subscribe(&[&status]);
-    let text = box_config(&dir.path().join("data"), DEVICE, &broker, BoxLink::Plain, &[], None, "on_call");
+    let text = box_config(
+        &dir.path().join("data"),
+        DEVICE,
+        &broker,
+        BoxLink::Plain,
+        &[],
+        None,
+        "on_call",
+    );
     let daemon = Daemon::start(dir.path(), &text);
-    assert!(wait_json(&sub, &status, 0, Duration::from_secs(10), |v| v["online"] == true).is_some());
+    assert!(
+        wait_json(&sub, &status, 0, Duration::from_secs(10), |v| v["online"]
+            == true)
+        .is_some()
+    );
     let seen = sub.messages().len();
     daemon.kill9();
-    let offline = wait_json(&sub, &status, seen, Duration::from_secs(15), |v| v["online"] == false);
+    let offline = wait_json(&sub, &status, seen, Duration::from_secs(15), |v| {
+        v["online"] == false
+    });
     assert_eq!(offline, Some(json!({"online": false, "device_id": DEVICE})));
     // And it is retained: a newcomer sees the box offline.
     let late = central.subscribe(&[&status]);
-    assert!(wait_json(&late, &status, 0, Duration::from_secs(5), |v| v["online"] == false).is_some());
+    assert!(
+        wait_json(&late, &status, 0, Duration::from_secs(5), |v| v["online"]
+            == false)
+        .is_some()
+    );
 }
 
 /// Runs Python from the repository's venv (made by scripts/jose-interop) with
 /// jwcrypto, an independent JOSE implementation.
 fn jwcrypto(script: &str, args: &[&str]) -> String {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
     let python = root.join(".venv/bin/python");
-    assert!(python.exists(), "{} missing: run scripts/jose-interop first (scripts/test does)", python.display());
+    assert!(
+        python.exists(),
+        "{} missing: run scripts/jose-interop first (scripts/test does)",
+        python.display()
+    );
     let out = std::process::Command::new(python)
         .arg("-c")
-        .arg(format!("import sys; sys.path.insert(0, {:?}); from jose_interop import *\n{script}", root.join("signing/interop").display().to_string()))
+        .arg(format!(
+            "import sys; sys.path.insert(0, {:?}); from jose_interop import *\n{script}",
+            root.join("signing/interop").display().to_string()
+        ))
         .args(args)
         .output()
         .expect("run python");
-    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
@@ -364,18 +597,35 @@ fn a_config_signed_by_jwcrypto_is_applied_and_bpctl_tokens_verify_in_jwcrypto() 
     let central = Central::new(&broker, None);
     // A key made by jwcrypto, not by us.
     let private_jwk = jwcrypto("print(generate_private_jwk())", &[]);
-    let public_b64 = jwcrypto("print(public_base64_from_jwk(sys.argv[1]))", &[&private_jwk]);
+    let public_b64 = jwcrypto(
+        "print(public_base64_from_jwk(sys.argv[1]))",
+        &[&private_jwk],
+    );
     let reported = topic(DEVICE, "config/reported");
     let desired = topic(DEVICE, "config/desired");
     let sub = central.subscribe(&[&reported, &desired]);
-    let text = box_config(&dir.path().join("data"), DEVICE, &broker, BoxLink::Plain, &[&public_b64], None, "on_call");
+    let text = box_config(
+        &dir.path().join("data"),
+        DEVICE,
+        &broker,
+        BoxLink::Plain,
+        &[&public_b64],
+        None,
+        "on_call",
+    );
     let daemon = Daemon::start(dir.path(), &text);
 
     let (video_port, audio_port) = free_ports();
-    let payload = String::from_utf8(push_payload(7, pushed_config(video_port, audio_port, 1200))).unwrap();
-    let token = jwcrypto("print(sign_with_jwcrypto(sys.argv[1].encode(), sys.argv[2]))", &[&payload, &private_jwk]);
+    let payload =
+        String::from_utf8(push_payload(7, pushed_config(video_port, audio_port, 1200))).unwrap();
+    let token = jwcrypto(
+        "print(sign_with_jwcrypto(sys.argv[1].encode(), sys.argv[2]))",
+        &[&payload, &private_jwk],
+    );
     central.publish(&desired, token.as_bytes(), true);
-    let report = wait_json(&sub, &reported, 0, Duration::from_secs(10), |v| v["version"] == 7);
+    let report = wait_json(&sub, &reported, 0, Duration::from_secs(10), |v| {
+        v["version"] == 7
+    });
     let report = report.unwrap_or_else(|| panic!("no report; log:\n{}", daemon.log_text()));
     assert_eq!(report["state"], "applied", "{report}");
 
@@ -386,13 +636,29 @@ fn a_config_signed_by_jwcrypto_is_applied_and_bpctl_tokens_verify_in_jwcrypto() 
         .arg(&key_prefix)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let config_file = dir.path().join("config.json");
-    std::fs::write(&config_file, pushed_config(video_port, audio_port, 900).to_string()).unwrap();
+    std::fs::write(
+        &config_file,
+        pushed_config(video_port, audio_port, 900).to_string(),
+    )
+    .unwrap();
     let before = sub.messages().len();
     // The box trusts only the jwcrypto key, so it must reject bpctl's push.
     let out = std::process::Command::new(bridgepoint_system_tests::bin("bpctl"))
-        .args(["--url", &broker.url(), "--allow-plaintext", "--timeout", "10", "push", DEVICE])
+        .args([
+            "--url",
+            &broker.url(),
+            "--allow-plaintext",
+            "--timeout",
+            "10",
+            "push",
+            DEVICE,
+        ])
         .arg(&config_file)
         .arg("--key")
         .arg(key_prefix.with_extension("key.jwk"))
@@ -400,7 +666,11 @@ fn a_config_signed_by_jwcrypto_is_applied_and_bpctl_tokens_verify_in_jwcrypto() 
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success() && stdout.contains("rejected"), "bpctl push: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !out.status.success() && stdout.contains("rejected"),
+        "bpctl push: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = wait_for_token(&sub, &desired, before);
     let bpctl_public = std::fs::read_to_string(key_prefix.with_extension("pub")).unwrap();
     let verified = jwcrypto(
@@ -408,13 +678,24 @@ fn a_config_signed_by_jwcrypto_is_applied_and_bpctl_tokens_verify_in_jwcrypto() 
         &[&token, bpctl_public.trim()],
     );
     let doc: Value = serde_json::from_str(&verified).unwrap();
-    assert_eq!((doc["version"].as_u64(), doc["device_id"].as_str()), (Some(8), Some(DEVICE)));
+    assert_eq!(
+        (doc["version"].as_u64(), doc["device_id"].as_str()),
+        (Some(8), Some(DEVICE))
+    );
     assert_eq!(doc["config"]["video"]["bitrate_kbps"], 900);
 }
 
-fn wait_for_token(sub: &bridgepoint_system_tests::broker::Subscriber, desired: &str, skip: usize) -> String {
+fn wait_for_token(
+    sub: &bridgepoint_system_tests::broker::Subscriber,
+    desired: &str,
+    skip: usize,
+) -> String {
     bridgepoint_system_tests::wait_for(Duration::from_secs(10), || {
-        sub.messages().into_iter().skip(skip).find(|(t, p)| t == desired && p.starts_with("eyJ")).map(|(_, p)| p)
+        sub.messages()
+            .into_iter()
+            .skip(skip)
+            .find(|(t, p)| t == desired && p.starts_with("eyJ"))
+            .map(|(_, p)| p)
     })
     .expect("bpctl's token on config/desired")
 }
@@ -428,16 +709,37 @@ fn telemetry_reports_rtcp_round_trip_and_loss_from_the_hubs_receiver_reports() {
     let telemetry = topic(DEVICE, "telemetry");
     let sub = central.subscribe(&[&telemetry]);
     let (video_port, audio_port) = free_ports();
-    let key = base64::engine::general_purpose::STANDARD.decode(bridgepoint_system_tests::fixtures::KEY).unwrap();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(bridgepoint_system_tests::fixtures::KEY)
+        .unwrap();
     let _hub = bridgepoint_system_tests::rtcp_receiver::RtcpReceiver::start(video_port, &key);
-    let text = box_config(&dir.path().join("data"), DEVICE, &broker, BoxLink::Plain, &[], Some((video_port, audio_port)), "always");
+    let text = box_config(
+        &dir.path().join("data"),
+        DEVICE,
+        &broker,
+        BoxLink::Plain,
+        &[],
+        Some((video_port, audio_port)),
+        "always",
+    );
     let daemon = Daemon::start(dir.path(), &text);
     // Receiver reports start a few seconds in; telemetry comes every 5 s.
-    let report = wait_json(&sub, &telemetry, 0, Duration::from_secs(30), |v| v["rtcp"]["rtt_ms"].is_number());
-    let report = report.unwrap_or_else(|| panic!("no RTCP figures in telemetry: {:?}\nlog:\n{}", all_json(&sub, &telemetry), daemon.log_text()));
+    let report = wait_json(&sub, &telemetry, 0, Duration::from_secs(30), |v| {
+        v["rtcp"]["rtt_ms"].is_number()
+    });
+    let report = report.unwrap_or_else(|| {
+        panic!(
+            "no RTCP figures in telemetry: {:?}\nlog:\n{}",
+            all_json(&sub, &telemetry),
+            daemon.log_text()
+        )
+    });
     let rtt = report["rtcp"]["rtt_ms"].as_f64().unwrap();
     assert!((0.0..1000.0).contains(&rtt), "{report}");
-    assert_eq!(report["rtcp"]["fraction_lost"], 0.0, "loopback loses nothing: {report}");
+    assert_eq!(
+        report["rtcp"]["fraction_lost"], 0.0,
+        "loopback loses nothing: {report}"
+    );
     assert_eq!(report["stream"], "streaming");
     assert!(report["packets_sent"].as_u64().unwrap() > 100, "{report}");
     assert!(report["bitrate_kbps"].as_f64().unwrap() > 100.0, "{report}");

@@ -13,8 +13,17 @@ use bridgepoint_system_tests::{free_ports, wait_for, TempDir};
 fn a_camera_that_is_not_there_is_named_and_retried_with_backoff() {
     let dir = TempDir::new("nocam");
     let (video_port, audio_port) = free_ports();
-    let text = config(&dir.path().join("data"), video_port, audio_port, "always", (640, 360))
-        .replace("source = \"test\"\nencoder", "source = \"v4l2:/dev/video-absent\"\nencoder");
+    let text = config(
+        &dir.path().join("data"),
+        video_port,
+        audio_port,
+        "always",
+        (640, 360),
+    )
+    .replace(
+        "source = \"test\"\nencoder",
+        "source = \"v4l2:/dev/video-absent\"\nencoder",
+    );
     assert!(text.contains("/dev/video-absent"));
     let daemon = Daemon::start(dir.path(), &text);
     let mut board = SimBoard::connect(&daemon.socket());
@@ -22,11 +31,21 @@ fn a_camera_that_is_not_there_is_named_and_retried_with_backoff() {
     // Backoff 0.5 s, 1 s, 2 s: three failures within ~4 s.
     let restarts = wait_for(Duration::from_secs(15), || {
         let log = daemon.log_text();
-        (log.matches("stream error; restarting after backoff").count() >= 3).then_some(log)
+        (log.matches("stream error; restarting after backoff")
+            .count()
+            >= 3)
+            .then_some(log)
     });
-    let log = restarts.unwrap_or_else(|| panic!("no repeated restarts; log:\n{}", daemon.log_text()));
-    assert!(log.contains("element video-source"), "error does not name the element:\n{log}");
-    assert!(log.contains("failures=1") && log.contains("failures=2") && log.contains("failures=3"), "{log}");
+    let log =
+        restarts.unwrap_or_else(|| panic!("no repeated restarts; log:\n{}", daemon.log_text()));
+    assert!(
+        log.contains("element video-source"),
+        "error does not name the element:\n{log}"
+    );
+    assert!(
+        log.contains("failures=1") && log.contains("failures=2") && log.contains("failures=3"),
+        "{log}"
+    );
     assert_eq!(board.state()["stream"], "error");
     assert_eq!(board.led("status"), "blink-fast");
     assert_eq!(board.led("call"), "blink-fast");
@@ -38,8 +57,14 @@ fn hardware_encoder_missing_is_reported_by_name() {
     // v4l2h264enc: exactly the situation of a board without one.
     let dir = TempDir::new("nohw");
     let (video_port, audio_port) = free_ports();
-    let text = config(&dir.path().join("data"), video_port, audio_port, "always", (640, 360))
-        .replace("encoder = \"x264\"", "encoder = \"hardware\"");
+    let text = config(
+        &dir.path().join("data"),
+        video_port,
+        audio_port,
+        "always",
+        (640, 360),
+    )
+    .replace("encoder = \"x264\"", "encoder = \"hardware\"");
     let daemon = Daemon::start(dir.path(), &text);
     let log = wait_for(Duration::from_secs(10), || {
         let log = daemon.log_text();
@@ -55,11 +80,25 @@ fn hardware_encoder_missing_is_reported_by_name() {
 fn auto_encoder_falls_back_to_software_and_says_so() {
     let dir = TempDir::new("auto");
     let (video_port, audio_port) = free_ports();
-    let text = config(&dir.path().join("data"), video_port, audio_port, "always", (640, 360))
-        .replace("encoder = \"x264\"", "encoder = \"auto\"");
+    let text = config(
+        &dir.path().join("data"),
+        video_port,
+        audio_port,
+        "always",
+        (640, 360),
+    )
+    .replace("encoder = \"x264\"", "encoder = \"auto\"");
     let daemon = Daemon::start(dir.path(), &text);
     let mut board = SimBoard::connect(&daemon.socket());
-    assert!(board.wait_stream("streaming", Duration::from_secs(10)), "log:\n{}", daemon.log_text());
+    assert!(
+        board.wait_stream("streaming", Duration::from_secs(10)),
+        "log:\n{}",
+        daemon.log_text()
+    );
     let log = daemon.log_text();
-    assert!(log.contains("no hardware H.264 encoder") && log.contains("falling back to software encoder x264enc"), "{log}");
+    assert!(
+        log.contains("no hardware H.264 encoder")
+            && log.contains("falling back to software encoder x264enc"),
+        "{log}"
+    );
 }

@@ -39,7 +39,8 @@ fn collect(sock: &UnixDatagram, started: Instant, until: Duration) -> Vec<Notifi
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     while started.elapsed() < until {
-        sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
         if let Ok(n) = sock.recv(&mut buf) {
             out.push(Notified {
                 at: started.elapsed(),
@@ -61,15 +62,26 @@ fn ready_status_watchdog_and_stopping_are_sent() {
     let messages: Vec<&str> = got.iter().map(|n| n.message.as_str()).collect();
     assert!(messages.contains(&"READY=1"), "{messages:?}");
     assert!(
-        messages.iter().any(|m| m.starts_with("STATUS=call idle, stream stopped, config version 0, standalone")),
+        messages.iter().any(
+            |m| m.starts_with("STATUS=call idle, stream stopped, config version 0, standalone")
+        ),
         "{messages:?}"
     );
     // WATCHDOG_USEC = 1 s: a ping every 0.5 s.
     let pings = messages.iter().filter(|m| **m == "WATCHDOG=1").count();
-    assert!(pings >= 5, "only {pings} watchdog pings in 4 s: {messages:?}");
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    assert!(
+        pings >= 5,
+        "only {pings} watchdog pings in 4 s: {messages:?}"
+    );
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
     let after = collect(&sock, started, Duration::from_secs(6));
-    assert!(after.iter().any(|n| n.message == "STOPPING=1"), "no STOPPING=1");
+    assert!(
+        after.iter().any(|n| n.message == "STOPPING=1"),
+        "no STOPPING=1"
+    );
     assert!(child.wait().unwrap().success());
 }
 
@@ -81,12 +93,22 @@ fn watchdog_pings_stop_when_the_core_loop_hangs() {
     let started = Instant::now();
     let mut child = start(dir.path(), &socket, Some("hang-core-after=2"));
     let got = collect(&sock, started, Duration::from_secs(6));
-    let pings: Vec<Duration> = got.iter().filter(|n| n.message == "WATCHDOG=1").map(|n| n.at).collect();
+    let pings: Vec<Duration> = got
+        .iter()
+        .filter(|n| n.message == "WATCHDOG=1")
+        .map(|n| n.at)
+        .collect();
     assert!(pings.len() >= 2, "no pings before the hang: {pings:?}");
     let last = *pings.last().unwrap();
-    assert!(last < Duration::from_millis(3000), "pings went on after the core hung at ~2 s: last at {last:?}");
+    assert!(
+        last < Duration::from_millis(3000),
+        "pings went on after the core hung at ~2 s: last at {last:?}"
+    );
     // The process is still there (hung, not crashed): systemd's watchdog is what ends it.
-    assert!(child.try_wait().unwrap().is_none(), "daemon exited instead of hanging");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "daemon exited instead of hanging"
+    );
     let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
     assert!(log.contains("test fault"), "{log}");
     let _ = child.kill();

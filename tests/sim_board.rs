@@ -15,7 +15,13 @@ fn press_starts_streaming_hold_stops_it_and_leds_follow() {
     let (video_port, audio_port) = free_ports();
     let daemon = Daemon::start(
         dir.path(),
-        &config(&dir.path().join("data"), video_port, audio_port, "on_call", (640, 360)),
+        &config(
+            &dir.path().join("data"),
+            video_port,
+            audio_port,
+            "on_call",
+            (640, 360),
+        ),
     );
     let mut board = SimBoard::connect(&daemon.socket());
 
@@ -26,7 +32,11 @@ fn press_starts_streaming_hold_stops_it_and_leds_follow() {
     assert_eq!(board.led("status"), "heartbeat");
 
     assert_eq!(board.cmd("press call"), "ok");
-    assert!(board.wait_stream("streaming", Duration::from_secs(10)), "log:\n{}", daemon.log_text());
+    assert!(
+        board.wait_stream("streaming", Duration::from_secs(10)),
+        "log:\n{}",
+        daemon.log_text()
+    );
     assert_eq!(board.state()["call"], "in_session");
     assert_eq!(board.led("call"), "on");
 
@@ -37,13 +47,20 @@ fn press_starts_streaming_hold_stops_it_and_leds_follow() {
 
     // Held for 2.5 s: the session ends and the call LED goes dark.
     assert_eq!(board.cmd("hold call 2500"), "ok");
-    assert!(board.wait_stream("stopped", Duration::from_secs(5)), "log:\n{}", daemon.log_text());
+    assert!(
+        board.wait_stream("stopped", Duration::from_secs(5)),
+        "log:\n{}",
+        daemon.log_text()
+    );
     assert_eq!(board.state()["call"], "idle");
     assert_eq!(board.led("call"), "off");
     assert_eq!(board.led("status"), "heartbeat");
 
     let log = daemon.log_text();
-    assert!(log.contains("press=Short") && log.contains("press=Long"), "log:\n{log}");
+    assert!(
+        log.contains("press=Short") && log.contains("press=Long"),
+        "log:\n{log}"
+    );
     assert!(daemon.stop(), "daemon did not exit cleanly");
 }
 
@@ -53,10 +70,20 @@ fn always_mode_streams_from_start_without_a_press() {
     let (video_port, audio_port) = free_ports();
     let daemon = Daemon::start(
         dir.path(),
-        &config(&dir.path().join("data"), video_port, audio_port, "always", (640, 360)),
+        &config(
+            &dir.path().join("data"),
+            video_port,
+            audio_port,
+            "always",
+            (640, 360),
+        ),
     );
     let mut board = SimBoard::connect(&daemon.socket());
-    assert!(board.wait_stream("streaming", Duration::from_secs(10)), "log:\n{}", daemon.log_text());
+    assert!(
+        board.wait_stream("streaming", Duration::from_secs(10)),
+        "log:\n{}",
+        daemon.log_text()
+    );
     assert_eq!(board.led("call"), "on");
 }
 
@@ -66,14 +93,26 @@ fn bad_commands_get_a_one_line_error_and_the_box_carries_on() {
     let (video_port, audio_port) = free_ports();
     let daemon = Daemon::start(
         dir.path(),
-        &config(&dir.path().join("data"), video_port, audio_port, "on_call", (640, 360)),
+        &config(
+            &dir.path().join("data"),
+            video_port,
+            audio_port,
+            "on_call",
+            (640, 360),
+        ),
     );
     let mut board = SimBoard::connect(&daemon.socket());
     for (command, expected) in [
         ("dance", "error: unknown command \"dance\""),
         ("press door", "error: unknown button \"door\""),
-        ("hold call soon", "error: hold needs a duration in milliseconds, got \"soon\""),
-        ("hold call 0", "error: hold duration must be 1 to 60000 ms, got 0"),
+        (
+            "hold call soon",
+            "error: hold needs a duration in milliseconds, got \"soon\"",
+        ),
+        (
+            "hold call 0",
+            "error: hold duration must be 1 to 60000 ms, got 0",
+        ),
         ("hold call", "error: usage: press call | hold call <ms>"),
         ("", "error: empty command"),
     ] {

@@ -12,7 +12,11 @@ use bridgepoint_system_tests::{free_ports, TempDir};
 
 fn sdp_for(daemon: &Daemon) -> String {
     let out = run_cli(&["sdp", "--config", daemon.config.to_str().unwrap()]);
-    assert!(out.status.success(), "sdp failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "sdp failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -22,7 +26,13 @@ fn ffmpeg_records_h264_and_opus_from_the_sdp_the_box_prints() {
     let (video_port, audio_port) = free_ports();
     let daemon = Daemon::start(
         dir.path(),
-        &config(&dir.path().join("data"), video_port, audio_port, "on_call", (1280, 720)),
+        &config(
+            &dir.path().join("data"),
+            video_port,
+            audio_port,
+            "on_call",
+            (1280, 720),
+        ),
     );
     let sdp = sdp_for(&daemon);
     assert!(sdp.contains(&format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}")));
@@ -31,10 +41,15 @@ fn ffmpeg_records_h264_and_opus_from_the_sdp_the_box_prints() {
     let recorder = record(dir.path(), "hub", &sdp, 6);
     let mut board = SimBoard::connect(&daemon.socket());
     assert_eq!(board.cmd("press call"), "ok");
-    assert!(board.wait_stream("streaming", Duration::from_secs(10)), "log:\n{}", daemon.log_text());
+    assert!(
+        board.wait_stream("streaming", Duration::from_secs(10)),
+        "log:\n{}",
+        daemon.log_text()
+    );
     let ffmpeg_log = recorder.wait();
 
-    let p = probe(&dir.path().join("hub.mkv")).unwrap_or_else(|| panic!("no recording; ffmpeg said:\n{ffmpeg_log}"));
+    let p = probe(&dir.path().join("hub.mkv"))
+        .unwrap_or_else(|| panic!("no recording; ffmpeg said:\n{ffmpeg_log}"));
     assert_eq!(p.video_codec.as_deref(), Some("h264"), "{p:?}");
     assert_eq!((p.width, p.height), (1280, 720), "{p:?}");
     assert_eq!(p.audio_codec.as_deref(), Some("opus"), "{p:?}");
@@ -49,7 +64,10 @@ fn ffmpeg_records_h264_and_opus_from_the_sdp_the_box_prints() {
         0.9 * expected
     );
     let errors = decode_errors(&dir.path().join("hub.mkv"));
-    assert!(errors.trim().is_empty(), "decoding the recording gave errors:\n{errors}");
+    assert!(
+        errors.trim().is_empty(),
+        "decoding the recording gave errors:\n{errors}"
+    );
     assert!(daemon.stop(), "daemon did not exit cleanly on SIGTERM");
 }
 
@@ -59,26 +77,56 @@ fn a_receiver_with_the_wrong_key_records_no_frames() {
     let (video_port, audio_port) = free_ports();
     let daemon = Daemon::start(
         dir.path(),
-        &config(&dir.path().join("data"), video_port, audio_port, "always", (640, 360)),
+        &config(
+            &dir.path().join("data"),
+            video_port,
+            audio_port,
+            "always",
+            (640, 360),
+        ),
     );
     let mut board = SimBoard::connect(&daemon.socket());
-    assert!(board.wait_stream("streaming", Duration::from_secs(10)), "log:\n{}", daemon.log_text());
+    assert!(
+        board.wait_stream("streaming", Duration::from_secs(10)),
+        "log:\n{}",
+        daemon.log_text()
+    );
 
     let sdp = sdp_for(&daemon).replace(KEY, OTHER_KEY);
     let recorder = record(dir.path(), "wrong", &sdp, 4);
     // Give ffmpeg time to receive (and reject) several seconds of packets.
     std::thread::sleep(Duration::from_secs(8));
-    assert_eq!(board.state()["stream"], "streaming", "the box kept sending throughout");
-    let _ = std::process::Command::new("pkill").args(["-INT", "-f", &format!("{}", dir.path().join("wrong.sdp").display())]).status();
+    assert_eq!(
+        board.state()["stream"],
+        "streaming",
+        "the box kept sending throughout"
+    );
+    let _ = std::process::Command::new("pkill")
+        .args([
+            "-INT",
+            "-f",
+            &format!("{}", dir.path().join("wrong.sdp").display()),
+        ])
+        .status();
     let log = recorder.wait();
 
-    let frames = probe(&dir.path().join("wrong.mkv")).map(|p| p.video_frames).unwrap_or(0);
-    assert_eq!(frames, 0, "a receiver with the wrong key decoded frames; ffmpeg said:\n{log}");
+    let frames = probe(&dir.path().join("wrong.mkv"))
+        .map(|p| p.video_frames)
+        .unwrap_or(0);
+    assert_eq!(
+        frames, 0,
+        "a receiver with the wrong key decoded frames; ffmpeg said:\n{log}"
+    );
 
     // Control: the right key, same daemon, records frames. Without this the
     // test above would also pass if nothing were sent at all.
     let recorder = record(dir.path(), "right", &sdp_for(&daemon), 2);
     let log = recorder.wait();
-    let frames = probe(&dir.path().join("right.mkv")).map(|p| p.video_frames).unwrap_or(0);
-    assert!(frames > 30, "the right key recorded only {frames} frames; ffmpeg said:\n{log}");
+    let frames = probe(&dir.path().join("right.mkv"))
+        .map(|p| p.video_frames)
+        .unwrap_or(0);
+    assert!(
+        frames > 30,
+        "the right key recorded only {frames} frames; ffmpeg said:\n{log}"
+    );
 }

@@ -40,44 +40,104 @@ fn update_progress_reboot_refusal_and_health() {
     let dir = TempDir::new("updates");
     let rauc = dir.path().join("rauc");
     std::fs::write(&rauc, FAKE_RAUC).unwrap();
-    std::process::Command::new("chmod").arg("+x").arg(&rauc).status().unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&rauc)
+        .status()
+        .unwrap();
     let rebooted = dir.path().join("rebooted");
 
     let broker = Broker::plain();
     let central = Central::new(&broker, None);
-    let (status, events, results) = (topic(DEVICE, "status"), topic(DEVICE, "event"), topic(DEVICE, "cmd/result"));
+    let (status, events, results) = (
+        topic(DEVICE, "status"),
+        topic(DEVICE, "event"),
+        topic(DEVICE, "cmd/result"),
+    );
     let sub = central.subscribe(&[&status, &events, &results]);
-    let text = box_config(&dir.path().join("data"), DEVICE, &broker, BoxLink::Plain, &[], None, "on_call");
+    let text = box_config(
+        &dir.path().join("data"),
+        DEVICE,
+        &broker,
+        BoxLink::Plain,
+        &[],
+        None,
+        "on_call",
+    );
     let reboot_cmd = format!("touch {}", rebooted.display());
     let daemon = Daemon::start_with_env(
         dir.path(),
         &text,
-        &[("BRIDGEPOINT_RAUC", rauc.to_str().unwrap()), ("BRIDGEPOINT_REBOOT", &reboot_cmd)],
+        &[
+            ("BRIDGEPOINT_RAUC", rauc.to_str().unwrap()),
+            ("BRIDGEPOINT_REBOOT", &reboot_cmd),
+        ],
     );
 
     // Status names the booted slot; once connected the box is healthy and marks it good.
-    let st = wait_json(&sub, &status, 0, Duration::from_secs(10), |v| v["online"] == true);
-    assert_eq!(st.unwrap_or_default()["slot"], "A", "log:\n{}", daemon.log_text());
+    let st = wait_json(&sub, &status, 0, Duration::from_secs(10), |v| {
+        v["online"] == true
+    });
+    assert_eq!(
+        st.unwrap_or_default()["slot"],
+        "A",
+        "log:\n{}",
+        daemon.log_text()
+    );
     let calls = dir.path().join("rauc-calls.log");
     let marked = wait_for(Duration::from_secs(10), || {
-        std::fs::read_to_string(&calls).ok().filter(|c| c.contains("status mark-good"))
+        std::fs::read_to_string(&calls)
+            .ok()
+            .filter(|c| c.contains("status mark-good"))
     });
-    assert!(marked.is_some(), "slot never marked good; log:\n{}", daemon.log_text());
-    assert!(wait_json(&sub, &events, 0, Duration::from_secs(5), |v| v["type"] == "update.health" && v["verdict"] == "good").is_some());
+    assert!(
+        marked.is_some(),
+        "slot never marked good; log:\n{}",
+        daemon.log_text()
+    );
+    assert!(
+        wait_json(&sub, &events, 0, Duration::from_secs(5), |v| v["type"]
+            == "update.health"
+            && v["verdict"] == "good")
+        .is_some()
+    );
 
     // A bundle RAUC refuses: reported, no reboot.
     let before = sub.messages().len();
-    central.publish(&topic(DEVICE, "cmd"), br#"{"id":"u1","cmd":"update","args":{"url":"https://fw.example/unsigned.raucb"}}"#, false);
-    assert!(wait_json(&sub, &results, before, Duration::from_secs(5), |v| v["id"] == "u1" && v["ok"] == true).is_some());
-    let failed = wait_json(&sub, &events, before, Duration::from_secs(10), |v| v["type"] == "update.failed");
+    central.publish(
+        &topic(DEVICE, "cmd"),
+        br#"{"id":"u1","cmd":"update","args":{"url":"https://fw.example/unsigned.raucb"}}"#,
+        false,
+    );
+    assert!(
+        wait_json(&sub, &results, before, Duration::from_secs(5), |v| v["id"]
+            == "u1"
+            && v["ok"] == true)
+        .is_some()
+    );
+    let failed = wait_json(&sub, &events, before, Duration::from_secs(10), |v| {
+        v["type"] == "update.failed"
+    });
     let failed = failed.unwrap_or_else(|| panic!("no update.failed; log:\n{}", daemon.log_text()));
-    assert!(failed["error"].as_str().unwrap_or_default().contains("signature verification failed"), "{failed}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("signature verification failed"),
+        "{failed}"
+    );
     assert!(!rebooted.exists(), "rebooted after a refused bundle");
 
     // A good bundle: progress events, installed, reboot.
     let before = sub.messages().len();
-    central.publish(&topic(DEVICE, "cmd"), br#"{"id":"u2","cmd":"update","args":{"url":"https://fw.example/bridgepoint-1.1.raucb"}}"#, false);
-    let installed = wait_json(&sub, &events, before, Duration::from_secs(10), |v| v["type"] == "update.installed");
+    central.publish(
+        &topic(DEVICE, "cmd"),
+        br#"{"id":"u2","cmd":"update","args":{"url":"https://fw.example/bridgepoint-1.1.raucb"}}"#,
+        false,
+    );
+    let installed = wait_json(&sub, &events, before, Duration::from_secs(10), |v| {
+        v["type"] == "update.installed"
+    });
     assert!(installed.is_some(), "log:\n{}", daemon.log_text());
     let progress: Vec<u64> = sub
         .messages()
@@ -89,7 +149,13 @@ fn update_progress_reboot_refusal_and_health() {
         .filter_map(|v| v["percent"].as_u64())
         .collect();
     assert_eq!(progress, vec![0, 20, 40, 80, 100]);
-    assert!(wait_for(Duration::from_secs(10), || rebooted.exists().then_some(())).is_some(), "no reboot after install");
+    assert!(
+        wait_for(Duration::from_secs(10), || rebooted.exists().then_some(())).is_some(),
+        "no reboot after install"
+    );
     let calls = std::fs::read_to_string(&calls).unwrap();
-    assert!(calls.contains("install https://fw.example/bridgepoint-1.1.raucb"), "{calls}");
+    assert!(
+        calls.contains("install https://fw.example/bridgepoint-1.1.raucb"),
+        "{calls}"
+    );
 }

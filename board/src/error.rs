@@ -138,7 +138,9 @@ pub enum BoardError {
         message: String,
     },
     /// The Raspberry Pi GPIO could not be opened at all.
-    #[error("board profile {file}: backend = \"rpi\": cannot open the Raspberry Pi GPIO: {message}")]
+    #[error(
+        "board profile {file}: backend = \"rpi\": cannot open the Raspberry Pi GPIO: {message}"
+    )]
     RpiUnavailable {
         /// The profile file.
         file: String,

@@ -41,7 +41,10 @@ use crate::BoardError;
 pub const BUILTIN: [(&str, &str); 4] = [
     ("rpi4", include_str!("../profiles/rpi4.toml")),
     ("rpi5", include_str!("../profiles/rpi5.toml")),
-    ("generic-cdev", include_str!("../profiles/generic-cdev.toml")),
+    (
+        "generic-cdev",
+        include_str!("../profiles/generic-cdev.toml"),
+    ),
     ("gpio-sim", include_str!("../profiles/gpio-sim.toml")),
 ];
 
@@ -64,7 +67,10 @@ pub fn search_dirs(data_dir: &Path) -> Vec<PathBuf> {
 /// Loads the profile `name`: a file `<name>.toml` in `dirs` (the first one
 /// found wins), else the built-in profile of that name.
 pub fn load(name: &str, dirs: &[PathBuf]) -> Result<Profile, BoardError> {
-    let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if valid {
         for dir in dirs {
             let path = dir.join(format!("{name}.toml"));
@@ -100,7 +106,9 @@ pub fn known_names(dirs: &[PathBuf]) -> Vec<String> {
         .map(String::from)
         .collect();
     for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
         let mut found: Vec<String> = entries
             .flatten()
             .filter_map(|e| {
@@ -287,16 +295,26 @@ pub struct Profile {
 const ROOT_KEYS: &[&str] = &["description", "backend", "chip", "buttons", "leds"];
 const BUTTON_NAMES: &[&str] = &["call"];
 const BUTTON_KEYS: &[&str] = &["bcm", "line", "chip", "active_low", "bias"];
-const LED_KEYS: &[&str] = &["bcm", "line", "chip", "active_low", "rgb", "color", "alert_color"];
+const LED_KEYS: &[&str] = &[
+    "bcm",
+    "line",
+    "chip",
+    "active_low",
+    "rgb",
+    "color",
+    "alert_color",
+];
 const RGB_KEYS: &[&str] = &["red", "green", "blue"];
 
 impl Profile {
     /// Parses and checks a profile. `file` names it in errors.
     pub fn parse(name: &str, file: &str, text: &str) -> Result<Profile, BoardError> {
-        let root: Table = text.parse().map_err(|e: toml::de::Error| BoardError::ProfileSyntax {
-            file: file.to_owned(),
-            message: e.to_string().trim_end().replace('\n', " "),
-        })?;
+        let root: Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| BoardError::ProfileSyntax {
+                file: file.to_owned(),
+                message: e.to_string().trim_end().replace('\n', " "),
+            })?;
         let p = Parser { file };
         p.known_keys(&root, "", ROOT_KEYS)?;
         let description = p.string(&root, "", "description")?.unwrap_or_default();
@@ -312,7 +330,10 @@ impl Profile {
             }
         };
         let default_chip = p.chip(&root, "", backend)?;
-        let ctx = PinContext { backend, default_chip };
+        let ctx = PinContext {
+            backend,
+            default_chip,
+        };
 
         let buttons = p
             .table(&root, "", "buttons")?
@@ -323,9 +344,12 @@ impl Profile {
             .ok_or_else(|| p.err("buttons.call", "missing: every board needs the call button"))?;
         let button = p.button(call, "buttons.call", &ctx)?;
 
-        let led_table = p
-            .table(&root, "", "leds")?
-            .ok_or_else(|| p.err("leds", "missing: every board needs [leds.status] and [leds.call]"))?;
+        let led_table = p.table(&root, "", "leds")?.ok_or_else(|| {
+            p.err(
+                "leds",
+                "missing: every board needs [leds.status] and [leds.call]",
+            )
+        })?;
         p.known_keys(led_table, "leds", &bridgepoint_core::led::LED_NAMES)?;
         let mut leds = Vec::new();
         for name in bridgepoint_core::led::LED_NAMES {
@@ -433,7 +457,10 @@ impl Parser<'_> {
         match t.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(v) => Err(self.err(&join(path, key), format!("must be a string, got {}", type_name(v)))),
+            Some(v) => Err(self.err(
+                &join(path, key),
+                format!("must be a string, got {}", type_name(v)),
+            )),
         }
     }
 
@@ -441,15 +468,26 @@ impl Parser<'_> {
         match t.get(key) {
             None => Ok(None),
             Some(Value::Boolean(b)) => Ok(Some(*b)),
-            Some(v) => Err(self.err(&join(path, key), format!("must be true or false, got {}", type_name(v)))),
+            Some(v) => Err(self.err(
+                &join(path, key),
+                format!("must be true or false, got {}", type_name(v)),
+            )),
         }
     }
 
-    fn table<'t>(&self, t: &'t Table, path: &str, key: &str) -> Result<Option<&'t Table>, BoardError> {
+    fn table<'t>(
+        &self,
+        t: &'t Table,
+        path: &str,
+        key: &str,
+    ) -> Result<Option<&'t Table>, BoardError> {
         match t.get(key) {
             None => Ok(None),
             Some(Value::Table(inner)) => Ok(Some(inner)),
-            Some(v) => Err(self.err(&join(path, key), format!("must be a table, got {}", type_name(v)))),
+            Some(v) => Err(self.err(
+                &join(path, key),
+                format!("must be a table, got {}", type_name(v)),
+            )),
         }
     }
 
@@ -461,13 +499,21 @@ impl Parser<'_> {
                 &join(path, "chip"),
                 "backend = \"rpi\" has no chips: pins are BCM GPIO numbers (`bcm = 17`)",
             )),
-            (Some(c), Backend::Cdev) if c.trim().is_empty() => Err(self.err(&join(path, "chip"), "must not be empty")),
+            (Some(c), Backend::Cdev) if c.trim().is_empty() => {
+                Err(self.err(&join(path, "chip"), "must not be empty"))
+            }
             _ => Ok(chip),
         }
     }
 
     /// The pin number in `v` (a BCM number or a line offset, by backend).
-    fn number(&self, v: &Value, key: &str, chip: Option<&str>, ctx: &PinContext) -> Result<Pin, BoardError> {
+    fn number(
+        &self,
+        v: &Value,
+        key: &str,
+        chip: Option<&str>,
+        ctx: &PinContext,
+    ) -> Result<Pin, BoardError> {
         let Value::Integer(n) = v else {
             return Err(self.err(key, format!("must be a pin number, got {}", type_name(v))));
         };
@@ -517,7 +563,9 @@ impl Parser<'_> {
         if t.contains_key(other) {
             return Err(self.err(&join(path, other), hint));
         }
-        let chip = self.chip(t, path, ctx.backend)?.or_else(|| ctx.default_chip.clone());
+        let chip = self
+            .chip(t, path, ctx.backend)?
+            .or_else(|| ctx.default_chip.clone());
         match t.get(want) {
             Some(v) => {
                 let key = join(path, want);
@@ -573,7 +621,13 @@ impl Parser<'_> {
         }
     }
 
-    fn led(&self, t: &Table, name: &'static str, path: &str, ctx: &PinContext) -> Result<LedSpec, BoardError> {
+    fn led(
+        &self,
+        t: &Table,
+        name: &'static str,
+        path: &str,
+        ctx: &PinContext,
+    ) -> Result<LedSpec, BoardError> {
         self.known_keys(t, path, LED_KEYS)?;
         let active_low = self.boolean(t, path, "active_low")?.unwrap_or(false);
         let single = self.pin(t, path, ctx, false)?;
@@ -582,11 +636,17 @@ impl Parser<'_> {
             (Some((key, _)), Some(_)) => {
                 return Err(self.err(
                     &key,
-                    format!("an LED has either one pin or `rgb`, not both (remove {key} or {path}.rgb)"),
+                    format!(
+                        "an LED has either one pin or `rgb`, not both (remove {key} or {path}.rgb)"
+                    ),
                 ));
             }
             (None, None) => {
-                let want = if ctx.backend == Backend::Rpi { "bcm" } else { "line" };
+                let want = if ctx.backend == Backend::Rpi {
+                    "bcm"
+                } else {
+                    "line"
+                };
                 return Err(self.err(
                     path,
                     format!("no pin: set `{want}`, or `rgb = {{ red = .., green = .., blue = .. }}` for an RGB LED"),
@@ -595,7 +655,10 @@ impl Parser<'_> {
             (Some((key, pin)), None) => {
                 for k in ["color", "alert_color"] {
                     if t.contains_key(k) {
-                        return Err(self.err(&join(path, k), "only an RGB LED (`rgb = {...}`) has colours"));
+                        return Err(self.err(
+                            &join(path, k),
+                            "only an RGB LED (`rgb = {...}`) has colours",
+                        ));
                     }
                 }
                 vec![LedChannel {
@@ -610,7 +673,9 @@ impl Parser<'_> {
                 self.known_keys(rgb, &rgb_path, RGB_KEYS)?;
                 let color = self.color(t, path, "color", Color::rgb(false, true, false))?;
                 let alert = self.color(t, path, "alert_color", Color::rgb(true, false, false))?;
-                let chip = self.chip(t, path, ctx.backend)?.or_else(|| ctx.default_chip.clone());
+                let chip = self
+                    .chip(t, path, ctx.backend)?
+                    .or_else(|| ctx.default_chip.clone());
                 let mut channels = Vec::new();
                 for (channel, in_color, in_alert) in [
                     ("red", color.red, alert.red),
@@ -618,9 +683,9 @@ impl Parser<'_> {
                     ("blue", color.blue, alert.blue),
                 ] {
                     let key = join(&rgb_path, channel);
-                    let v = rgb
-                        .get(channel)
-                        .ok_or_else(|| self.err(&key, "missing: an RGB LED needs red, green and blue"))?;
+                    let v = rgb.get(channel).ok_or_else(|| {
+                        self.err(&key, "missing: an RGB LED needs red, green and blue")
+                    })?;
                     channels.push(LedChannel {
                         pin: self.number(v, &key, chip.as_deref(), ctx)?,
                         key,
@@ -672,7 +737,9 @@ line = 2
     #[test]
     fn every_builtin_profile_parses() {
         for (name, _) in BUILTIN {
-            let p = builtin(name).unwrap().unwrap_or_else(|e| panic!("{name}: {e}"));
+            let p = builtin(name)
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(p.name, name);
             assert_eq!(
                 p.leds.iter().map(|l| l.name).collect::<Vec<_>>(),
@@ -718,7 +785,11 @@ line = 2
         let p = parse(&text).unwrap();
         let call = p.led("call").unwrap();
         assert!(call.rgb && call.active_low);
-        let lit: Vec<(bool, bool)> = call.channels.iter().map(|c| (c.in_color, c.in_alert)).collect();
+        let lit: Vec<(bool, bool)> = call
+            .channels
+            .iter()
+            .map(|c| (c.in_color, c.in_alert))
+            .collect();
         // cyan = green + blue; the default alert colour is red.
         assert_eq!(lit, [(false, true), (true, false), (true, false)]);
         assert_eq!(call.channels[2].key, "leds.call.rgb.blue");
@@ -736,11 +807,20 @@ line = 2
         let e = err(&CDEV.replace("bias = \"pull-up\"", "bias = \"pull-up\"\ndebounce_ms = 5"));
         assert_eq!(e, "board profile test.toml: buttons.call.debounce_ms: unknown key (known here: bcm, line, chip, active_low, bias)");
         let e = err(&format!("colour = \"red\"\n{CDEV}"));
-        assert!(e.starts_with("board profile test.toml: colour: unknown key"), "{e}");
+        assert!(
+            e.starts_with("board profile test.toml: colour: unknown key"),
+            "{e}"
+        );
         let e = err(&CDEV.replace("[leds.status]", "[leds.power]\nline = 7\n[leds.status]"));
-        assert!(e.contains("leds.power: unknown key (known here: status, call)"), "{e}");
+        assert!(
+            e.contains("leds.power: unknown key (known here: status, call)"),
+            "{e}"
+        );
         let e = err(&CDEV.replace("[buttons.call]", "[buttons.door]\nline = 9\n[buttons.call]"));
-        assert!(e.contains("buttons.door: unknown key (known here: call)"), "{e}");
+        assert!(
+            e.contains("buttons.door: unknown key (known here: call)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -756,7 +836,9 @@ line = 2
             "[leds.call]\nchip = \"/dev/gpiochip0\"\nline = 1",
         ));
         assert!(
-            e.contains("leds.call.line: line 1 of chip /dev/gpiochip0 is already used by leds.status.line"),
+            e.contains(
+                "leds.call.line: line 1 of chip /dev/gpiochip0 is already used by leds.status.line"
+            ),
             "{e}"
         );
         // Inside one RGB LED.
@@ -765,11 +847,17 @@ line = 2
             "[leds.call]\nrgb = { red = 5, green = 6, blue = 5 }",
         ));
         assert!(
-            e.contains("leds.call.rgb.blue: line 5 of chip gpiochip0 is already used by leds.call.rgb.red"),
+            e.contains(
+                "leds.call.rgb.blue: line 5 of chip gpiochip0 is already used by leds.call.rgb.red"
+            ),
             "{e}"
         );
         // The same line on another chip is another pin.
-        parse(&CDEV.replace("[leds.call]\nline = 2", "[leds.call]\nchip = \"gpiochip1\"\nline = 0")).unwrap();
+        parse(&CDEV.replace(
+            "[leds.call]\nline = 2",
+            "[leds.call]\nchip = \"gpiochip1\"\nline = 0",
+        ))
+        .unwrap();
     }
 
     #[test]
@@ -779,8 +867,10 @@ line = 2
             err(rpi),
             "board profile test.toml: leds.status.bcm: BCM GPIO 28 is out of range: the 40-pin header has GPIO0 to GPIO27"
         );
-        assert!(err(&rpi.replace("bcm = 28", "bcm = -1")).contains("leds.status.bcm: BCM GPIO -1 is out of range"));
-        assert!(err(&CDEV.replace("line = 2", "line = 70000")).contains("leds.call.line: line 70000 is out of range"));
+        assert!(err(&rpi.replace("bcm = 28", "bcm = -1"))
+            .contains("leds.status.bcm: BCM GPIO -1 is out of range"));
+        assert!(err(&CDEV.replace("line = 2", "line = 70000"))
+            .contains("leds.call.line: line 70000 is out of range"));
         assert!(err(&CDEV.replace("line = 2", "line = \"2\""))
             .contains("leds.call.line: must be a pin number, got a string"));
     }
@@ -791,9 +881,12 @@ line = 2
             .contains("leds.status.bcm: backend = \"cdev\" names pins by chip and line"));
         let rpi = "backend = \"rpi\"\nchip = \"gpiochip0\"\n[buttons.call]\nbcm = 17\n";
         assert!(err(rpi).contains("test.toml: chip: backend = \"rpi\" has no chips"));
-        assert!(err(&CDEV.replace("chip = \"gpiochip0\"\n", "")).contains("buttons.call.line: no chip: set `chip`"));
-        assert!(err(&CDEV.replace("backend = \"cdev\"", "backend = \"gpio\""))
-            .contains("backend: must be \"rpi\" or \"cdev\", got \"gpio\""));
+        assert!(err(&CDEV.replace("chip = \"gpiochip0\"\n", ""))
+            .contains("buttons.call.line: no chip: set `chip`"));
+        assert!(
+            err(&CDEV.replace("backend = \"cdev\"", "backend = \"gpio\""))
+                .contains("backend: must be \"rpi\" or \"cdev\", got \"gpio\"")
+        );
         assert!(err(&CDEV.replace("backend = \"cdev\"\n", "")).contains("backend: missing"));
         assert!(err(&CDEV.replace("[leds.call]\nline = 2\n", "")).contains("leds.call: missing"));
         assert!(err(&CDEV.replace("line = 0\n", "")).contains("buttons.call.line: missing"));
@@ -801,14 +894,16 @@ line = 2
             .contains("buttons.call.bias: must be \"pull-up\""));
         assert!(err(&CDEV.replace("active_low = true", "active_low = 1"))
             .contains("buttons.call.active_low: must be true or false"));
-        assert!(
-            err(&CDEV.replace("[leds.call]\nline = 2", "[leds.call]\nline = 2\ncolor = \"red\""))
-                .contains("leds.call.color: only an RGB LED")
-        );
-        assert!(
-            err(&CDEV.replace("[leds.call]\nline = 2", "[leds.call]\nrgb = { red = 5, green = 6 }"))
-                .contains("leds.call.rgb.blue: missing")
-        );
+        assert!(err(&CDEV.replace(
+            "[leds.call]\nline = 2",
+            "[leds.call]\nline = 2\ncolor = \"red\""
+        ))
+        .contains("leds.call.color: only an RGB LED"));
+        assert!(err(&CDEV.replace(
+            "[leds.call]\nline = 2",
+            "[leds.call]\nrgb = { red = 5, green = 6 }"
+        ))
+        .contains("leds.call.rgb.blue: missing"));
         assert!(err(&CDEV.replace(
             "[leds.call]\nline = 2",
             "[leds.call]\nrgb = { red = 5, green = 6, blue = 7 }\ncolor = \"pink\""
@@ -839,7 +934,9 @@ line = 2
         assert_eq!(load("rpi5", &dirs).unwrap().backend, Backend::Rpi);
         let e = load("nosuch", &dirs).unwrap_err().to_string();
         assert!(
-            e.starts_with("unknown board \"nosuch\" (known: sim, rpi4, rpi5, generic-cdev, gpio-sim, myboard"),
+            e.starts_with(
+                "unknown board \"nosuch\" (known: sim, rpi4, rpi5, generic-cdev, gpio-sim, myboard"
+            ),
             "{e}"
         );
         assert!(matches!(

@@ -54,11 +54,16 @@ pub fn parse_command(line: &str) -> Result<SimCommand, String> {
                 .parse()
                 .map_err(|_| format!("hold needs a duration in milliseconds, got {ms:?}"))?;
             if ms == 0 || ms > MAX_HOLD_MS {
-                return Err(format!("hold duration must be 1 to {MAX_HOLD_MS} ms, got {ms}"));
+                return Err(format!(
+                    "hold duration must be 1 to {MAX_HOLD_MS} ms, got {ms}"
+                ));
             }
             Ok(SimCommand::Hold(Duration::from_millis(ms)))
         }
-        ["press" | "hold", ..] => Err(format!("usage: press call | hold call <ms>; got {:?}", line.trim())),
+        ["press" | "hold", ..] => Err(format!(
+            "usage: press call | hold call <ms>; got {:?}",
+            line.trim()
+        )),
         ["leds"] => Ok(SimCommand::Leds),
         ["state"] => Ok(SimCommand::State),
         ["help"] => Ok(SimCommand::Help),
@@ -140,7 +145,11 @@ async fn serve(stream: UnixStream, link: BoardLink, cancel: CancellationToken) {
             Err(reason) => format!("error: {reason}"),
         };
         tracing::debug!(command = %line.trim(), answer = %answer, "simulated board");
-        if write.write_all(format!("{answer}\n").as_bytes()).await.is_err() {
+        if write
+            .write_all(format!("{answer}\n").as_bytes())
+            .await
+            .is_err()
+        {
             return;
         }
     }
@@ -183,8 +192,14 @@ mod tests {
 
     #[test]
     fn commands_parse() {
-        assert_eq!(parse_command("press call"), Ok(SimCommand::Hold(SHORT_PRESS)));
-        assert_eq!(parse_command("  hold call 2500 "), Ok(SimCommand::Hold(Duration::from_millis(2500))));
+        assert_eq!(
+            parse_command("press call"),
+            Ok(SimCommand::Hold(SHORT_PRESS))
+        );
+        assert_eq!(
+            parse_command("  hold call 2500 "),
+            Ok(SimCommand::Hold(Duration::from_millis(2500)))
+        );
         assert_eq!(parse_command("leds"), Ok(SimCommand::Leds));
         assert_eq!(parse_command("state"), Ok(SimCommand::State));
         assert_eq!(parse_command("help"), Ok(SimCommand::Help));

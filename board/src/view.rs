@@ -50,7 +50,12 @@ impl BoardView {
             .leds
             .by_name()
             .into_iter()
-            .map(|(name, pattern)| (name.to_owned(), serde_json::json!({ "pattern": pattern.name() })))
+            .map(|(name, pattern)| {
+                (
+                    name.to_owned(),
+                    serde_json::json!({ "pattern": pattern.name() }),
+                )
+            })
             .collect();
         serde_json::Value::Object(map).to_string()
     }

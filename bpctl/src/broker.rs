@@ -39,7 +39,8 @@ pub struct BrokerUrl {
 /// Parses `mqtts://host[:port]` / `mqtt://host[:port]` like the box does.
 pub fn parse_url(url: &str) -> Result<BrokerUrl, String> {
     // The box's own parser: bpctl and the box read a URL the same way.
-    let (tls, host, port) = bridgepoint_core::config::parse_mqtt_url(url).map_err(|e| format!("--url {e}"))?;
+    let (tls, host, port) =
+        bridgepoint_core::config::parse_mqtt_url(url).map_err(|e| format!("--url {e}"))?;
     Ok(BrokerUrl { tls, host, port })
 }
 

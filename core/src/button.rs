@@ -113,7 +113,11 @@ impl Button {
                 return None;
             }
             let held = now.saturating_duration_since(pressed_at);
-            Some(if held >= self.timing.long_press { Press::Long } else { Press::Short })
+            Some(if held >= self.timing.long_press {
+                Press::Long
+            } else {
+                Press::Short
+            })
         }
     }
 
@@ -121,7 +125,9 @@ impl Button {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let resample = (self.raw != self.stable).then(|| self.settle_at());
         let reset = match (self.stable, self.pressed_at) {
-            (true, Some(at)) if self.power_up_press && !self.reset_fired => Some(at + self.timing.factory_reset),
+            (true, Some(at)) if self.power_up_press && !self.reset_fired => {
+                Some(at + self.timing.factory_reset)
+            }
             _ => None,
         };
         [resample, reset].into_iter().flatten().min()
@@ -143,7 +149,8 @@ impl Button {
 
     /// When a level that differs from the accepted one may be accepted.
     fn settle_at(&self) -> Instant {
-        self.lockout_until.max(self.raw_changed_at + self.timing.debounce)
+        self.lockout_until
+            .max(self.raw_changed_at + self.timing.debounce)
     }
 }
 
@@ -182,7 +189,10 @@ mod tests {
     fn a_clean_press_is_short() {
         let t0 = Instant::now();
         let mut b = Button::new(ButtonTiming::default(), false, t0);
-        assert_eq!(run(&mut b, &[(5000, true), (5200, false)], t0, 9000), vec![Press::Short]);
+        assert_eq!(
+            run(&mut b, &[(5000, true), (5200, false)], t0, 9000),
+            vec![Press::Short]
+        );
     }
 
     #[test]
@@ -211,7 +221,10 @@ mod tests {
         let t0 = Instant::now();
         let mut b = Button::new(ButtonTiming::default(), false, t0);
         // Pressed, then released for good 10 ms later (inside the window).
-        assert_eq!(run(&mut b, &[(5000, true), (5010, false)], t0, 6000), vec![Press::Short]);
+        assert_eq!(
+            run(&mut b, &[(5000, true), (5010, false)], t0, 6000),
+            vec![Press::Short]
+        );
         assert!(!b.is_pressed());
     }
 
@@ -219,9 +232,15 @@ mod tests {
     fn held_1_99_s_is_short_and_2_0_s_is_long() {
         let t0 = Instant::now();
         let mut b = Button::new(ButtonTiming::default(), false, t0);
-        assert_eq!(run(&mut b, &[(5000, true), (6990, false)], t0, 8000), vec![Press::Short]);
+        assert_eq!(
+            run(&mut b, &[(5000, true), (6990, false)], t0, 8000),
+            vec![Press::Short]
+        );
         let mut b = Button::new(ButtonTiming::default(), false, t0);
-        assert_eq!(run(&mut b, &[(5000, true), (7000, false)], t0, 8000), vec![Press::Long]);
+        assert_eq!(
+            run(&mut b, &[(5000, true), (7000, false)], t0, 8000),
+            vec![Press::Long]
+        );
     }
 
     #[test]
@@ -239,13 +258,19 @@ mod tests {
     fn a_10_s_press_later_in_life_is_only_long() {
         let t0 = Instant::now();
         let mut b = Button::new(ButtonTiming::default(), false, t0);
-        assert_eq!(run(&mut b, &[(60_000, true), (71_000, false)], t0, 80_000), vec![Press::Long]);
+        assert_eq!(
+            run(&mut b, &[(60_000, true), (71_000, false)], t0, 80_000),
+            vec![Press::Long]
+        );
     }
 
     #[test]
     fn power_up_press_released_early_is_a_normal_press() {
         let t0 = Instant::now();
         let mut b = Button::new(ButtonTiming::default(), true, t0);
-        assert_eq!(run(&mut b, &[(3_000, false)], t0, 20_000), vec![Press::Long]);
+        assert_eq!(
+            run(&mut b, &[(3_000, false)], t0, 20_000),
+            vec![Press::Long]
+        );
     }
 }

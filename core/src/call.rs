@@ -112,10 +112,14 @@ impl CallMachine {
         use CallInput::*;
         use CallState::*;
         let (next, event) = match (self.state, input) {
-            (Idle, ShortPress) if self.hub_signalling => (Calling { since: now }, Some(CallEvent::Requested)),
+            (Idle, ShortPress) if self.hub_signalling => {
+                (Calling { since: now }, Some(CallEvent::Requested))
+            }
             (Idle, ShortPress) => (InSession { since: now }, Some(CallEvent::SessionStarted)),
             (Idle, LongPress) => (Idle, None),
-            (Idle | Calling { .. }, HubStart) => (InSession { since: now }, Some(CallEvent::SessionStarted)),
+            (Idle | Calling { .. }, HubStart) => {
+                (InSession { since: now }, Some(CallEvent::SessionStarted))
+            }
             (Idle, HubEnd) => (Idle, None),
             // A second short press while calling is the same request; keep waiting.
             (Calling { since }, ShortPress) => (Calling { since }, None),
@@ -123,7 +127,9 @@ impl CallMachine {
             (Calling { .. }, HubEnd) => (Idle, Some(CallEvent::Cancelled)),
             // Short presses during a session do nothing: ending needs a deliberate hold.
             (InSession { since }, ShortPress | HubStart) => (InSession { since }, None),
-            (InSession { .. }, LongPress) => (Idle, Some(CallEvent::SessionEnded(EndReason::LongPress))),
+            (InSession { .. }, LongPress) => {
+                (Idle, Some(CallEvent::SessionEnded(EndReason::LongPress)))
+            }
             (InSession { .. }, HubEnd) => (Idle, Some(CallEvent::SessionEnded(EndReason::Hub))),
         };
         self.state = next;
@@ -160,9 +166,15 @@ mod tests {
     fn standalone_short_press_starts_and_long_press_ends() {
         let t0 = Instant::now();
         let mut m = CallMachine::new(false, T);
-        assert_eq!(m.handle(CallInput::ShortPress, t0), Some(CallEvent::SessionStarted));
+        assert_eq!(
+            m.handle(CallInput::ShortPress, t0),
+            Some(CallEvent::SessionStarted)
+        );
         assert_eq!(m.state().name(), "in_session");
-        assert_eq!(m.handle(CallInput::ShortPress, t0 + Duration::from_secs(1)), None);
+        assert_eq!(
+            m.handle(CallInput::ShortPress, t0 + Duration::from_secs(1)),
+            None
+        );
         assert_eq!(
             m.handle(CallInput::LongPress, t0 + Duration::from_secs(5)),
             Some(CallEvent::SessionEnded(EndReason::LongPress))
@@ -174,14 +186,23 @@ mod tests {
     fn with_signalling_a_press_requests_and_the_hub_accepts() {
         let t0 = Instant::now();
         let mut m = CallMachine::new(true, T);
-        assert_eq!(m.handle(CallInput::ShortPress, t0), Some(CallEvent::Requested));
+        assert_eq!(
+            m.handle(CallInput::ShortPress, t0),
+            Some(CallEvent::Requested)
+        );
         assert_eq!(m.state(), CallState::Calling { since: t0 });
         assert_eq!(m.poll_timeout(), Some(t0 + T));
         let t1 = t0 + Duration::from_secs(3);
-        assert_eq!(m.handle(CallInput::HubStart, t1), Some(CallEvent::SessionStarted));
+        assert_eq!(
+            m.handle(CallInput::HubStart, t1),
+            Some(CallEvent::SessionStarted)
+        );
         assert_eq!(m.state(), CallState::InSession { since: t1 });
         assert_eq!(m.poll_timeout(), None);
-        assert_eq!(m.handle(CallInput::HubEnd, t1), Some(CallEvent::SessionEnded(EndReason::Hub)));
+        assert_eq!(
+            m.handle(CallInput::HubEnd, t1),
+            Some(CallEvent::SessionEnded(EndReason::Hub))
+        );
     }
 
     #[test]
@@ -199,8 +220,15 @@ mod tests {
         let t0 = Instant::now();
         let mut m = CallMachine::new(true, T);
         m.handle(CallInput::ShortPress, t0);
-        assert_eq!(m.handle(CallInput::ShortPress, t0), None, "a repeat press is the same request");
-        assert_eq!(m.handle(CallInput::LongPress, t0), Some(CallEvent::Cancelled));
+        assert_eq!(
+            m.handle(CallInput::ShortPress, t0),
+            None,
+            "a repeat press is the same request"
+        );
+        assert_eq!(
+            m.handle(CallInput::LongPress, t0),
+            Some(CallEvent::Cancelled)
+        );
         assert_eq!(m.poll_timeout(), None);
     }
 

@@ -231,14 +231,16 @@ impl BoxCore {
 
     /// Brings the stream's wanted state and the LEDs in line with the call.
     fn settle(&mut self, now: Instant) {
-        let wanted = self.mode == SessionMode::Always || matches!(self.call.state(), CallState::InSession { .. });
+        let wanted = self.mode == SessionMode::Always
+            || matches!(self.call.state(), CallState::InSession { .. });
         if let Some(action) = self.stream.set_wanted(wanted, now) {
             self.outputs.push_back(Output::Stream(action));
         }
         let stream_state = self.stream.state();
         if stream_state != self.last_stream_state {
             self.last_stream_state = stream_state.clone();
-            self.outputs.push_back(Output::StreamState(stream_state.clone()));
+            self.outputs
+                .push_back(Output::StreamState(stream_state.clone()));
         }
         let leds = leds_for(LedInputs {
             call: &self.call.state(),
@@ -275,16 +277,26 @@ mod tests {
     #[test]
     fn on_call_press_streams_and_long_press_stops() {
         let t0 = Instant::now();
-        let mut core = BoxCore::new(CoreSettings::new(SessionMode::OnCall, Duration::from_secs(60)), t0);
+        let mut core = BoxCore::new(
+            CoreSettings::new(SessionMode::OnCall, Duration::from_secs(60)),
+            t0,
+        );
         let first = drain(&mut core);
-        assert!(!first.iter().any(|o| matches!(o, Output::Stream(_))), "on_call does not stream at start");
+        assert!(
+            !first.iter().any(|o| matches!(o, Output::Stream(_))),
+            "on_call does not stream at start"
+        );
         assert_eq!(core.leds().call, LedPattern::Off);
 
         let out = press(&mut core, t0 + ms(5000), ms(150));
         assert!(out.contains(&Output::Press(Press::Short)));
         assert!(out.contains(&Output::Call(CallEvent::SessionStarted)));
         assert!(out.contains(&Output::Stream(StreamAction::Start)));
-        assert_eq!(core.leds().call, LedPattern::BlinkSlow, "starting, not yet on air");
+        assert_eq!(
+            core.leds().call,
+            LedPattern::BlinkSlow,
+            "starting, not yet on air"
+        );
 
         core.handle_input(Input::StreamStarted, t0 + ms(5400));
         assert!(drain(&mut core).contains(&Output::StreamState(StreamState::Streaming)));
@@ -300,7 +312,10 @@ mod tests {
     #[test]
     fn always_mode_streams_from_start() {
         let t0 = Instant::now();
-        let mut core = BoxCore::new(CoreSettings::new(SessionMode::Always, Duration::from_secs(60)), t0);
+        let mut core = BoxCore::new(
+            CoreSettings::new(SessionMode::Always, Duration::from_secs(60)),
+            t0,
+        );
         assert!(drain(&mut core).contains(&Output::Stream(StreamAction::Start)));
         // A long press does not stop an always-on box.
         let out = press(&mut core, t0 + ms(5000), ms(2500));
@@ -310,9 +325,17 @@ mod tests {
     #[test]
     fn pipeline_failure_is_retried_and_shown_on_the_leds() {
         let t0 = Instant::now();
-        let mut core = BoxCore::new(CoreSettings::new(SessionMode::Always, Duration::from_secs(60)), t0);
+        let mut core = BoxCore::new(
+            CoreSettings::new(SessionMode::Always, Duration::from_secs(60)),
+            t0,
+        );
         drain(&mut core);
-        core.handle_input(Input::StreamFailed { reason: "video-source: gone".into() }, t0 + ms(100));
+        core.handle_input(
+            Input::StreamFailed {
+                reason: "video-source: gone".into(),
+            },
+            t0 + ms(100),
+        );
         let out = drain(&mut core);
         assert!(out.contains(&Output::Stream(StreamAction::Stop)));
         assert_eq!(core.stream_state().name(), "error");
@@ -357,7 +380,10 @@ mod tests {
     #[test]
     fn switching_to_always_starts_the_stream_and_back_stops_it() {
         let t0 = Instant::now();
-        let mut core = BoxCore::new(CoreSettings::new(SessionMode::OnCall, Duration::from_secs(60)), t0);
+        let mut core = BoxCore::new(
+            CoreSettings::new(SessionMode::OnCall, Duration::from_secs(60)),
+            t0,
+        );
         drain(&mut core);
         core.set_session(SessionMode::Always, Duration::from_secs(30), t0 + ms(10));
         assert!(drain(&mut core).contains(&Output::Stream(StreamAction::Start)));
@@ -368,7 +394,10 @@ mod tests {
     #[test]
     fn identify_blinks_for_its_duration_then_restores() {
         let t0 = Instant::now();
-        let mut core = BoxCore::new(CoreSettings::new(SessionMode::OnCall, Duration::from_secs(60)), t0);
+        let mut core = BoxCore::new(
+            CoreSettings::new(SessionMode::OnCall, Duration::from_secs(60)),
+            t0,
+        );
         core.handle_input(Input::Identify(Duration::from_secs(10)), t0);
         assert_eq!(core.leds().call, LedPattern::Identify);
         core.handle_timeout(t0 + Duration::from_secs(10));
@@ -390,7 +419,10 @@ mod tests {
     fn a_day_of_presses_runs_faster_than_real_time() {
         // 24 h of a press every 10 minutes, driven by the core's own timers.
         let t0 = Instant::now();
-        let mut core = BoxCore::new(CoreSettings::new(SessionMode::OnCall, Duration::from_secs(60)), t0);
+        let mut core = BoxCore::new(
+            CoreSettings::new(SessionMode::OnCall, Duration::from_secs(60)),
+            t0,
+        );
         let mut sessions = 0;
         for i in 0..144u64 {
             let at = t0 + Duration::from_secs(600 * i + 5);

@@ -86,9 +86,25 @@ mod tests {
     fn healthy_in_time_is_good_once() {
         let t0 = Instant::now();
         let mut g = HealthGate::new(t0, HEALTH_DEADLINE);
-        assert_eq!(g.update(HealthInputs { control_link_up: false, ..ALL }, t0), None);
-        assert_eq!(g.update(ALL, t0 + Duration::from_secs(20)), Some(SlotVerdict::Good));
-        assert_eq!(g.update(ALL, t0 + Duration::from_secs(21)), None, "decided once");
+        assert_eq!(
+            g.update(
+                HealthInputs {
+                    control_link_up: false,
+                    ..ALL
+                },
+                t0
+            ),
+            None
+        );
+        assert_eq!(
+            g.update(ALL, t0 + Duration::from_secs(20)),
+            Some(SlotVerdict::Good)
+        );
+        assert_eq!(
+            g.update(ALL, t0 + Duration::from_secs(21)),
+            None,
+            "decided once"
+        );
         assert_eq!(g.poll_timeout(), None);
     }
 
@@ -96,10 +112,20 @@ mod tests {
     fn not_healthy_by_the_deadline_is_bad() {
         let t0 = Instant::now();
         let mut g = HealthGate::new(t0, HEALTH_DEADLINE);
-        let sick = HealthInputs { pipeline_built: false, ..ALL };
+        let sick = HealthInputs {
+            pipeline_built: false,
+            ..ALL
+        };
         assert_eq!(g.poll_timeout(), Some(t0 + HEALTH_DEADLINE));
-        assert_eq!(g.update(sick, t0 + HEALTH_DEADLINE - Duration::from_millis(1)), None);
+        assert_eq!(
+            g.update(sick, t0 + HEALTH_DEADLINE - Duration::from_millis(1)),
+            None
+        );
         assert_eq!(g.update(sick, t0 + HEALTH_DEADLINE), Some(SlotVerdict::Bad));
-        assert_eq!(g.update(ALL, t0 + HEALTH_DEADLINE), None, "too late to be good");
+        assert_eq!(
+            g.update(ALL, t0 + HEALTH_DEADLINE),
+            None,
+            "too late to be good"
+        );
     }
 }

@@ -157,18 +157,60 @@ mod tests {
             retry_at: t,
         };
         let cases = [
-            (CallState::Idle, StreamState::Stopped, LedPattern::Heartbeat, LedPattern::Off),
-            (CallState::Calling { since: t }, StreamState::Stopped, LedPattern::Heartbeat, LedPattern::BlinkSlow),
-            (CallState::InSession { since: t }, StreamState::Starting, LedPattern::Heartbeat, LedPattern::BlinkSlow),
-            (CallState::InSession { since: t }, StreamState::Streaming, LedPattern::Heartbeat, LedPattern::On),
-            (CallState::InSession { since: t }, error.clone(), LedPattern::BlinkFast, LedPattern::BlinkFast),
+            (
+                CallState::Idle,
+                StreamState::Stopped,
+                LedPattern::Heartbeat,
+                LedPattern::Off,
+            ),
+            (
+                CallState::Calling { since: t },
+                StreamState::Stopped,
+                LedPattern::Heartbeat,
+                LedPattern::BlinkSlow,
+            ),
+            (
+                CallState::InSession { since: t },
+                StreamState::Starting,
+                LedPattern::Heartbeat,
+                LedPattern::BlinkSlow,
+            ),
+            (
+                CallState::InSession { since: t },
+                StreamState::Streaming,
+                LedPattern::Heartbeat,
+                LedPattern::On,
+            ),
+            (
+                CallState::InSession { since: t },
+                error.clone(),
+                LedPattern::BlinkFast,
+                LedPattern::BlinkFast,
+            ),
             // `always` mode streams with no call.
-            (CallState::Idle, StreamState::Streaming, LedPattern::Heartbeat, LedPattern::On),
-            (CallState::Idle, error, LedPattern::BlinkFast, LedPattern::BlinkFast),
+            (
+                CallState::Idle,
+                StreamState::Streaming,
+                LedPattern::Heartbeat,
+                LedPattern::On,
+            ),
+            (
+                CallState::Idle,
+                error,
+                LedPattern::BlinkFast,
+                LedPattern::BlinkFast,
+            ),
         ];
         for (call, stream, status, call_led) in cases {
             let got = leds(call, stream.clone());
-            assert_eq!(got, LedStates { status, call: call_led }, "call {call:?}, stream {stream:?}");
+            assert_eq!(
+                got,
+                LedStates {
+                    status,
+                    call: call_led
+                },
+                "call {call:?}, stream {stream:?}"
+            );
         }
     }
 
@@ -186,16 +228,30 @@ mod tests {
     #[test]
     fn blink_patterns_toggle_at_their_rate() {
         let at = |p: LedPattern, ms: u64| p.level_at(Duration::from_millis(ms));
-        assert!(at(LedPattern::BlinkSlow, 0) && !at(LedPattern::BlinkSlow, 500) && at(LedPattern::BlinkSlow, 1000));
+        assert!(
+            at(LedPattern::BlinkSlow, 0)
+                && !at(LedPattern::BlinkSlow, 500)
+                && at(LedPattern::BlinkSlow, 1000)
+        );
         assert!(at(LedPattern::BlinkFast, 0) && !at(LedPattern::BlinkFast, 125));
-        assert!(at(LedPattern::Heartbeat, 50) && !at(LedPattern::Heartbeat, 150) && at(LedPattern::Heartbeat, 250));
+        assert!(
+            at(LedPattern::Heartbeat, 50)
+                && !at(LedPattern::Heartbeat, 150)
+                && at(LedPattern::Heartbeat, 250)
+        );
         assert!(!at(LedPattern::Heartbeat, 600));
         assert!(!at(LedPattern::Off, 0) && at(LedPattern::On, 12345));
         for p in LedPattern::ALL {
             if let Some(tick) = p.tick() {
                 // Over a whole second the level changes, and never faster than its tick.
-                let levels: Vec<bool> = (0..1200).step_by(tick.as_millis() as usize).map(|m| at(p, m)).collect();
-                assert!(levels.contains(&true) && levels.contains(&false), "{p} never toggles");
+                let levels: Vec<bool> = (0..1200)
+                    .step_by(tick.as_millis() as usize)
+                    .map(|m| at(p, m))
+                    .collect();
+                assert!(
+                    levels.contains(&true) && levels.contains(&false),
+                    "{p} never toggles"
+                );
             }
         }
     }

@@ -93,7 +93,10 @@ fn reject(version: Option<u64>, reason: impl Into<String>) -> Decision {
 /// Decides on a raw push.
 pub fn evaluate(raw: &[u8], ctx: &PushContext<'_>) -> Decision {
     if raw.len() > MAX_PUSH_BYTES {
-        return reject(None, format!("payload is {} bytes, limit {MAX_PUSH_BYTES}", raw.len()));
+        return reject(
+            None,
+            format!("payload is {} bytes, limit {MAX_PUSH_BYTES}", raw.len()),
+        );
     }
     let Ok(text) = std::str::from_utf8(raw) else {
         return reject(None, "payload is not UTF-8 text");
@@ -122,25 +125,50 @@ pub fn evaluate(raw: &[u8], ctx: &PushContext<'_>) -> Decision {
         Err(e) => return reject(None, format!("payload is not valid JSON: {e}")),
     };
     let Value::Object(map) = &doc else {
-        return reject(None, "payload must be an object {\"version\":N,\"config\":{...}}");
+        return reject(
+            None,
+            "payload must be an object {\"version\":N,\"config\":{...}}",
+        );
     };
     let version = match map.get("version") {
         Some(v) => match v.as_u64().filter(|n| *n >= 1) {
             Some(n) => n,
-            None => return reject(None, format!("version: must be an integer of at least 1, got {v}")),
+            None => {
+                return reject(
+                    None,
+                    format!("version: must be an integer of at least 1, got {v}"),
+                )
+            }
         },
         None => return reject(None, "version: missing"),
     };
-    if let Some(unknown) = map.keys().find(|k| !["version", "config", "device_id"].contains(&k.as_str())) {
-        return reject(Some(version), format!("{unknown}: unknown key (known keys here: version, config, device_id)"));
+    if let Some(unknown) = map
+        .keys()
+        .find(|k| !["version", "config", "device_id"].contains(&k.as_str()))
+    {
+        return reject(
+            Some(version),
+            format!("{unknown}: unknown key (known keys here: version, config, device_id)"),
+        );
     }
     match map.get("device_id") {
         None => {}
         Some(Value::String(id)) if id == ctx.device_id => {}
         Some(Value::String(id)) => {
-            return reject(Some(version), format!("device_id: config is for {id:?}, this box is {:?}", ctx.device_id))
+            return reject(
+                Some(version),
+                format!(
+                    "device_id: config is for {id:?}, this box is {:?}",
+                    ctx.device_id
+                ),
+            )
         }
-        Some(other) => return reject(Some(version), format!("device_id: expected a string, got {other}")),
+        Some(other) => {
+            return reject(
+                Some(version),
+                format!("device_id: expected a string, got {other}"),
+            )
+        }
     }
     let not_newer = || {
         reject(
@@ -181,7 +209,10 @@ pub fn evaluate(raw: &[u8], ctx: &PushContext<'_>) -> Decision {
 
 /// The version field of a payload, if it can be read (for reports on rejection).
 fn version_of(payload: &[u8]) -> Option<u64> {
-    serde_json::from_slice::<Value>(payload).ok()?.get("version")?.as_u64()
+    serde_json::from_slice::<Value>(payload)
+        .ok()?
+        .get("version")?
+        .as_u64()
 }
 
 /// How much of the running box a change of settings touches.
@@ -220,7 +251,9 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
     }
 
     fn push(version: u64, config: serde_json::Value) -> Vec<u8> {
-        serde_json::json!({"version": version, "config": config}).to_string().into_bytes()
+        serde_json::json!({"version": version, "config": config})
+            .to_string()
+            .into_bytes()
     }
 
     fn config(bitrate: u32, host: &str) -> serde_json::Value {
@@ -251,7 +284,9 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
     fn a_bitrate_change_is_live_and_a_hub_change_restarts() {
         let cur = current();
         match evaluate(&push(1, config(900, "10.0.0.1")), &ctx(&cur, 0)) {
-            Decision::Apply { version, change, .. } => assert_eq!((version, change), (1, Change::Live)),
+            Decision::Apply {
+                version, change, ..
+            } => assert_eq!((version, change), (1, Change::Live)),
             other => panic!("{other:?}"),
         }
         match evaluate(&push(2, config(2000, "10.0.0.9")), &ctx(&cur, 1)) {
@@ -277,9 +312,18 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
     fn replays_and_old_versions_are_refused() {
         let cur = current();
         let r = reason(evaluate(&push(5, config(900, "10.0.0.1")), &ctx(&cur, 5)));
-        assert!(r.starts_with("version: 5 is not newer than the applied version 5"), "{r}");
+        assert!(
+            r.starts_with("version: 5 is not newer than the applied version 5"),
+            "{r}"
+        );
         let d = evaluate(&push(4, config(900, "10.0.0.1")), &ctx(&cur, 5));
-        assert!(matches!(d, Decision::Reject { version: Some(4), .. }));
+        assert!(matches!(
+            d,
+            Decision::Reject {
+                version: Some(4),
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -288,17 +332,50 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
         let c = ctx(&cur, 0);
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (b"{not json".to_vec(), "payload is not valid JSON"),
-            (vec![b' '; 1024 * 1024], "payload is 1048576 bytes, limit 65536"),
+            (
+                vec![b' '; 1024 * 1024],
+                "payload is 1048576 bytes, limit 65536",
+            ),
             (b"[1,2]".to_vec(), "payload must be an object"),
             (br#"{"config":{}}"#.to_vec(), "version: missing"),
-            (br#"{"version":"7","config":{}}"#.to_vec(), "version: must be an integer"),
-            (br#"{"version":0,"config":{}}"#.to_vec(), "version: must be an integer of at least 1"),
+            (
+                br#"{"version":"7","config":{}}"#.to_vec(),
+                "version: must be an integer",
+            ),
+            (
+                br#"{"version":0,"config":{}}"#.to_vec(),
+                "version: must be an integer of at least 1",
+            ),
             (br#"{"version":1}"#.to_vec(), "config: missing"),
-            (br#"{"version":1,"config":{},"extra":1}"#.to_vec(), "extra: unknown key"),
-            (push(1, serde_json::json!({"hub": {"host": "h"}, "srtp": {"key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"}, "video": {"width": "wide"}})), "config.video.width: expected an integer, got a string"),
-            (push(1, serde_json::json!({"hub": {"host": "h", "video_port": 99999}, "srtp": {"key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"}})), "config.hub.video_port: must be between 1 and 65534, got 99999"),
-            (push(1, serde_json::json!({"hub": {"host": "h"}, "srtp": {"key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"}, "colour": 1})), "config.colour: unknown key"),
-            (br#"{"version":1,"device_id":"box-2","config":{}}"#.to_vec(), "device_id: config is for \"box-2\", this box is \"box-1\""),
+            (
+                br#"{"version":1,"config":{},"extra":1}"#.to_vec(),
+                "extra: unknown key",
+            ),
+            (
+                push(
+                    1,
+                    serde_json::json!({"hub": {"host": "h"}, "srtp": {"key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"}, "video": {"width": "wide"}}),
+                ),
+                "config.video.width: expected an integer, got a string",
+            ),
+            (
+                push(
+                    1,
+                    serde_json::json!({"hub": {"host": "h", "video_port": 99999}, "srtp": {"key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"}}),
+                ),
+                "config.hub.video_port: must be between 1 and 65534, got 99999",
+            ),
+            (
+                push(
+                    1,
+                    serde_json::json!({"hub": {"host": "h"}, "srtp": {"key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"}, "colour": 1}),
+                ),
+                "config.colour: unknown key",
+            ),
+            (
+                br#"{"version":1,"device_id":"box-2","config":{}}"#.to_vec(),
+                "device_id: config is for \"box-2\", this box is \"box-1\"",
+            ),
             (vec![0xff, 0xfe], "payload is not UTF-8"),
         ];
         for (raw, expected) in cases {
@@ -321,13 +398,22 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
             signatures: SignaturePolicy::Required(&verify),
             ..ctx(&cur, 0)
         };
-        assert!(matches!(evaluate(b"eyJhbGciOiJFZERTQSJ9.good.sig", &c), Decision::Apply { version: 1, .. }));
+        assert!(matches!(
+            evaluate(b"eyJhbGciOiJFZERTQSJ9.good.sig", &c),
+            Decision::Apply { version: 1, .. }
+        ));
         let r = reason(evaluate(b"eyJhbGciOiJFZERTQSJ9.bad.sig", &c));
-        assert_eq!(r, "signature: signature does not verify with any of the 1 trusted keys");
+        assert_eq!(
+            r,
+            "signature: signature does not verify with any of the 1 trusted keys"
+        );
         let r = reason(evaluate(&push(1, config(900, "10.0.0.1")), &c));
         assert!(r.starts_with("unsigned config refused"), "{r}");
         // And a box without keys refuses tokens it cannot check.
         let r = reason(evaluate(b"eyJhbGciOiJFZERTQSJ9.good.sig", &ctx(&cur, 0)));
-        assert!(r.starts_with("signed config but this box has no trust.config_keys"), "{r}");
+        assert!(
+            r.starts_with("signed config but this box has no trust.config_keys"),
+            "{r}"
+        );
     }
 }

@@ -49,7 +49,11 @@ pub fn session_description(device_id: &str, media: &MediaConfig) -> String {
     let _ = writeln!(sdp, "s=Bridgepoint {device_id}");
     let _ = writeln!(sdp, "c=IN {ip_version} {}", hub.host);
     let _ = writeln!(sdp, "t=0 0");
-    let _ = writeln!(sdp, "m=video {} RTP/SAVP {VIDEO_PAYLOAD_TYPE}", hub.video_port);
+    let _ = writeln!(
+        sdp,
+        "m=video {} RTP/SAVP {VIDEO_PAYLOAD_TYPE}",
+        hub.video_port
+    );
     let _ = writeln!(sdp, "a=rtpmap:{VIDEO_PAYLOAD_TYPE} H264/90000");
     let _ = writeln!(
         sdp,
@@ -59,9 +63,16 @@ pub fn session_description(device_id: &str, media: &MediaConfig) -> String {
     let _ = writeln!(sdp, "a=framerate:{}", v.fps);
     let _ = writeln!(sdp, "a=recvonly");
     let _ = writeln!(sdp, "{crypto}");
-    let _ = writeln!(sdp, "m=audio {} RTP/SAVP {AUDIO_PAYLOAD_TYPE}", hub.audio_port);
+    let _ = writeln!(
+        sdp,
+        "m=audio {} RTP/SAVP {AUDIO_PAYLOAD_TYPE}",
+        hub.audio_port
+    );
     let _ = writeln!(sdp, "a=rtpmap:{AUDIO_PAYLOAD_TYPE} opus/48000/2");
-    let _ = writeln!(sdp, "a=fmtp:{AUDIO_PAYLOAD_TYPE} minptime=10;useinbandfec=1");
+    let _ = writeln!(
+        sdp,
+        "a=fmtp:{AUDIO_PAYLOAD_TYPE} minptime=10;useinbandfec=1"
+    );
     let _ = writeln!(sdp, "a=recvonly");
     let _ = writeln!(sdp, "{crypto}");
     sdp
@@ -89,10 +100,14 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
         assert!(sdp.contains("c=IN IP4 10.1.2.3\n"));
         assert!(sdp.contains("m=video 6000 RTP/SAVP 96\n"));
         assert!(sdp.contains("a=rtpmap:96 H264/90000\n"));
-        assert!(sdp.contains("profile-level-id=42e01f"), "720p30 is level 3.1");
+        assert!(
+            sdp.contains("profile-level-id=42e01f"),
+            "720p30 is level 3.1"
+        );
         assert!(sdp.contains("m=audio 6002 RTP/SAVP 111\n"));
         assert!(sdp.contains("a=rtpmap:111 opus/48000/2\n"));
-        let crypto = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\n";
+        let crypto =
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\n";
         assert_eq!(sdp.matches(crypto).count(), 2, "{sdp}");
     }
 
@@ -108,6 +123,9 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
     #[test]
     fn ipv6_hub_is_marked_ip6() {
         let c = parse_toml(&FILE.replace("10.1.2.3", "fd00::1")).unwrap();
-        assert!(session_description(&c.device_id, &c.settings.media().unwrap()).contains("c=IN IP6 fd00::1"));
+        assert!(
+            session_description(&c.device_id, &c.settings.media().unwrap())
+                .contains("c=IN IP6 fd00::1")
+        );
     }
 }

@@ -86,7 +86,9 @@ impl FromStr for SrtpSuite {
         SrtpSuite::ALL
             .into_iter()
             .find(|suite| suite.name() == s)
-            .ok_or_else(|| UnknownSuite { given: s.to_owned() })
+            .ok_or_else(|| UnknownSuite {
+                given: s.to_owned(),
+            })
     }
 }
 

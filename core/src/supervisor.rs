@@ -183,7 +183,9 @@ impl StreamSupervisor {
     /// The pipeline failed. Returns `Stop` so the adapter tears it down.
     pub fn on_failed(&mut self, reason: String, now: Instant) -> Option<StreamAction> {
         let stable = match self.phase {
-            Phase::Streaming { since } => now.saturating_duration_since(since) >= self.policy.stable_after,
+            Phase::Streaming { since } => {
+                now.saturating_duration_since(since) >= self.policy.stable_after
+            }
             Phase::Starting { .. } => false,
             // A late error from a pipeline already torn down changes nothing.
             Phase::Stopped | Phase::Backoff { .. } => return None,
@@ -200,7 +202,10 @@ impl StreamSupervisor {
 
     fn backoff(&self, failures: u32) -> Duration {
         let factor = 1u32 << (failures.saturating_sub(1)).min(16);
-        self.policy.initial_backoff.saturating_mul(factor).min(self.policy.max_backoff)
+        self.policy
+            .initial_backoff
+            .saturating_mul(factor)
+            .min(self.policy.max_backoff)
     }
 
     /// When [`StreamSupervisor::handle_timeout`] must next be called.
@@ -219,13 +224,14 @@ impl StreamSupervisor {
                 self.phase = Phase::Starting { since: now };
                 Some(StreamAction::Start)
             }
-            Phase::Starting { since } if now >= since + self.policy.start_timeout => self.on_failed(
-                format!(
-                    "pipeline sent no packet within {} s of starting",
-                    self.policy.start_timeout.as_secs()
+            Phase::Starting { since } if now >= since + self.policy.start_timeout => self
+                .on_failed(
+                    format!(
+                        "pipeline sent no packet within {} s of starting",
+                        self.policy.start_timeout.as_secs()
+                    ),
+                    now,
                 ),
-                now,
-            ),
             _ => None,
         }
     }
@@ -260,15 +266,25 @@ mod tests {
         let mut now = t0;
         let mut delays = Vec::new();
         for _ in 0..10 {
-            assert_eq!(s.on_failed("video-encoder: boom".into(), now), Some(StreamAction::Stop));
+            assert_eq!(
+                s.on_failed("video-encoder: boom".into(), now),
+                Some(StreamAction::Stop)
+            );
             let retry = s.poll_timeout().unwrap();
             delays.push(retry - now);
-            assert_eq!(s.handle_timeout(retry - ms(1)), None, "no retry before the backoff ends");
+            assert_eq!(
+                s.handle_timeout(retry - ms(1)),
+                None,
+                "no retry before the backoff ends"
+            );
             assert_eq!(s.handle_timeout(retry), Some(StreamAction::Start));
             now = retry;
         }
         let secs: Vec<f64> = delays.iter().map(|d| d.as_secs_f64()).collect();
-        assert_eq!(secs, vec![0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0, 30.0]);
+        assert_eq!(
+            secs,
+            vec![0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0, 30.0]
+        );
     }
 
     #[test]
@@ -278,7 +294,11 @@ mod tests {
         s.set_wanted(true, t0);
         s.on_failed("element video-source: cannot open /dev/video9".into(), t0);
         match s.state() {
-            StreamState::Error { reason, failures, retry_at } => {
+            StreamState::Error {
+                reason,
+                failures,
+                retry_at,
+            } => {
                 assert!(reason.contains("video-source"));
                 assert_eq!(failures, 1);
                 assert_eq!(retry_at, t0 + ms(500));
@@ -295,7 +315,11 @@ mod tests {
         s.on_failed("x".into(), t0);
         s.handle_timeout(t0 + ms(500));
         s.on_failed("x".into(), t0 + ms(600));
-        assert_eq!(s.poll_timeout(), Some(t0 + ms(1600)), "second failure waits 1 s");
+        assert_eq!(
+            s.poll_timeout(),
+            Some(t0 + ms(1600)),
+            "second failure waits 1 s"
+        );
         s.handle_timeout(t0 + ms(1600));
         s.on_streaming(t0 + ms(1700));
         let later = t0 + ms(1700) + Duration::from_secs(31);
@@ -309,7 +333,10 @@ mod tests {
         let mut s = StreamSupervisor::new(RestartPolicy::default());
         s.set_wanted(true, t0);
         assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(15)));
-        assert_eq!(s.handle_timeout(t0 + Duration::from_secs(15)), Some(StreamAction::Stop));
+        assert_eq!(
+            s.handle_timeout(t0 + Duration::from_secs(15)),
+            Some(StreamAction::Stop)
+        );
         assert_eq!(s.state().name(), "error");
     }
 
@@ -319,7 +346,11 @@ mod tests {
         let mut s = StreamSupervisor::new(RestartPolicy::default());
         s.set_wanted(true, t0);
         s.on_failed("x".into(), t0);
-        assert_eq!(s.set_wanted(false, t0 + ms(10)), None, "nothing is running to stop");
+        assert_eq!(
+            s.set_wanted(false, t0 + ms(10)),
+            None,
+            "nothing is running to stop"
+        );
         assert_eq!(s.poll_timeout(), None);
         assert_eq!(s.state(), StreamState::Stopped);
     }

@@ -81,7 +81,10 @@ impl Rauc {
         if out.status.success() {
             Ok(())
         } else {
-            Err(format!("rauc status {verb}: {}", String::from_utf8_lossy(&out.stderr).trim()))
+            Err(format!(
+                "rauc status {verb}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
         }
     }
 
@@ -95,7 +98,11 @@ impl Rauc {
     }
 }
 
-async fn run_install(program: &PathBuf, url: &str, events: &mpsc::UnboundedSender<UpdateEvent>) -> Result<(), String> {
+async fn run_install(
+    program: &PathBuf,
+    url: &str,
+    events: &mpsc::UnboundedSender<UpdateEvent>,
+) -> Result<(), String> {
     let mut child = Command::new(program)
         .args(["install", url])
         .stdin(Stdio::null())
@@ -131,8 +138,18 @@ async fn run_install(program: &PathBuf, url: &str, events: &mpsc::UnboundedSende
     if status.success() {
         Ok(())
     } else {
-        let tail: Vec<String> = stderr.into_iter().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect();
-        Err(format!("rauc install failed ({status}): {}", tail.join(" | ")))
+        let tail: Vec<String> = stderr
+            .into_iter()
+            .rev()
+            .take(3)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        Err(format!(
+            "rauc install failed ({status}): {}",
+            tail.join(" | ")
+        ))
     }
 }
 
@@ -170,9 +187,18 @@ mod tests {
 
     #[test]
     fn progress_lines_parse() {
-        assert_eq!(parse_progress("  0% Installing"), Some((0, "Installing".into())));
-        assert_eq!(parse_progress(" 40% Checking slot rootfs.1"), Some((40, "Checking slot rootfs.1".into())));
-        assert_eq!(parse_progress("installing: 100% Installing done."), Some((100, "Installing done.".into())));
+        assert_eq!(
+            parse_progress("  0% Installing"),
+            Some((0, "Installing".into()))
+        );
+        assert_eq!(
+            parse_progress(" 40% Checking slot rootfs.1"),
+            Some((40, "Checking slot rootfs.1".into()))
+        );
+        assert_eq!(
+            parse_progress("installing: 100% Installing done."),
+            Some((100, "Installing done.".into()))
+        );
         assert_eq!(parse_progress("no progress here"), None);
         assert_eq!(parse_progress("250% nonsense"), None);
     }

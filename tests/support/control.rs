@@ -34,9 +34,20 @@ impl Keys {
     /// Generates a key pair under `dir/<name>`.
     pub fn generate(dir: &Path, name: &str) -> Keys {
         let prefix = dir.join(name);
-        let out = Command::new(bin("jws-tool")).arg("keygen").arg(&prefix).output().expect("run jws-tool");
-        assert!(out.status.success(), "jws-tool keygen: {}", String::from_utf8_lossy(&out.stderr));
-        let public_b64 = std::fs::read_to_string(prefix.with_extension("pub")).expect("read .pub").trim().to_owned();
+        let out = Command::new(bin("jws-tool"))
+            .arg("keygen")
+            .arg(&prefix)
+            .output()
+            .expect("run jws-tool");
+        assert!(
+            out.status.success(),
+            "jws-tool keygen: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let public_b64 = std::fs::read_to_string(prefix.with_extension("pub"))
+            .expect("read .pub")
+            .trim()
+            .to_owned();
         Keys {
             private_jwk: prefix.with_extension("key.jwk"),
             public_b64,
@@ -55,10 +66,22 @@ impl Keys {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run jws-tool sign");
-        child.stdin.take().expect("stdin").write_all(payload).expect("write payload");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(payload)
+            .expect("write payload");
         let out = child.wait_with_output().expect("jws-tool sign");
-        assert!(out.status.success(), "jws-tool sign: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).expect("token is text").trim().to_owned()
+        assert!(
+            out.status.success(),
+            "jws-tool sign: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("token is text")
+            .trim()
+            .to_owned()
     }
 }
 
@@ -139,12 +162,24 @@ impl<'a> Central<'a> {
 
     /// Publishes `payload` (QoS 1), retained or not.
     pub fn publish(&self, topic: &str, payload: &[u8], retain: bool) {
-        let file = self.broker.dir().join(format!("pub-{}.bin", std::process::id() as u128 * 1000 + rand_suffix()));
+        let file = self.broker.dir().join(format!(
+            "pub-{}.bin",
+            std::process::id() as u128 * 1000 + rand_suffix()
+        ));
         std::fs::write(&file, payload).expect("write payload file");
         let mut cmd = Command::new("timeout");
-        cmd.args(["10", "mosquitto_pub", "-V", "mqttv311", "-q", "1", "-h", "127.0.0.1"])
-            .args(["-p", &self.broker.port().to_string(), "-t", topic, "-f"])
-            .arg(&file);
+        cmd.args([
+            "10",
+            "mosquitto_pub",
+            "-V",
+            "mqttv311",
+            "-q",
+            "1",
+            "-h",
+            "127.0.0.1",
+        ])
+        .args(["-p", &self.broker.port().to_string(), "-t", topic, "-f"])
+        .arg(&file);
         if retain {
             cmd.arg("-r");
         }
@@ -153,15 +188,26 @@ impl<'a> Central<'a> {
             cmd.arg("--cert").arg(c.client_cert("central"));
             cmd.arg("--key").arg(c.client_key("central"));
         }
-        let out = cmd.stdin(Stdio::null()).output().expect("run mosquitto_pub");
-        assert!(out.status.success(), "mosquitto_pub to {topic}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = cmd
+            .stdin(Stdio::null())
+            .output()
+            .expect("run mosquitto_pub");
+        assert!(
+            out.status.success(),
+            "mosquitto_pub to {topic}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let _ = std::fs::remove_file(&file);
     }
 
     /// Subscribes to `topics`, waiting until the broker confirmed.
     pub fn subscribe(&self, topics: &[&str]) -> Subscriber {
         let mut sub = self.broker.subscribe(&self.auth(), topics);
-        assert!(sub.wait_subscribed(Duration::from_secs(10)), "subscription not confirmed:\n{}", sub.output());
+        assert!(
+            sub.wait_subscribed(Duration::from_secs(10)),
+            "subscription not confirmed:\n{}",
+            sub.output()
+        );
         sub
     }
 }
@@ -175,7 +221,13 @@ fn rand_suffix() -> u128 {
 
 /// Waits for a message on `topic`, after the first `skip` messages, whose
 /// JSON satisfies `want`; returns it.
-pub fn wait_json(sub: &Subscriber, topic: &str, skip: usize, timeout: Duration, want: impl Fn(&Value) -> bool) -> Option<Value> {
+pub fn wait_json(
+    sub: &Subscriber,
+    topic: &str,
+    skip: usize,
+    timeout: Duration,
+    want: impl Fn(&Value) -> bool,
+) -> Option<Value> {
     wait_for(timeout, || {
         sub.messages()
             .into_iter()

@@ -84,8 +84,13 @@ impl Daemon {
 
     /// Sends SIGTERM and waits for a clean exit; returns the exit status success.
     pub fn stop(mut self) -> bool {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        let exited = wait_for(Duration::from_secs(10), || self.child.try_wait().ok().flatten());
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let exited = wait_for(Duration::from_secs(10), || {
+            self.child.try_wait().ok().flatten()
+        });
         exited.is_some_and(|s| s.success())
     }
 }

@@ -22,7 +22,16 @@ pub fn record(dir: &Path, name: &str, sdp: &str, seconds: u32) -> Recorder {
     let out = dir.join(format!("{name}.mkv"));
     let log = dir.join(format!("{name}.ffmpeg.log"));
     let child = Command::new("timeout")
-        .args(["-s", "INT", &(seconds + 20).to_string(), "ffmpeg", "-nostdin", "-y", "-v", "warning"])
+        .args([
+            "-s",
+            "INT",
+            &(seconds + 20).to_string(),
+            "ffmpeg",
+            "-nostdin",
+            "-y",
+            "-v",
+            "warning",
+        ])
         .args(["-protocol_whitelist", "file,udp,rtp,srtp,crypto", "-i"])
         .arg(&sdp_path)
         .args(["-t", &seconds.to_string(), "-map", "0", "-c", "copy"])
@@ -77,7 +86,10 @@ pub fn probe(path: &Path) -> Option<Probe> {
     }
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-count_frames", "-of", "json"])
-        .args(["-show_entries", "stream=codec_type,codec_name,width,height,nb_read_frames,sample_rate"])
+        .args([
+            "-show_entries",
+            "stream=codec_type,codec_name,width,height,nb_read_frames,sample_rate",
+        ])
         .args(["-show_entries", "format=duration"])
         .arg(path)
         .output()

@@ -8,7 +8,13 @@ pub const KEY: &str = "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZ";
 pub const OTHER_KEY: &str = "ZmFrZS1rZXktZm9yLXRoZS13cm9uZy1rZXktdGVzdA";
 
 /// A config streaming test sources to 127.0.0.1 on the given ports.
-pub fn config(data_dir: &Path, video_port: u16, audio_port: u16, mode: &str, size: (u32, u32)) -> String {
+pub fn config(
+    data_dir: &Path,
+    video_port: u16,
+    audio_port: u16,
+    mode: &str,
+    size: (u32, u32),
+) -> String {
     format!(
         r#"device_id = "test-box-01"
 data_dir = "{data}"

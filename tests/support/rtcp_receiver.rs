@@ -19,7 +19,9 @@ pub struct RtcpReceiver {
 }
 
 fn make(factory: &str) -> gst::Element {
-    gst::ElementFactory::make(factory).build().unwrap_or_else(|_| panic!("GStreamer element {factory} missing"))
+    gst::ElementFactory::make(factory)
+        .build()
+        .unwrap_or_else(|_| panic!("GStreamer element {factory} missing"))
 }
 
 fn key_caps(key: &[u8]) -> gst::Caps {
@@ -38,7 +40,8 @@ impl RtcpReceiver {
     pub fn start(video_port: u16, key: &[u8]) -> RtcpReceiver {
         gst::init().expect("GStreamer init");
         // The relay owns the hub's RTCP port.
-        let relay = UdpSocket::bind(("127.0.0.1", video_port + 1)).expect("bind the hub's RTCP port");
+        let relay =
+            UdpSocket::bind(("127.0.0.1", video_port + 1)).expect("bind the hub's RTCP port");
         let inner = UdpSocket::bind("127.0.0.1:0").expect("bind the receiver's RTCP port");
         let inner_port = inner.local_addr().expect("addr").port();
         drop(inner);
@@ -52,7 +55,15 @@ impl RtcpReceiver {
         let rtpbin = make("rtpbin");
         let rtp_src = make("udpsrc");
         rtp_src.set_property("port", i32::from(video_port));
-        rtp_src.set_property("caps", gst::Caps::builder("application/x-srtp").field("media", "video").field("clock-rate", 90000i32).field("encoding-name", "H264").field("payload", 96i32).build());
+        rtp_src.set_property(
+            "caps",
+            gst::Caps::builder("application/x-srtp")
+                .field("media", "video")
+                .field("clock-rate", 90000i32)
+                .field("encoding-name", "H264")
+                .field("payload", 96i32)
+                .build(),
+        );
         let rtp_dec = make("srtpdec");
         let rtcp_src = make("udpsrc");
         rtcp_src.set_property("port", i32::from(inner_port));
@@ -72,14 +83,28 @@ impl RtcpReceiver {
         rtcp_out.set_property("sync", false);
         rtcp_out.set_property("async", false);
         pipeline
-            .add_many([&rtpbin, &rtp_src, &rtp_dec, &rtcp_src, &rtcp_dec, &rtcp_enc, &rtcp_out])
+            .add_many([
+                &rtpbin, &rtp_src, &rtp_dec, &rtcp_src, &rtcp_dec, &rtcp_enc, &rtcp_out,
+            ])
             .expect("add");
-        rtp_src.link_pads(Some("src"), &rtp_dec, Some("rtp_sink")).expect("link rtp");
-        rtp_dec.link_pads(Some("rtp_src"), &rtpbin, Some("recv_rtp_sink_0")).expect("link rtp to rtpbin");
-        rtcp_src.link_pads(Some("src"), &rtcp_dec, Some("rtcp_sink")).expect("link rtcp");
-        rtcp_dec.link_pads(Some("rtcp_src"), &rtpbin, Some("recv_rtcp_sink_0")).expect("link rtcp to rtpbin");
-        rtpbin.link_pads(Some("send_rtcp_src_0"), &rtcp_enc, Some("rtcp_sink_0")).expect("link rtcp out");
-        rtcp_enc.link_pads(Some("rtcp_src_0"), &rtcp_out, Some("sink")).expect("link rtcp sink");
+        rtp_src
+            .link_pads(Some("src"), &rtp_dec, Some("rtp_sink"))
+            .expect("link rtp");
+        rtp_dec
+            .link_pads(Some("rtp_src"), &rtpbin, Some("recv_rtp_sink_0"))
+            .expect("link rtp to rtpbin");
+        rtcp_src
+            .link_pads(Some("src"), &rtcp_dec, Some("rtcp_sink"))
+            .expect("link rtcp");
+        rtcp_dec
+            .link_pads(Some("rtcp_src"), &rtpbin, Some("recv_rtcp_sink_0"))
+            .expect("link rtcp to rtpbin");
+        rtpbin
+            .link_pads(Some("send_rtcp_src_0"), &rtcp_enc, Some("rtcp_sink_0"))
+            .expect("link rtcp out");
+        rtcp_enc
+            .link_pads(Some("rtcp_src_0"), &rtcp_out, Some("sink"))
+            .expect("link rtcp sink");
         let bin = pipeline.clone();
         rtpbin.connect_pad_added(move |_, pad| {
             if pad.name().starts_with("recv_rtp_src_") {
@@ -90,7 +115,9 @@ impl RtcpReceiver {
                 let _ = pad.link(&sink.static_pad("sink").expect("fakesink pad"));
             }
         });
-        pipeline.set_state(gst::State::Playing).expect("receiver pipeline starts");
+        pipeline
+            .set_state(gst::State::Playing)
+            .expect("receiver pipeline starts");
 
         // The relay: the receiver's reports (from its known port) go to the
         // box's address, learnt from the box's own packets; the box's go in.

@@ -18,7 +18,9 @@ impl SimBoard {
     /// Connects to the socket.
     pub fn connect(socket: &Path) -> SimBoard {
         let stream = UnixStream::connect(socket).expect("connect to the simulated board");
-        stream.set_read_timeout(Some(Duration::from_secs(70))).expect("timeout");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(70)))
+            .expect("timeout");
         SimBoard {
             reader: BufReader::new(stream.try_clone().expect("clone")),
             writer: stream,
@@ -40,8 +42,12 @@ impl SimBoard {
 
     /// The pattern of one LED from the `leds` answer.
     pub fn led(&mut self, name: &str) -> String {
-        let leds: serde_json::Value = serde_json::from_str(&self.cmd("leds")).expect("leds is JSON");
-        leds[name]["pattern"].as_str().unwrap_or("<missing>").to_owned()
+        let leds: serde_json::Value =
+            serde_json::from_str(&self.cmd("leds")).expect("leds is JSON");
+        leds[name]["pattern"]
+            .as_str()
+            .unwrap_or("<missing>")
+            .to_owned()
     }
 
     /// Waits until `state.stream` is `want`; returns whether it got there.

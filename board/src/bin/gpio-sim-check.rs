@@ -38,7 +38,8 @@ use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-const USAGE: &str = "usage: gpio-sim-check --sim-dir /sys/devices/platform/gpio-sim.0/gpiochipN [--bench N]";
+const USAGE: &str =
+    "usage: gpio-sim-check --sim-dir /sys/devices/platform/gpio-sim.0/gpiochipN [--bench N]";
 
 /// How long LED samples are taken to recognise a pattern (one heartbeat cycle and a bit).
 const SAMPLE_WINDOW: Duration = Duration::from_millis(1300);
@@ -69,7 +70,8 @@ impl Sim {
     /// The line's level.
     fn value(&self, line: u32) -> Result<bool, String> {
         let path = self.attr(line, "value");
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(text.trim() == "1")
     }
 }
@@ -140,7 +142,10 @@ impl LedLines {
             .iter()
             .filter(|(_, lit)| lit.iter().any(|l| *l) && *lit != colour)
             .count();
-        let levels: Vec<(Duration, bool)> = samples.iter().map(|(t, lit)| (*t, lit.iter().any(|l| *l))).collect();
+        let levels: Vec<(Duration, bool)> = samples
+            .iter()
+            .map(|(t, lit)| (*t, lit.iter().any(|l| *l)))
+            .collect();
         let mismatch = fit(pattern, &levels);
         let n = samples.len();
         let colour_name = if self.channels.len() == 3 {
@@ -209,7 +214,10 @@ fn fit(pattern: LedPattern, samples: &[(Duration, bool)]) -> f64 {
 fn describe(levels: &[(Duration, bool)]) -> String {
     let lit = levels.iter().filter(|(_, l)| *l).count();
     let changes = levels.windows(2).filter(|w| w[0].1 != w[1].1).count();
-    format!("lit in {lit} of {} samples, {changes} changes", levels.len())
+    format!(
+        "lit in {lit} of {} samples, {changes} changes",
+        levels.len()
+    )
 }
 
 /// The board and a box core running as in the daemon.
@@ -256,8 +264,12 @@ impl Rig {
             view: view_rx,
         };
         let started: StartedBoard = match open {
-            Open::Start => bridgepoint_board::start("gpio-sim", Path::new("/tmp"), link, cancel.clone())?,
-            Open::Cdev(profile, mode) => driver::spawn(cdev::open_with(profile, mode)?, link, cancel.clone()),
+            Open::Start => {
+                bridgepoint_board::start("gpio-sim", Path::new("/tmp"), link, cancel.clone())?
+            }
+            Open::Cdev(profile, mode) => {
+                driver::spawn(cdev::open_with(profile, mode)?, link, cancel.clone())
+            }
         };
         let mut s = settings(timing);
         s.button_down_at_start = started.button_down_at_start;
@@ -308,7 +320,12 @@ impl Rig {
                         return Ok((at, seen));
                     }
                 }
-                Err(_) => return Err(format!("no {what} within {timeout:?} (saw {})", summary(&seen))),
+                Err(_) => {
+                    return Err(format!(
+                        "no {what} within {timeout:?} (saw {})",
+                        summary(&seen)
+                    ))
+                }
             }
         }
     }
@@ -317,7 +334,10 @@ impl Rig {
     fn collect(&self, window: Duration) -> Vec<Output> {
         let end = Instant::now() + window;
         let mut seen = Vec::new();
-        while let Ok((_, o)) = self.outputs.recv_timeout(end.saturating_duration_since(Instant::now())) {
+        while let Ok((_, o)) = self
+            .outputs
+            .recv_timeout(end.saturating_duration_since(Instant::now()))
+        {
             seen.push(o);
         }
         seen
@@ -335,9 +355,9 @@ impl Rig {
 
     /// The edges received from the `from`th on, as (level, kernel time, received).
     fn edges_since(&self, from: usize) -> Vec<(ButtonEdge, Instant)> {
-        self.edges
-            .lock()
-            .map_or(Vec::new(), |log| log.get(from..).unwrap_or_default().to_vec())
+        self.edges.lock().map_or(Vec::new(), |log| {
+            log.get(from..).unwrap_or_default().to_vec()
+        })
     }
 
     fn stop(self, rt: &Runtime) -> Result<(), String> {
@@ -484,15 +504,22 @@ impl Ctx {
     }
 
     /// Waits for the next press and checks it is `want`; then for `then`, if given.
-    fn expect_press(&self, rig: &Rig, want: Press, then: Option<&Output>) -> Result<Vec<Output>, String> {
-        let (_, mut seen) = rig.wait_for(Duration::from_secs(3), &format!("{want:?} press"), |o| {
-            matches!(o, Output::Press(_))
-        })?;
+    fn expect_press(
+        &self,
+        rig: &Rig,
+        want: Press,
+        then: Option<&Output>,
+    ) -> Result<Vec<Output>, String> {
+        let (_, mut seen) =
+            rig.wait_for(Duration::from_secs(3), &format!("{want:?} press"), |o| {
+                matches!(o, Output::Press(_))
+            })?;
         if seen.last() != Some(&Output::Press(want)) {
             return Err(format!("decided {}, want {want:?}", summary(&seen)));
         }
         if let Some(then) = then {
-            let (_, more) = rig.wait_for(Duration::from_secs(1), &format!("{then:?}"), |o| o == then)?;
+            let (_, more) =
+                rig.wait_for(Duration::from_secs(1), &format!("{then:?}"), |o| o == then)?;
             seen.extend(more);
         }
         Ok(seen)
@@ -507,7 +534,9 @@ impl Ctx {
                 return Ok(());
             }
             if Instant::now() > end {
-                return Err(format!("still lit after {within:?}: status {s:?}, call {c:?}"));
+                return Err(format!(
+                    "still lit after {within:?}: status {s:?}, call {c:?}"
+                ));
             }
             std::thread::sleep(ms(5));
         }
@@ -547,13 +576,15 @@ fn run(args: &Args) -> Result<Tally, String> {
     // The backend gets kernel edge events for the button line.
     t.report(
         "cdev backend opens the gpio-sim chip with edge events for the button",
-        cdev::open(&ctx.profile).map_err(|e| e.to_string()).and_then(|board| {
-            if board.button.uses_edge_events() {
-                Ok(String::new())
-            } else {
-                Err("fell back to sampling".into())
-            }
-        }),
+        cdev::open(&ctx.profile)
+            .map_err(|e| e.to_string())
+            .and_then(|board| {
+                if board.button.uses_edge_events() {
+                    Ok(String::new())
+                } else {
+                    Err("fell back to sampling".into())
+                }
+            }),
     );
 
     let rig = match Rig::start(&ctx.rt, Open::Start, ButtonTiming::default()) {
@@ -583,7 +614,9 @@ fn run(args: &Args) -> Result<Tally, String> {
         "a second open of held lines fails with the pin and its holder",
         match cdev::open(&ctx.profile) {
             Ok(_) => Err("opened lines already held".into()),
-            Err(e @ BoardError::PinBusy { .. }) if e.to_string().contains("buttons.call.line") => Ok(e.to_string()),
+            Err(e @ BoardError::PinBusy { .. }) if e.to_string().contains("buttons.call.line") => {
+                Ok(e.to_string())
+            }
             Err(e) => Err(format!("unexpected error: {e}")),
         },
     );
@@ -596,7 +629,8 @@ fn run(args: &Args) -> Result<Tally, String> {
     rig.core.abort();
     t.report(
         "core gone: every LED goes dark",
-        ctx.wait_dark(Duration::from_secs(2)).map(|()| String::new()),
+        ctx.wait_dark(Duration::from_secs(2))
+            .map(|()| String::new()),
     );
     t.report(
         "board stops on cancel and releases its lines",
@@ -621,7 +655,10 @@ fn main_checks(ctx: &Ctx, rig: &Rig, t: &mut Tally) {
         "idle: status LED shows heartbeat",
         status.check(sim, LedPattern::Heartbeat, SAMPLE_WINDOW),
     );
-    t.report("idle: call LED is dark", call.check(sim, LedPattern::Off, ms(300)));
+    t.report(
+        "idle: call LED is dark",
+        call.check(sim, LedPattern::Off, ms(300)),
+    );
 
     // Short press: a session starts; the call LED blinks slow while the stream starts.
     rig.drain();
@@ -640,7 +677,10 @@ fn main_checks(ctx: &Ctx, rig: &Rig, t: &mut Tally) {
 
     rig.input(Input::StreamStarted);
     std::thread::sleep(ms(100));
-    t.report("streaming: call LED is on", call.check(sim, LedPattern::On, ms(500)));
+    t.report(
+        "streaming: call LED is on",
+        call.check(sim, LedPattern::On, ms(500)),
+    );
     t.report(
         "streaming: status LED shows heartbeat",
         status.check(sim, LedPattern::Heartbeat, SAMPLE_WINDOW),
@@ -763,7 +803,12 @@ fn main_checks(ctx: &Ctx, rig: &Rig, t: &mut Tally) {
 /// time goes: to the kernel's edge timestamp, to the core loop receiving the
 /// edge from the board thread, and on to the decision.
 fn bench(ctx: &Ctx, rig: &Rig, n: usize, t: &mut Tally) {
-    let green = ctx.call.channels.iter().find(|(_, c, _)| *c).map(|(l, ..)| *l);
+    let green = ctx
+        .call
+        .channels
+        .iter()
+        .find(|(_, c, _)| *c)
+        .map(|(l, ..)| *l);
     let Some(green) = green else {
         t.report("bench", Err("the call LED has no lit channel".into()));
         return;
@@ -788,8 +833,9 @@ fn bench(ctx: &Ctx, rig: &Rig, n: usize, t: &mut Tally) {
                 }
                 std::thread::yield_now();
             };
-            let (decided_at, seen) =
-                rig.wait_for(Duration::from_secs(3), "press", |o| matches!(o, Output::Press(_)))?;
+            let (decided_at, seen) = rig.wait_for(Duration::from_secs(3), "press", |o| {
+                matches!(o, Output::Press(_))
+            })?;
             if seen.last() != Some(&Output::Press(Press::Short)) {
                 return Err(format!("decided {}", summary(&seen)));
             }
@@ -898,21 +944,28 @@ fn power_up_check(ctx: &Ctx, t: &mut Tally) {
         .map(|(_, text)| text.replace("bias = \"pull-up\"", "bias = \"none\""));
     let result = (|| -> Result<String, String> {
         let text = text.ok_or("no gpio-sim profile")?;
-        let variant = Profile::parse("gpio-sim-nobias", "gpio-sim.toml with bias = \"none\"", &text)
-            .map_err(|e| e.to_string())?;
+        let variant = Profile::parse(
+            "gpio-sim-nobias",
+            "gpio-sim.toml with bias = \"none\"",
+            &text,
+        )
+        .map_err(|e| e.to_string())?;
         ctx.button.set(&ctx.sim, true)?;
         // The core's threshold is 10 s in the box; 3 s here keeps the run short.
         let timing = ButtonTiming {
             factory_reset: Duration::from_secs(3),
             ..ButtonTiming::default()
         };
-        let rig = Rig::start(&ctx.rt, Open::Cdev(&variant, ButtonMode::Events), timing).map_err(|e| e.to_string())?;
+        let rig = Rig::start(&ctx.rt, Open::Cdev(&variant, ButtonMode::Events), timing)
+            .map_err(|e| e.to_string())?;
         let outcome = (|| {
             if !rig.button_down_at_start {
                 return Err("button_down_at_start is false".to_owned());
             }
             let started = Instant::now();
-            rig.wait_for(Duration::from_secs(6), "factory reset", |o| *o == Output::FactoryReset)?;
+            rig.wait_for(Duration::from_secs(6), "factory reset", |o| {
+                *o == Output::FactoryReset
+            })?;
             let after = started.elapsed();
             ctx.button.set(&ctx.sim, false)?;
             let later = rig.collect(ms(500));
@@ -990,10 +1043,16 @@ fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--sim-dir" => sim_dir = Some(PathBuf::from(args.next().ok_or("--sim-dir needs a directory")?)),
+            "--sim-dir" => {
+                sim_dir = Some(PathBuf::from(
+                    args.next().ok_or("--sim-dir needs a directory")?,
+                ))
+            }
             "--bench" => {
                 let n = args.next().ok_or("--bench needs a count")?;
-                bench = n.parse().map_err(|_| format!("--bench needs a count, got {n:?}"))?;
+                bench = n
+                    .parse()
+                    .map_err(|_| format!("--bench needs a count, got {n:?}"))?;
             }
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -1020,7 +1079,10 @@ fn main() {
         Ok(t) => t,
         Err(e) => {
             println!("not ok - setup: {e}");
-            Tally { passed: 0, failed: 1 }
+            Tally {
+                passed: 0,
+                failed: 1,
+            }
         }
     };
     println!("{} passed, {} failed", tally.passed, tally.failed);

@@ -17,7 +17,9 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use linux_embedded_hal::gpio_cdev::{Chip, EventRequestFlags, EventType, Line, LineEventHandle, LineRequestFlags};
+use linux_embedded_hal::gpio_cdev::{
+    Chip, EventRequestFlags, EventType, Line, LineEventHandle, LineRequestFlags,
+};
 use linux_embedded_hal::CdevPin;
 
 use super::clock;
@@ -62,7 +64,11 @@ impl ButtonInput for CdevButton {
         }
     }
 
-    fn wait_edges(&mut self, timeout: Duration, out: &mut Vec<ButtonEdge>) -> Result<(), BoardError> {
+    fn wait_edges(
+        &mut self,
+        timeout: Duration,
+        out: &mut Vec<ButtonEdge>,
+    ) -> Result<(), BoardError> {
         match self {
             CdevButton::Events(b) => b.wait_edges(timeout, out),
             CdevButton::Polled(b) => b.wait_edges(timeout, out),
@@ -100,8 +106,14 @@ impl EventButton {
         Ok((value != 0) != self.active_low)
     }
 
-    fn wait_edges(&mut self, timeout: Duration, out: &mut Vec<ButtonEdge>) -> Result<(), BoardError> {
-        if !poll_readable(&self.handle, timeout).map_err(|e| self.err("waiting for button events failed", e))? {
+    fn wait_edges(
+        &mut self,
+        timeout: Duration,
+        out: &mut Vec<ButtonEdge>,
+    ) -> Result<(), BoardError> {
+        if !poll_readable(&self.handle, timeout)
+            .map_err(|e| self.err("waiting for button events failed", e))?
+        {
             return Ok(());
         }
         let mut read = 0;
@@ -156,13 +168,19 @@ pub fn open(profile: &Profile) -> Result<OpenedBoard<CdevButton, CdevPin>, Board
 }
 
 /// Opens a cdev profile's pins, reading the button as `mode` says.
-pub fn open_with(profile: &Profile, mode: ButtonMode) -> Result<OpenedBoard<CdevButton, CdevPin>, BoardError> {
+pub fn open_with(
+    profile: &Profile,
+    mode: ButtonMode,
+) -> Result<OpenedBoard<CdevButton, CdevPin>, BoardError> {
     let mut chips = Chips::default();
     // Check every pin before claiming any.
     let mut lines: Vec<(String, PathBuf, u32, Line)> = Vec::new();
     for (key, pin) in profile.pins() {
         let (path, line) = chips.line(profile, key, pin)?;
-        if let Some((other, ..)) = lines.iter().find(|(_, p, l, _)| *p == path && *l == line.offset()) {
+        if let Some((other, ..)) = lines
+            .iter()
+            .find(|(_, p, l, _)| *p == path && *l == line.offset())
+        {
             return Err(BoardError::DuplicatePin {
                 file: profile.file.clone(),
                 key: key.to_owned(),
@@ -170,7 +188,9 @@ pub fn open_with(profile: &Profile, mode: ButtonMode) -> Result<OpenedBoard<Cdev
                 pin: format!("{pin} ({} line {})", path.display(), line.offset()),
             });
         }
-        let info = line.info().map_err(|e| request_error(profile, key, pin, e))?;
+        let info = line
+            .info()
+            .map_err(|e| request_error(profile, key, pin, e))?;
         if info.is_kernel() {
             // GPIOLINE_FLAG_KERNEL: requested by a program or driver (is_used() means "any flag").
             let consumer = match info.consumer() {
@@ -208,14 +228,22 @@ pub fn open_with(profile: &Profile, mode: ButtonMode) -> Result<OpenedBoard<Cdev
             let handle = line
                 .request(LineRequestFlags::OUTPUT, u8::from(led.active_low), CONSUMER)
                 .map_err(|e| request_error(profile, &channel.key, &channel.pin, e))?;
-            pins.push(CdevPin::new(handle).map_err(|e| request_error(profile, &channel.key, &channel.pin, e))?);
+            pins.push(
+                CdevPin::new(handle)
+                    .map_err(|e| request_error(profile, &channel.key, &channel.pin, e))?,
+            );
         }
         leds.add(led, pins);
     }
     Ok(OpenedBoard { button, leds })
 }
 
-fn open_button(profile: &Profile, spec: &ButtonSpec, line: &Line, mode: ButtonMode) -> Result<CdevButton, BoardError> {
+fn open_button(
+    profile: &Profile,
+    spec: &ButtonSpec,
+    line: &Line,
+    mode: ButtonMode,
+) -> Result<CdevButton, BoardError> {
     let bias = match spec.bias {
         Bias::None => 0,
         Bias::PullUp => BIAS_PULL_UP,
@@ -248,7 +276,8 @@ fn open_button(profile: &Profile, spec: &ButtonSpec, line: &Line, mode: ButtonMo
     let handle = line
         .request(flags, 0, CONSUMER)
         .map_err(|e| request_error(profile, &spec.pin_key, &spec.pin, e))?;
-    let pin = CdevPin::new(handle).map_err(|e| request_error(profile, &spec.pin_key, &spec.pin, e))?;
+    let pin =
+        CdevPin::new(handle).map_err(|e| request_error(profile, &spec.pin_key, &spec.pin, e))?;
     Ok(CdevButton::Polled(PolledButton::new(pin, spec)?))
 }
 
@@ -269,7 +298,12 @@ struct Chips {
 
 impl Chips {
     /// The line `pin` names, checked against its chip.
-    fn line(&mut self, profile: &Profile, key: &str, pin: &Pin) -> Result<(PathBuf, Line), BoardError> {
+    fn line(
+        &mut self,
+        profile: &Profile,
+        key: &str,
+        pin: &Pin,
+    ) -> Result<(PathBuf, Line), BoardError> {
         let Pin::Line { chip: name, line } = pin else {
             return Err(BoardError::ProfileKey {
                 file: profile.file.clone(),
@@ -310,7 +344,9 @@ impl Chips {
                 num_lines: chip.num_lines(),
             });
         }
-        let l = chip.get_line(*line).map_err(|e| request_error(profile, key, pin, e))?;
+        let l = chip
+            .get_line(*line)
+            .map_err(|e| request_error(profile, key, pin, e))?;
         Ok((path.clone(), l))
     }
 }
@@ -382,7 +418,10 @@ mod tests {
     #[test]
     fn a_missing_chip_names_the_key_and_the_chip() {
         for chip in ["no-such-label", "gpiochip99", "/dev/gpiochip99"] {
-            let e = open(&profile(chip)).err().expect("no such chip").to_string();
+            let e = open(&profile(chip))
+                .err()
+                .expect("no such chip")
+                .to_string();
             assert!(
                 e.starts_with(&format!(
                     "board profile t.toml: buttons.call.line: GPIO chip \"{chip}\" not found (chips here: "
@@ -408,7 +447,8 @@ mod tests {
 
     #[test]
     fn bias_bits_reach_the_request_flags() {
-        let flags = LineRequestFlags::from_bits_retain(LineRequestFlags::INPUT.bits() | BIAS_PULL_UP);
+        let flags =
+            LineRequestFlags::from_bits_retain(LineRequestFlags::INPUT.bits() | BIAS_PULL_UP);
         assert_eq!(flags.bits(), 0b10_0001);
     }
 }

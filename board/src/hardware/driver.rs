@@ -42,7 +42,11 @@ pub trait ButtonInput: Send + 'static {
 
     /// Waits up to `timeout` for the level to change, appending the edges
     /// seen to `out` in order. Returns early once there is an edge.
-    fn wait_edges(&mut self, timeout: Duration, out: &mut Vec<ButtonEdge>) -> Result<(), BoardError>;
+    fn wait_edges(
+        &mut self,
+        timeout: Duration,
+        out: &mut Vec<ButtonEdge>,
+    ) -> Result<(), BoardError>;
 
     /// Whether edges come from the kernel (true) or from sampling.
     fn uses_edge_events(&self) -> bool;
@@ -59,7 +63,10 @@ pub struct EdgeTracker {
 impl EdgeTracker {
     /// A tracker for a button whose level at open was `pressed`.
     pub fn new(pressed: bool) -> Self {
-        EdgeTracker { pressed, last_at: None }
+        EdgeTracker {
+            pressed,
+            last_at: None,
+        }
     }
 
     /// The last level reported.
@@ -106,7 +113,12 @@ impl<P: InputPin> PolledButton<P> {
     }
 }
 
-fn read<P: InputPin>(pin: &mut P, active_low: bool, key: &str, name: &Pin) -> Result<bool, BoardError> {
+fn read<P: InputPin>(
+    pin: &mut P,
+    active_low: bool,
+    key: &str,
+    name: &Pin,
+) -> Result<bool, BoardError> {
     pin.is_high()
         .map(|high| high != active_low)
         .map_err(|e| BoardError::Gpio {
@@ -121,7 +133,11 @@ impl<P: InputPin + Send + 'static> ButtonInput for PolledButton<P> {
         self.tracker.pressed()
     }
 
-    fn wait_edges(&mut self, timeout: Duration, out: &mut Vec<ButtonEdge>) -> Result<(), BoardError> {
+    fn wait_edges(
+        &mut self,
+        timeout: Duration,
+        out: &mut Vec<ButtonEdge>,
+    ) -> Result<(), BoardError> {
         let end = Instant::now() + timeout;
         loop {
             let now = Instant::now();
@@ -186,7 +202,12 @@ impl<P: OutputPin> Leds<P> {
     /// Adds the LED `spec` with its output pins, one per channel in
     /// `spec.channels` order. It starts dark.
     pub fn add(&mut self, spec: &LedSpec, pins: Vec<P>) {
-        debug_assert_eq!(pins.len(), spec.channels.len(), "one pin per channel of {}", spec.key);
+        debug_assert_eq!(
+            pins.len(),
+            spec.channels.len(),
+            "one pin per channel of {}",
+            spec.key
+        );
         let channels = spec
             .channels
             .iter()
@@ -265,7 +286,11 @@ fn write<P: OutputPin>(ch: &mut Channel<P>, high: bool) -> Result<(), BoardError
     if ch.written == Some(high) {
         return Ok(());
     }
-    let result = if high { ch.pin.set_high() } else { ch.pin.set_low() };
+    let result = if high {
+        ch.pin.set_high()
+    } else {
+        ch.pin.set_low()
+    };
     match result {
         Ok(()) => {
             ch.written = Some(high);
@@ -311,7 +336,11 @@ pub struct OpenedBoard<B, P> {
 /// Starts the driver: the button on a blocking thread, the LEDs on a task.
 /// Both end when `cancel` fires; the LEDs are switched off. Must be called
 /// inside a tokio runtime.
-pub fn spawn<B, P>(board: OpenedBoard<B, P>, link: BoardLink, cancel: CancellationToken) -> StartedBoard
+pub fn spawn<B, P>(
+    board: OpenedBoard<B, P>,
+    link: BoardLink,
+    cancel: CancellationToken,
+) -> StartedBoard
 where
     B: ButtonInput,
     P: OutputPin + Send + 'static,
@@ -360,7 +389,11 @@ impl FailureLog {
     }
 }
 
-fn run_button<B: ButtonInput>(mut button: B, edges: tokio::sync::mpsc::Sender<ButtonEdge>, cancel: CancellationToken) {
+fn run_button<B: ButtonInput>(
+    mut button: B,
+    edges: tokio::sync::mpsc::Sender<ButtonEdge>,
+    cancel: CancellationToken,
+) {
     let mut out = Vec::new();
     let mut log = FailureLog::default();
     while !cancel.is_cancelled() && !edges.is_closed() {
@@ -477,8 +510,10 @@ mod tests {
                 return Err(ErrorKind::Other);
             }
             self.writes.fetch_add(1, Ordering::SeqCst);
-            self.high
-                .store(state == embedded_hal::digital::PinState::High, Ordering::SeqCst);
+            self.high.store(
+                state == embedded_hal::digital::PinState::High,
+                Ordering::SeqCst,
+            );
             Ok(())
         }
     }
@@ -546,7 +581,11 @@ mod tests {
 
     /// The RGB LED's lit channels (active-low: a low pin is lit).
     fn lit(call: &[MockPin; 3]) -> [bool; 3] {
-        [!call[0].is_set_high(), !call[1].is_set_high(), !call[2].is_set_high()]
+        [
+            !call[0].is_set_high(),
+            !call[1].is_set_high(),
+            !call[2].is_set_high(),
+        ]
     }
 
     #[test]
@@ -555,7 +594,11 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(leds.refresh(t0).unwrap(), None, "off needs no wake-ups");
         assert!(!status.is_set_high());
-        assert_eq!(lit(&call), [false; 3], "active-low channels are driven high when dark");
+        assert_eq!(
+            lit(&call),
+            [false; 3],
+            "active-low channels are driven high when dark"
+        );
 
         leds.set(&states(LedPattern::On, LedPattern::On), t0);
         assert_eq!(leds.refresh(t0).unwrap(), None);
@@ -586,7 +629,11 @@ mod tests {
         leds.refresh(t0).unwrap();
         let writes = status.writes.load(Ordering::SeqCst);
         leds.refresh(t0 + ms(200)).unwrap();
-        assert_eq!(status.writes.load(Ordering::SeqCst), writes, "same level, no write");
+        assert_eq!(
+            status.writes.load(Ordering::SeqCst),
+            writes,
+            "same level, no write"
+        );
         leds.refresh(t0 + ms(600)).unwrap();
         assert!(!status.is_set_high());
         // Identify from 600 ms: lit at once, not at its phase from t0.
@@ -704,7 +751,10 @@ mod tests {
         assert!(!started.button_down_at_start);
 
         button_pin.high.store(false, Ordering::SeqCst);
-        let edge = tokio::time::timeout(ms(2000), edges_rx.recv()).await.unwrap().unwrap();
+        let edge = tokio::time::timeout(ms(2000), edges_rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(edge.pressed);
 
         view_tx.send_modify(|v| v.leds = states(LedPattern::On, LedPattern::On));
@@ -715,7 +765,10 @@ mod tests {
         }
 
         cancel.cancel();
-        tokio::time::timeout(ms(2000), started.task).await.unwrap().unwrap();
+        tokio::time::timeout(ms(2000), started.task)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(!status.is_set_high());
         assert_eq!(lit(&call), [false; 3]);
     }

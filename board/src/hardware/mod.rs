@@ -31,7 +31,11 @@ use crate::{BoardError, BoardLink, StartedBoard};
 
 /// Opens the profile's pins with its backend and starts serving them.
 /// Must be called inside a tokio runtime.
-pub fn start(profile: &Profile, link: BoardLink, cancel: CancellationToken) -> Result<StartedBoard, BoardError> {
+pub fn start(
+    profile: &Profile,
+    link: BoardLink,
+    cancel: CancellationToken,
+) -> Result<StartedBoard, BoardError> {
     tracing::info!(board = %profile.name, file = %profile.file, backend = profile.backend.name(), "opening board");
     match profile.backend {
         Backend::Cdev => start_cdev(profile, link, cancel),
@@ -40,22 +44,38 @@ pub fn start(profile: &Profile, link: BoardLink, cancel: CancellationToken) -> R
 }
 
 #[cfg(feature = "cdev")]
-fn start_cdev(profile: &Profile, link: BoardLink, cancel: CancellationToken) -> Result<StartedBoard, BoardError> {
+fn start_cdev(
+    profile: &Profile,
+    link: BoardLink,
+    cancel: CancellationToken,
+) -> Result<StartedBoard, BoardError> {
     Ok(driver::spawn(cdev::open(profile)?, link, cancel))
 }
 
 #[cfg(not(feature = "cdev"))]
-fn start_cdev(profile: &Profile, _link: BoardLink, _cancel: CancellationToken) -> Result<StartedBoard, BoardError> {
+fn start_cdev(
+    profile: &Profile,
+    _link: BoardLink,
+    _cancel: CancellationToken,
+) -> Result<StartedBoard, BoardError> {
     Err(not_built(profile))
 }
 
 #[cfg(feature = "rpi")]
-fn start_rpi(profile: &Profile, link: BoardLink, cancel: CancellationToken) -> Result<StartedBoard, BoardError> {
+fn start_rpi(
+    profile: &Profile,
+    link: BoardLink,
+    cancel: CancellationToken,
+) -> Result<StartedBoard, BoardError> {
     Ok(driver::spawn(rpi::open(profile)?, link, cancel))
 }
 
 #[cfg(not(feature = "rpi"))]
-fn start_rpi(profile: &Profile, _link: BoardLink, _cancel: CancellationToken) -> Result<StartedBoard, BoardError> {
+fn start_rpi(
+    profile: &Profile,
+    _link: BoardLink,
+    _cancel: CancellationToken,
+) -> Result<StartedBoard, BoardError> {
     Err(not_built(profile))
 }
 
@@ -99,8 +119,13 @@ mod tests {
     #[tokio::test]
     async fn start_says_which_feature_a_profile_needs() {
         let dir = std::env::temp_dir();
-        let e = crate::start("generic-cdev", &dir, link(), CancellationToken::new()).unwrap_err().to_string();
-        assert!(e.ends_with("enable the cargo feature \"cdev\" of bridgepoint-board)"), "{e}");
+        let e = crate::start("generic-cdev", &dir, link(), CancellationToken::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("enable the cargo feature \"cdev\" of bridgepoint-board)"),
+            "{e}"
+        );
     }
 
     #[tokio::test]

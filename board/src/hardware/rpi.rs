@@ -52,17 +52,25 @@ pub fn pressed_after(event: &Event, active_low: bool) -> Option<bool> {
 }
 
 impl InterruptButton {
-    fn wait_edges(&mut self, timeout: Duration, out: &mut Vec<ButtonEdge>) -> Result<(), BoardError> {
+    fn wait_edges(
+        &mut self,
+        timeout: Duration,
+        out: &mut Vec<ButtonEdge>,
+    ) -> Result<(), BoardError> {
         let mut wait = Some(timeout);
         for _ in 0..MAX_EVENTS_PER_WAKE {
-            let event = self.pin.poll_interrupt(false, wait).map_err(|e| BoardError::Gpio {
-                key: self.key.clone(),
-                pin: self.pin_name.clone(),
-                message: format!("waiting for button interrupts failed: {e}"),
-            })?;
+            let event = self
+                .pin
+                .poll_interrupt(false, wait)
+                .map_err(|e| BoardError::Gpio {
+                    key: self.key.clone(),
+                    pin: self.pin_name.clone(),
+                    message: format!("waiting for button interrupts failed: {e}"),
+                })?;
             let Some(event) = event else { break };
             if let Some(pressed) = pressed_after(&event, self.active_low) {
-                self.tracker.see(pressed, clock::instant_of(event.timestamp), out);
+                self.tracker
+                    .see(pressed, clock::instant_of(event.timestamp), out);
             }
             // Drain what is already queued without waiting again.
             wait = Some(Duration::ZERO);
@@ -79,7 +87,11 @@ impl ButtonInput for RpiButton {
         }
     }
 
-    fn wait_edges(&mut self, timeout: Duration, out: &mut Vec<ButtonEdge>) -> Result<(), BoardError> {
+    fn wait_edges(
+        &mut self,
+        timeout: Duration,
+        out: &mut Vec<ButtonEdge>,
+    ) -> Result<(), BoardError> {
         match self {
             RpiButton::Events(b) => b.wait_edges(timeout, out),
             RpiButton::Polled(b) => b.wait_edges(timeout, out),
@@ -187,9 +199,18 @@ mod tests {
             seqno: 1,
             trigger,
         };
-        assert_eq!(pressed_after(&event(Trigger::FallingEdge), true), Some(true));
-        assert_eq!(pressed_after(&event(Trigger::RisingEdge), true), Some(false));
-        assert_eq!(pressed_after(&event(Trigger::RisingEdge), false), Some(true));
+        assert_eq!(
+            pressed_after(&event(Trigger::FallingEdge), true),
+            Some(true)
+        );
+        assert_eq!(
+            pressed_after(&event(Trigger::RisingEdge), true),
+            Some(false)
+        );
+        assert_eq!(
+            pressed_after(&event(Trigger::RisingEdge), false),
+            Some(true)
+        );
         assert_eq!(pressed_after(&event(Trigger::Both), false), None);
     }
 }

@@ -23,7 +23,14 @@ const ROOT_KEYS: &[&str] = &[
     "telemetry_interval_s",
 ];
 /// Keys of a pushed config (the provisionable part of the file).
-const PUSHED_KEYS: &[&str] = &["hub", "srtp", "video", "audio", "session", "telemetry_interval_s"];
+const PUSHED_KEYS: &[&str] = &[
+    "hub",
+    "srtp",
+    "video",
+    "audio",
+    "session",
+    "telemetry_interval_s",
+];
 const MQTT_KEYS: &[&str] = &[
     "url",
     "ca_file",
@@ -38,7 +45,15 @@ const MQTT_KEYS: &[&str] = &[
 const TRUST_KEYS: &[&str] = &["config_keys"];
 const HUB_KEYS: &[&str] = &["host", "video_port", "audio_port"];
 const SRTP_KEYS: &[&str] = &["suite", "key"];
-const VIDEO_KEYS: &[&str] = &["source", "encoder", "width", "height", "fps", "bitrate_kbps", "keyframe_interval_s"];
+const VIDEO_KEYS: &[&str] = &[
+    "source",
+    "encoder",
+    "width",
+    "height",
+    "fps",
+    "bitrate_kbps",
+    "keyframe_interval_s",
+];
 const AUDIO_KEYS: &[&str] = &["source", "bitrate_kbps"];
 const SESSION_KEYS: &[&str] = &["mode", "call_timeout_s"];
 
@@ -80,25 +95,39 @@ pub fn parse_value(value: &Value) -> Result<Config, ConfigErrors> {
     r.reject_unknown(&root, ROOT_KEYS);
 
     let device_id = r.string(&root, "device_id", None).and_then(|id| {
-        check_device_id(&id).map(|()| id).map_err(|m| r.error("device_id", m)).ok()
+        check_device_id(&id)
+            .map(|()| id)
+            .map_err(|m| r.error("device_id", m))
+            .ok()
     });
-    let data_dir = r.string(&root, "data_dir", Some("/var/lib/bridgepoint")).and_then(|d| {
-        if d.is_empty() {
-            r.error("data_dir", "must not be empty");
-            None
-        } else {
-            Some(PathBuf::from(d))
-        }
-    });
+    let data_dir = r
+        .string(&root, "data_dir", Some("/var/lib/bridgepoint"))
+        .and_then(|d| {
+            if d.is_empty() {
+                r.error("data_dir", "must not be empty");
+                None
+            } else {
+                Some(PathBuf::from(d))
+            }
+        });
     let board = r.string(&root, "board", Some("sim")).and_then(|b| {
-        if b.is_empty() || !b.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            r.error("board", format!("must be a board profile name like \"sim\", got {b:?}"));
+        if b.is_empty()
+            || !b
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            r.error(
+                "board",
+                format!("must be a board profile name like \"sim\", got {b:?}"),
+            );
             None
         } else {
             Some(b)
         }
     });
-    let mqtt = r.table(&root, "mqtt", false).and_then(|sec| parse_mqtt(&mut r, &sec));
+    let mqtt = r
+        .table(&root, "mqtt", false)
+        .and_then(|sec| parse_mqtt(&mut r, &sec));
     let mqtt_given = root.has("mqtt");
     let trust = match r.table(&root, "trust", false) {
         Some(sec) => parse_trust(&mut r, &sec),
@@ -108,14 +137,18 @@ pub fn parse_value(value: &Value) -> Result<Config, ConfigErrors> {
     let settings = parse_settings(&mut r, &root, !mqtt_given);
 
     match (device_id, data_dir, board, trust, settings) {
-        (Some(device_id), Some(data_dir), Some(board), Some(trust), Some(settings)) if !r.has_errors() => Ok(Config {
-            device_id,
-            data_dir,
-            board,
-            mqtt,
-            trust,
-            settings,
-        }),
+        (Some(device_id), Some(data_dir), Some(board), Some(trust), Some(settings))
+            if !r.has_errors() =>
+        {
+            Ok(Config {
+                device_id,
+                data_dir,
+                board,
+                mqtt,
+                trust,
+                settings,
+            })
+        }
         _ => Err(ConfigErrors(r.into_errors())),
     }
 }
@@ -166,8 +199,15 @@ fn parse_mqtt(r: &mut Reader, s: &Section<'_>) -> Option<MqttConfig> {
     let cert_file = file(r, "cert_file");
     let key_file = file(r, "key_file");
     if cert_file.is_some() != key_file.is_some() {
-        let missing = if cert_file.is_some() { "key_file" } else { "cert_file" };
-        r.error(s.path(missing), "cert_file and key_file go together (mutual TLS)");
+        let missing = if cert_file.is_some() {
+            "key_file"
+        } else {
+            "cert_file"
+        };
+        r.error(
+            s.path(missing),
+            "cert_file and key_file go together (mutual TLS)",
+        );
     }
     if let (Some((false, _, _)), true) = (&url, cert_file.is_some() || ca_file.is_some()) {
         r.error(s.path("url"), "ca_file/cert_file need mqtts://");
@@ -189,7 +229,9 @@ fn parse_mqtt(r: &mut Reader, s: &Section<'_>) -> Option<MqttConfig> {
             Some(t)
         }
     });
-    let keepalive_s = r.integer(s, "keepalive_s", Some(30), 5, 600).map(|v| v as u32);
+    let keepalive_s = r
+        .integer(s, "keepalive_s", Some(30), 5, 600)
+        .map(|v| v as u32);
     let (tls, host, port) = url?;
     Some(MqttConfig {
         tls,
@@ -244,7 +286,13 @@ fn parse_trust(r: &mut Reader, s: &Section<'_>) -> Option<TrustConfig> {
         match engine.decode(key.trim()) {
             Ok(bytes) => match <[u8; 32]>::try_from(bytes.as_slice()) {
                 Ok(raw) => out.push(raw),
-                Err(_) => r.error(path, format!("must be 32 bytes (a raw Ed25519 public key), got {} bytes", bytes.len())),
+                Err(_) => r.error(
+                    path,
+                    format!(
+                        "must be 32 bytes (a raw Ed25519 public key), got {} bytes",
+                        bytes.len()
+                    ),
+                ),
             },
             Err(e) => r.error(path, format!("is not valid base64: {e}")),
         }
@@ -269,17 +317,26 @@ pub fn check_device_id(id: &str) -> Result<(), String> {
 }
 
 fn parse_settings(r: &mut Reader, root: &Section<'_>, require_media: bool) -> Option<Settings> {
-    let hub = r.table(root, "hub", require_media).map(|s| parse_hub(r, &s));
-    let srtp = r.table(root, "srtp", require_media).map(|s| parse_srtp(r, &s));
+    let hub = r
+        .table(root, "hub", require_media)
+        .map(|s| parse_hub(r, &s));
+    let srtp = r
+        .table(root, "srtp", require_media)
+        .map(|s| parse_srtp(r, &s));
     let empty = serde_json::Map::new();
-    let optional = |r: &mut Reader, name: &str| r.table(root, name, false).unwrap_or_else(|| Section::named(name, &empty));
+    let optional = |r: &mut Reader, name: &str| {
+        r.table(root, name, false)
+            .unwrap_or_else(|| Section::named(name, &empty))
+    };
     let section = optional(r, "video");
     let video = parse_video(r, &section);
     let section = optional(r, "audio");
     let audio = parse_audio(r, &section);
     let section = optional(r, "session");
     let session = parse_session(r, &section);
-    let telemetry_interval_s = r.integer(root, "telemetry_interval_s", Some(60), 5, 3600).map(|v| v as u32);
+    let telemetry_interval_s = r
+        .integer(root, "telemetry_interval_s", Some(60), 5, 3600)
+        .map(|v| v as u32);
     Some(Settings {
         // A present section that failed to parse is an error (already recorded).
         hub: hub.map(|h| h.ok_or(())).transpose().ok()?,
@@ -296,22 +353,33 @@ fn parse_hub(r: &mut Reader, s: &Section<'_>) -> Option<HubConfig> {
     let host = r.string(s, "host", None).and_then(|h| {
         let ok = !h.is_empty()
             && h.len() <= 253
-            && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+            && h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
         if ok {
             Some(h)
         } else {
-            r.error(s.path("host"), format!("must be a host name or IP address, got {h:?}"));
+            r.error(
+                s.path("host"),
+                format!("must be a host name or IP address, got {h:?}"),
+            );
             None
         }
     });
     // RTCP goes to port + 1, so the highest usable RTP port is 65534.
-    let video_port = r.integer(s, "video_port", Some(5004), 1, 65534).map(|p| p as u16);
-    let audio_port = r.integer(s, "audio_port", Some(5006), 1, 65534).map(|p| p as u16);
+    let video_port = r
+        .integer(s, "video_port", Some(5004), 1, 65534)
+        .map(|p| p as u16);
+    let audio_port = r
+        .integer(s, "audio_port", Some(5006), 1, 65534)
+        .map(|p| p as u16);
     if let (Some(v), Some(a)) = (video_port, audio_port) {
         if v.abs_diff(a) < 2 {
             r.error(
                 s.path("audio_port"),
-                format!("must not share a port with video (video uses {v} and {} for RTCP), got {a}", v + 1),
+                format!(
+                    "must not share a port with video (video uses {v} and {} for RTCP), got {a}",
+                    v + 1
+                ),
             );
             return None;
         }
@@ -327,7 +395,11 @@ fn parse_srtp(r: &mut Reader, s: &Section<'_>) -> Option<SrtpConfig> {
     r.reject_unknown(s, SRTP_KEYS);
     let suite = r
         .string(s, "suite", Some(SrtpSuite::AesCm128HmacSha1_80.name()))
-        .and_then(|name| name.parse::<SrtpSuite>().map_err(|e| r.error(s.path("suite"), e.to_string())).ok());
+        .and_then(|name| {
+            name.parse::<SrtpSuite>()
+                .map_err(|e| r.error(s.path("suite"), e.to_string()))
+                .ok()
+        });
     let key = r.string(s, "key", None).and_then(|k| {
         base64::engine::general_purpose::STANDARD
             .decode(k.trim())
@@ -356,33 +428,41 @@ fn parse_srtp(r: &mut Reader, s: &Section<'_>) -> Option<SrtpConfig> {
 
 fn parse_video(r: &mut Reader, s: &Section<'_>) -> Option<VideoConfig> {
     r.reject_unknown(s, VIDEO_KEYS);
-    let source = r.string(s, "source", Some("test")).and_then(|v| match v.as_str() {
-        "test" => Some(VideoSource::Test),
-        "auto" => Some(VideoSource::Auto),
-        other => match other.strip_prefix("v4l2:") {
-            Some(dev) if dev.starts_with("/dev/") => Some(VideoSource::V4l2(PathBuf::from(dev))),
-            _ => {
-                r.error(
-                    s.path("source"),
-                    format!("must be \"test\", \"auto\" or \"v4l2:/dev/videoN\", got {other:?}"),
-                );
-                None
-            }
-        },
-    });
-    let encoder = r.string(s, "encoder", Some("auto")).and_then(|v| match v.as_str() {
-        "auto" => Some(VideoEncoder::Auto),
-        "hardware" => Some(VideoEncoder::Hardware),
-        "x264" => Some(VideoEncoder::X264),
-        "openh264" => Some(VideoEncoder::OpenH264),
-        other => {
-            r.error(
+    let source = r
+        .string(s, "source", Some("test"))
+        .and_then(|v| match v.as_str() {
+            "test" => Some(VideoSource::Test),
+            "auto" => Some(VideoSource::Auto),
+            other => match other.strip_prefix("v4l2:") {
+                Some(dev) if dev.starts_with("/dev/") => {
+                    Some(VideoSource::V4l2(PathBuf::from(dev)))
+                }
+                _ => {
+                    r.error(
+                        s.path("source"),
+                        format!(
+                            "must be \"test\", \"auto\" or \"v4l2:/dev/videoN\", got {other:?}"
+                        ),
+                    );
+                    None
+                }
+            },
+        });
+    let encoder =
+        r.string(s, "encoder", Some("auto"))
+            .and_then(|v| match v.as_str() {
+                "auto" => Some(VideoEncoder::Auto),
+                "hardware" => Some(VideoEncoder::Hardware),
+                "x264" => Some(VideoEncoder::X264),
+                "openh264" => Some(VideoEncoder::OpenH264),
+                other => {
+                    r.error(
                 s.path("encoder"),
                 format!("must be \"auto\", \"hardware\", \"x264\" or \"openh264\", got {other:?}"),
             );
-            None
-        }
-    });
+                    None
+                }
+            });
     let width = r_int(r, s, "width", 1280, 16, 3840);
     let width = even(r, s, "width", width);
     let height = r_int(r, s, "height", 720, 16, 2160);
@@ -403,20 +483,22 @@ fn parse_video(r: &mut Reader, s: &Section<'_>) -> Option<VideoConfig> {
 
 fn parse_audio(r: &mut Reader, s: &Section<'_>) -> Option<AudioConfig> {
     r.reject_unknown(s, AUDIO_KEYS);
-    let source = r.string(s, "source", Some("test")).and_then(|v| match v.as_str() {
-        "test" => Some(AudioSource::Test),
-        "auto" => Some(AudioSource::Auto),
-        other => match other.strip_prefix("alsa:") {
-            Some(dev) if !dev.is_empty() => Some(AudioSource::Alsa(dev.to_owned())),
-            _ => {
-                r.error(
-                    s.path("source"),
-                    format!("must be \"test\", \"auto\" or \"alsa:<device>\", got {other:?}"),
-                );
-                None
-            }
-        },
-    });
+    let source = r
+        .string(s, "source", Some("test"))
+        .and_then(|v| match v.as_str() {
+            "test" => Some(AudioSource::Test),
+            "auto" => Some(AudioSource::Auto),
+            other => match other.strip_prefix("alsa:") {
+                Some(dev) if !dev.is_empty() => Some(AudioSource::Alsa(dev.to_owned())),
+                _ => {
+                    r.error(
+                        s.path("source"),
+                        format!("must be \"test\", \"auto\" or \"alsa:<device>\", got {other:?}"),
+                    );
+                    None
+                }
+            },
+        });
     // Opus supports 6 to 510 kbit/s.
     let bitrate_kbps = r_int(r, s, "bitrate_kbps", 32, 6, 510);
     Some(AudioConfig {
@@ -427,17 +509,19 @@ fn parse_audio(r: &mut Reader, s: &Section<'_>) -> Option<AudioConfig> {
 
 fn parse_session(r: &mut Reader, s: &Section<'_>) -> Option<SessionConfig> {
     r.reject_unknown(s, SESSION_KEYS);
-    let mode = r.string(s, "mode", Some("on_call")).and_then(|v| match v.as_str() {
-        "on_call" => Some(SessionMode::OnCall),
-        "always" => Some(SessionMode::Always),
-        other => {
-            r.error(
-                s.path("mode"),
-                format!("must be \"on_call\" or \"always\", got {other:?}"),
-            );
-            None
-        }
-    });
+    let mode = r
+        .string(s, "mode", Some("on_call"))
+        .and_then(|v| match v.as_str() {
+            "on_call" => Some(SessionMode::OnCall),
+            "always" => Some(SessionMode::Always),
+            other => {
+                r.error(
+                    s.path("mode"),
+                    format!("must be \"on_call\" or \"always\", got {other:?}"),
+                );
+                None
+            }
+        });
     let call_timeout_s = r_int(r, s, "call_timeout_s", 60, 5, 3600);
     Some(SessionConfig {
         mode: mode?,
@@ -445,14 +529,24 @@ fn parse_session(r: &mut Reader, s: &Section<'_>) -> Option<SessionConfig> {
     })
 }
 
-fn r_int(r: &mut Reader, s: &Section<'_>, key: &str, default: u64, min: u64, max: u64) -> Option<u32> {
+fn r_int(
+    r: &mut Reader,
+    s: &Section<'_>,
+    key: &str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Option<u32> {
     r.integer(s, key, Some(default), min, max).map(|v| v as u32)
 }
 
 fn even(r: &mut Reader, s: &Section<'_>, key: &str, v: Option<u32>) -> Option<u32> {
     match v {
         Some(n) if n % 2 == 1 => {
-            r.error(s.path(key), format!("must be an even number of pixels, got {n}"));
+            r.error(
+                s.path(key),
+                format!("must be an even number of pixels, got {n}"),
+            );
             None
         }
         other => other,
@@ -491,7 +585,12 @@ call_timeout_s = 30
 "#;
 
     fn errors_of(text: &str) -> Vec<String> {
-        parse_toml(text).unwrap_err().0.iter().map(ToString::to_string).collect()
+        parse_toml(text)
+            .unwrap_err()
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     fn with(from: &str, to: &str) -> String {
@@ -523,11 +622,21 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
         let c = parse_toml(text).unwrap();
         assert_eq!(c.board, "sim");
         assert_eq!(c.data_dir, PathBuf::from("/var/lib/bridgepoint"));
-        assert_eq!((c.settings.video.width, c.settings.video.height, c.settings.video.fps), (1280, 720, 30));
+        assert_eq!(
+            (
+                c.settings.video.width,
+                c.settings.video.height,
+                c.settings.video.fps
+            ),
+            (1280, 720, 30)
+        );
         assert_eq!(c.settings.video.bitrate_kbps, 2000);
         assert_eq!(c.settings.session.mode, SessionMode::OnCall);
         assert_eq!(c.settings.session.call_timeout_s, 60);
-        assert_eq!(c.settings.srtp.as_ref().unwrap().suite, SrtpSuite::AesCm128HmacSha1_80);
+        assert_eq!(
+            c.settings.srtp.as_ref().unwrap().suite,
+            SrtpSuite::AesCm128HmacSha1_80
+        );
     }
 
     #[test]
@@ -546,18 +655,27 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
     #[test]
     fn zero_width_is_out_of_range() {
         let errs = errors_of(&with("width = 640", "width = 0"));
-        assert_eq!(errs, vec!["video.width: must be between 16 and 3840, got 0"]);
+        assert_eq!(
+            errs,
+            vec!["video.width: must be between 16 and 3840, got 0"]
+        );
     }
 
     #[test]
     fn port_over_65535_is_rejected() {
         let errs = errors_of(&with("video_port = 5004", "video_port = 70000"));
-        assert_eq!(errs, vec!["hub.video_port: must be between 1 and 65534, got 70000"]);
+        assert_eq!(
+            errs,
+            vec!["hub.video_port: must be between 1 and 65534, got 70000"]
+        );
     }
 
     #[test]
     fn key_of_the_wrong_length_names_the_lengths() {
-        let errs = errors_of(&with("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd", "AAECAwQFBgcICQoLDA0ODw=="));
+        let errs = errors_of(&with(
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd",
+            "AAECAwQFBgcICQoLDA0ODw==",
+        ));
         assert_eq!(
             errs,
             vec!["srtp.key: must be 30 bytes (master key + salt) for AES_CM_128_HMAC_SHA1_80, got 16 bytes"]
@@ -566,20 +684,34 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
 
     #[test]
     fn key_that_is_not_base64_is_rejected() {
-        let errs = errors_of(&with("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd", "not base64!"));
-        assert!(errs[0].starts_with("srtp.key: is not valid base64"), "{errs:?}");
+        let errs = errors_of(&with(
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd",
+            "not base64!",
+        ));
+        assert!(
+            errs[0].starts_with("srtp.key: is not valid base64"),
+            "{errs:?}"
+        );
     }
 
     #[test]
     fn unknown_suite_is_rejected() {
-        let errs = errors_of(&with("suite = \"AES_CM_128_HMAC_SHA1_80\"", "suite = \"ROT13\""));
+        let errs = errors_of(&with(
+            "suite = \"AES_CM_128_HMAC_SHA1_80\"",
+            "suite = \"ROT13\"",
+        ));
         assert_eq!(errs.len(), 1);
-        assert!(errs[0].starts_with("srtp.suite: unknown SRTP suite \"ROT13\""), "{errs:?}");
+        assert!(
+            errs[0].starts_with("srtp.suite: unknown SRTP suite \"ROT13\""),
+            "{errs:?}"
+        );
     }
 
     #[test]
     fn every_error_is_reported_not_just_the_first() {
-        let text = with("width = 640", "width = 0").replace("fps = 25", "fps = 500").replace("mode = \"always\"", "mode = \"sometimes\"");
+        let text = with("width = 640", "width = 0")
+            .replace("fps = 25", "fps = 500")
+            .replace("mode = \"always\"", "mode = \"sometimes\"");
         let errs = errors_of(&text);
         assert_eq!(errs.len(), 3, "{errs:?}");
         assert!(errs.iter().any(|e| e.starts_with("video.width")));
@@ -590,15 +722,27 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
     #[test]
     fn missing_required_keys_are_named() {
         let errs = errors_of("board = \"sim\"\n");
-        assert!(errs.contains(&"device_id: missing required key".to_string()), "{errs:?}");
-        assert!(errs.contains(&"hub: missing section".to_string()), "{errs:?}");
-        assert!(errs.contains(&"srtp: missing section".to_string()), "{errs:?}");
+        assert!(
+            errs.contains(&"device_id: missing required key".to_string()),
+            "{errs:?}"
+        );
+        assert!(
+            errs.contains(&"hub: missing section".to_string()),
+            "{errs:?}"
+        );
+        assert!(
+            errs.contains(&"srtp: missing section".to_string()),
+            "{errs:?}"
+        );
     }
 
     #[test]
     fn overlapping_ports_are_rejected() {
         let errs = errors_of(&with("audio_port = 5006", "audio_port = 5005"));
-        assert!(errs[0].starts_with("hub.audio_port: must not share a port with video"), "{errs:?}");
+        assert!(
+            errs[0].starts_with("hub.audio_port: must not share a port with video"),
+            "{errs:?}"
+        );
     }
 
     #[test]
@@ -610,20 +754,29 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
     #[test]
     fn syntax_error_gives_the_line() {
         let errs = errors_of("device_id = \"x\"\n[hub\n");
-        assert!(errs[0].starts_with("(file): not valid TOML (line 2)"), "{errs:?}");
+        assert!(
+            errs[0].starts_with("(file): not valid TOML (line 2)"),
+            "{errs:?}"
+        );
     }
 
     #[test]
     fn odd_width_is_rejected() {
         let errs = errors_of(&with("width = 640", "width = 641"));
-        assert_eq!(errs, vec!["video.width: must be an even number of pixels, got 641"]);
+        assert_eq!(
+            errs,
+            vec!["video.width: must be an even number of pixels, got 641"]
+        );
     }
 
     #[test]
     fn srtp_key_is_not_printed_in_debug_output() {
         let c = parse_toml(GOOD).unwrap();
         let dbg = format!("{:?}", c.settings.srtp.as_ref().unwrap());
-        assert!(dbg.contains("<30 bytes>") && !dbg.contains("0, 1, 2"), "{dbg}");
+        assert!(
+            dbg.contains("<30 bytes>") && !dbg.contains("0, 1, 2"),
+            "{dbg}"
+        );
     }
 }
 
@@ -643,7 +796,12 @@ config_keys = ["11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="]
 "#;
 
     fn errors_of(text: &str) -> Vec<String> {
-        parse_toml(text).unwrap_err().0.iter().map(ToString::to_string).collect()
+        parse_toml(text)
+            .unwrap_err()
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     #[test]
@@ -660,9 +818,17 @@ config_keys = ["11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="]
 
     #[test]
     fn plaintext_needs_an_explicit_allowance() {
-        let text = BASE.replace("mqtts://broker.example:8883", "mqtt://broker.example").replace("ca_file", "#").replace("cert_file", "#").replace("key_file", "#");
+        let text = BASE
+            .replace("mqtts://broker.example:8883", "mqtt://broker.example")
+            .replace("ca_file", "#")
+            .replace("cert_file", "#")
+            .replace("key_file", "#");
         let errs = errors_of(&text);
-        assert!(errs.iter().any(|e| e.starts_with("mqtt.url: mqtt:// sends configs and keys in the clear")), "{errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("mqtt.url: mqtt:// sends configs and keys in the clear")),
+            "{errs:?}"
+        );
         let ok = text.replace("[mqtt]", "[mqtt]\nallow_plaintext = true");
         let c = parse_toml(&ok).unwrap();
         assert_eq!(c.mqtt.unwrap().port, 1883);
@@ -674,30 +840,60 @@ config_keys = ["11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="]
             .replace("mqtts://broker.example:8883", "http://x")
             .replace("11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=", "AAAA");
         let errs = errors_of(&text);
-        assert!(errs.iter().any(|e| e.starts_with("mqtt.url: must start with mqtts://")), "{errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("mqtt.url: must start with mqtts://")),
+            "{errs:?}"
+        );
         assert!(errs.iter().any(|e| e == "trust.config_keys[0]: must be 32 bytes (a raw Ed25519 public key), got 3 bytes"), "{errs:?}");
     }
 
     #[test]
     fn cert_without_key_is_refused() {
         let errs = errors_of(&BASE.replace("key_file = \"/etc/bridgepoint/device.key\"", ""));
-        assert!(errs.iter().any(|e| e.starts_with("mqtt.key_file: cert_file and key_file go together")), "{errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("mqtt.key_file: cert_file and key_file go together")),
+            "{errs:?}"
+        );
     }
 
     #[test]
     fn without_mqtt_the_hub_is_required() {
         let errs = errors_of("device_id = \"x\"\n");
-        assert!(errs.contains(&"hub: missing section".to_string()), "{errs:?}");
+        assert!(
+            errs.contains(&"hub: missing section".to_string()),
+            "{errs:?}"
+        );
     }
 
     #[test]
     fn pushed_settings_require_hub_and_key_and_name_paths_under_config() {
         let v: Value = serde_json::json!({"video": {"width": 0}, "extra": 1});
-        let errs: Vec<String> = parse_pushed_settings(&v).unwrap_err().0.iter().map(ToString::to_string).collect();
-        assert!(errs.iter().any(|e| e.starts_with("config.extra: unknown key")), "{errs:?}");
-        assert!(errs.contains(&"config.hub: missing section".to_string()), "{errs:?}");
-        assert!(errs.contains(&"config.srtp: missing section".to_string()), "{errs:?}");
-        assert!(errs.iter().any(|e| e.starts_with("config.video.width: must be between")), "{errs:?}");
+        let errs: Vec<String> = parse_pushed_settings(&v)
+            .unwrap_err()
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("config.extra: unknown key")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.contains(&"config.hub: missing section".to_string()),
+            "{errs:?}"
+        );
+        assert!(
+            errs.contains(&"config.srtp: missing section".to_string()),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("config.video.width: must be between")),
+            "{errs:?}"
+        );
     }
 
     #[test]
@@ -713,6 +909,9 @@ config_keys = ["11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="]
         assert_eq!(s.video.bitrate_kbps, 900);
         assert_eq!(s.telemetry_interval_s, 10);
         let errs = parse_pushed_settings(&serde_json::json!([1])).unwrap_err();
-        assert_eq!(errs.0[0].to_string(), "config: expected an object of settings");
+        assert_eq!(
+            errs.0[0].to_string(),
+            "config: expected an object of settings"
+        );
     }
 }

@@ -102,7 +102,12 @@ impl Reader {
     }
 
     /// A sub-table. `None` when absent (and `required` is false) or of the wrong type.
-    pub fn table<'a>(&mut self, parent: &Section<'a>, key: &str, required: bool) -> Option<Section<'a>> {
+    pub fn table<'a>(
+        &mut self,
+        parent: &Section<'a>,
+        key: &str,
+        required: bool,
+    ) -> Option<Section<'a>> {
         let path = parent.path(key);
         match parent.map.get(key) {
             None => {
@@ -113,17 +118,19 @@ impl Reader {
             }
             Some(Value::Object(map)) => Some(Section { prefix: path, map }),
             Some(other) => {
-                self.error(
-                    path,
-                    format!("expected a table, got {}", type_name(other)),
-                );
+                self.error(path, format!("expected a table, got {}", type_name(other)));
                 None
             }
         }
     }
 
     /// A string value; `default` when absent, an error when absent and no default.
-    pub fn string(&mut self, section: &Section<'_>, key: &str, default: Option<&str>) -> Option<String> {
+    pub fn string(
+        &mut self,
+        section: &Section<'_>,
+        key: &str,
+        default: Option<&str>,
+    ) -> Option<String> {
         match section.map.get(key) {
             None => match default {
                 Some(d) => Some(d.to_owned()),
@@ -186,7 +193,10 @@ impl Reader {
             },
             Some(v) => v,
         };
-        let Some(n) = value.as_i64().or_else(|| value.as_u64().map(|u| u.min(i64::MAX as u64) as i64)) else {
+        let Some(n) = value
+            .as_i64()
+            .or_else(|| value.as_u64().map(|u| u.min(i64::MAX as u64) as i64))
+        else {
             self.error(
                 section.path(key),
                 format!("expected an integer, got {}", type_name(value)),

@@ -58,7 +58,10 @@ fn main() -> ExitCode {
         Some(Command::Sdp { config }) => match config_file::load(&config) {
             Ok(c) => match c.settings.media() {
                 Some(media) => {
-                    print!("{}", bridgepoint_core::sdp::session_description(&c.device_id, &media));
+                    print!(
+                        "{}",
+                        bridgepoint_core::sdp::session_description(&c.device_id, &media)
+                    );
                     ExitCode::SUCCESS
                 }
                 None => {
@@ -126,7 +129,12 @@ fn check_config(file: &std::path::Path) -> ExitCode {
                 .map(|h| format!("{}:{}/{}", h.host, h.video_port, h.audio_port))
                 .unwrap_or_else(|| "provisioned over MQTT".to_owned());
             let control = match &c.mqtt {
-                Some(m) => format!("mqtt {}://{}:{}", if m.tls { "mqtts" } else { "mqtt" }, m.host, m.port),
+                Some(m) => format!(
+                    "mqtt {}://{}:{}",
+                    if m.tls { "mqtts" } else { "mqtt" },
+                    m.host,
+                    m.port
+                ),
                 None => "standalone".to_owned(),
             };
             println!(
@@ -188,7 +196,10 @@ fn run(path: &std::path::Path) -> anyhow::Result<()> {
 
 async fn shutdown_on_signal(cancel: CancellationToken) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::error!("cannot install signal handlers; stop the daemon with SIGKILL");
         return;
     };

@@ -69,7 +69,13 @@ pub struct LinkHandle {
 
 impl LinkHandle {
     /// Queues a publish; never waits.
-    pub fn publish(&self, topic: String, payload: impl Into<Vec<u8>>, retain: bool, outbox_seq: Option<u64>) {
+    pub fn publish(
+        &self,
+        topic: String,
+        payload: impl Into<Vec<u8>>,
+        retain: bool,
+        outbox_seq: Option<u64>,
+    ) {
         let _ = self.requests.send(Publish {
             topic,
             payload: payload.into(),
@@ -205,8 +211,18 @@ async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
 }
 
 /// On a clean stop the Will does not fire: say offline ourselves, then disconnect.
-async fn say_goodbye(client: &AsyncClient, eventloop: &mut rumqttc::EventLoop, topics: &Topics, device_id: &str) {
-    let _ = client.try_publish(topics.status(), QoS::AtLeastOnce, true, messages::offline_status(device_id));
+async fn say_goodbye(
+    client: &AsyncClient,
+    eventloop: &mut rumqttc::EventLoop,
+    topics: &Topics,
+    device_id: &str,
+) {
+    let _ = client.try_publish(
+        topics.status(),
+        QoS::AtLeastOnce,
+        true,
+        messages::offline_status(device_id),
+    );
     let _ = client.try_disconnect();
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         while let Ok(event) = eventloop.poll().await {

@@ -8,7 +8,13 @@ use serde_json::{json, Value};
 pub const FIRMWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Retained `status` while the box is up; `slot` is the booted RAUC slot.
-pub fn online_status(device_id: &str, config_version: u64, call: &str, stream: &str, slot: Option<&str>) -> String {
+pub fn online_status(
+    device_id: &str,
+    config_version: u64,
+    call: &str,
+    stream: &str,
+    slot: Option<&str>,
+) -> String {
     json!({
         "online": true,
         "device_id": device_id,
@@ -103,14 +109,24 @@ mod tests {
 
     #[test]
     fn payloads_have_the_documented_shape() {
-        let r: Value = serde_json::from_str(&reported(Some(4), Some("config.video.width: bad"), 3)).unwrap();
-        assert_eq!(r, json!({"version":4,"state":"rejected","error":"config.video.width: bad","applied_version":3}));
+        let r: Value =
+            serde_json::from_str(&reported(Some(4), Some("config.video.width: bad"), 3)).unwrap();
+        assert_eq!(
+            r,
+            json!({"version":4,"state":"rejected","error":"config.video.width: bad","applied_version":3})
+        );
         let r: Value = serde_json::from_str(&reported(None, None, 3)).unwrap();
         assert_eq!(r["state"], "applied");
-        let e: Value = serde_json::from_str(&event(7, "call.request", UNIX_EPOCH, json!({"reason":"x"}))).unwrap();
-        assert_eq!((e["seq"].as_u64(), e["type"].as_str(), e["reason"].as_str()), (Some(7), Some("call.request"), Some("x")));
+        let e: Value =
+            serde_json::from_str(&event(7, "call.request", UNIX_EPOCH, json!({"reason":"x"})))
+                .unwrap();
+        assert_eq!(
+            (e["seq"].as_u64(), e["type"].as_str(), e["reason"].as_str()),
+            (Some(7), Some("call.request"), Some("x"))
+        );
         assert_eq!(e["id"].as_str().map(str::len), Some(36));
-        let s: Value = serde_json::from_str(&online_status("b", 2, "idle", "stopped", Some("A"))).unwrap();
+        let s: Value =
+            serde_json::from_str(&online_status("b", 2, "idle", "stopped", Some("A"))).unwrap();
         assert_eq!(s["online"], true);
         assert_eq!(s["config_version"], 2);
         assert_eq!(s["slot"], "A");

@@ -28,8 +28,16 @@ fn read(key: &str, path: &Path) -> Result<Vec<u8>, DaemonError> {
 }
 
 /// Builds the options for one connection attempt.
-pub fn mqtt_options(config: &MqttConfig, device_id: &str, topics: &Topics) -> Result<MqttOptions, DaemonError> {
-    let mut options = MqttOptions::new(format!("bridgepoint-{device_id}"), config.host.clone(), config.port);
+pub fn mqtt_options(
+    config: &MqttConfig,
+    device_id: &str,
+    topics: &Topics,
+) -> Result<MqttOptions, DaemonError> {
+    let mut options = MqttOptions::new(
+        format!("bridgepoint-{device_id}"),
+        config.host.clone(),
+        config.port,
+    );
     options.set_keep_alive(Duration::from_secs(u64::from(config.keepalive_s)));
     options.set_clean_session(true);
     options.set_max_packet_size(MAX_INCOMING_PACKET, 256 * 1024);
@@ -48,7 +56,9 @@ pub fn mqtt_options(config: &MqttConfig, device_id: &str, topics: &Topics) -> Re
             None => read("mqtt.ca_file (system bundle)", Path::new(SYSTEM_CA_BUNDLE))?,
         };
         let client_auth = match (&config.cert_file, &config.key_file) {
-            (Some(cert), Some(key)) => Some((read("mqtt.cert_file", cert)?, read("mqtt.key_file", key)?)),
+            (Some(cert), Some(key)) => {
+                Some((read("mqtt.cert_file", cert)?, read("mqtt.key_file", key)?))
+            }
             _ => None,
         };
         options.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {

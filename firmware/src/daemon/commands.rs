@@ -28,7 +28,10 @@ impl BoxRuntime {
                 Ok(())
             }
             Command::Identify { seconds } => {
-                self.core.handle_input(Input::Identify(Duration::from_secs(u64::from(seconds))), now);
+                self.core.handle_input(
+                    Input::Identify(Duration::from_secs(u64::from(seconds))),
+                    now,
+                );
                 Ok(())
             }
             Command::Keyframe => {
@@ -78,8 +81,11 @@ impl BoxRuntime {
 
     fn answer(&self, id: Option<&str>, error: Option<&str>) {
         let Some(control) = &self.control else { return };
-        control
-            .link
-            .publish(control.topics.cmd_result(), messages::command_result(id, error), false, None);
+        control.link.publish(
+            control.topics.cmd_result(),
+            messages::command_result(id, error),
+            false,
+            None,
+        );
     }
 }

@@ -88,7 +88,15 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<Exit, Daem
     };
 
     let (media_tx, mut media_rx) = mpsc::unbounded_channel();
-    let mut rt = BoxRuntime::new(&config, store, control, media_tx, view_tx, board.button_down_at_start, cancel.clone())?;
+    let mut rt = BoxRuntime::new(
+        &config,
+        store,
+        control,
+        media_tx,
+        view_tx,
+        board.button_down_at_start,
+        cancel.clone(),
+    )?;
     let (update_tx, mut update_rx) = mpsc::unbounded_channel();
     // Updates need a RAUC-managed system, not just the rauc program: the
     // booted slot must be known.
@@ -96,9 +104,16 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<Exit, Daem
         Some(rauc) => match rauc.booted_slot().await {
             Some(slot) => {
                 tracing::info!(%slot, "RAUC system: updates enabled, health gate armed");
-                rt.updates = Some(updates::Updates::new(rauc, Some(slot), Instant::now(), update_tx));
+                rt.updates = Some(updates::Updates::new(
+                    rauc,
+                    Some(slot),
+                    Instant::now(),
+                    update_tx,
+                ));
             }
-            None => tracing::info!("rauc is installed but this system boots no RAUC slot: remote updates disabled"),
+            None => tracing::info!(
+                "rauc is installed but this system boots no RAUC slot: remote updates disabled"
+            ),
         },
         None => tracing::info!("no RAUC on this system: remote updates disabled"),
     }
@@ -114,14 +129,17 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<Exit, Daem
         Err(DaemonError::Media(media::PipelineError::NotProvisioned)) => {
             tracing::info!("no pipeline to check until the box is provisioned")
         }
-        Err(e) => tracing::error!(error = %e, "the configured pipeline cannot be built on this box"),
+        Err(e) => {
+            tracing::error!(error = %e, "the configured pipeline cannot be built on this box")
+        }
     }
     notifier.ready();
     tracing::info!("ready");
     let mut watchdog = notifier.watchdog_interval().map(tokio::time::interval);
     let hang_at = test_fault_hang_at(&config);
 
-    let mut telemetry = tokio::time::interval(Duration::from_secs(u64::from(rt.telemetry_interval_s())));
+    let mut telemetry =
+        tokio::time::interval(Duration::from_secs(u64::from(rt.telemetry_interval_s())));
     telemetry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     telemetry.tick().await;
     let mut telemetry_period = rt.telemetry_interval_s();

@@ -46,7 +46,10 @@ impl BoxRuntime {
             return; // standalone box: nobody to tell
         }
         let at = SystemTime::now();
-        let entry = match self.store.enqueue_event(|seq| messages::event(seq, kind, at, fields)) {
+        let entry = match self
+            .store
+            .enqueue_event(|seq| messages::event(seq, kind, at, fields))
+        {
             Ok(entry) => entry,
             Err(e) => {
                 tracing::error!(event = kind, error = %e, "cannot store event in the outbox");
@@ -55,20 +58,29 @@ impl BoxRuntime {
         };
         tracing::info!(event = kind, seq = entry.seq, "event queued");
         if let Some(control) = self.control.as_ref().filter(|c| c.connected) {
-            control.link.publish(control.topics.event(), entry.json, false, Some(entry.seq));
+            control
+                .link
+                .publish(control.topics.event(), entry.json, false, Some(entry.seq));
         }
     }
 
     /// Sends every pending event, oldest first.
     pub(super) fn flush_outbox(&mut self) {
-        let Some(control) = self.control.as_ref().filter(|c| c.connected) else { return };
+        let Some(control) = self.control.as_ref().filter(|c| c.connected) else {
+            return;
+        };
         match self.store.pending_events(FLUSH_BATCH) {
             Ok(pending) => {
                 if !pending.is_empty() {
                     tracing::info!(count = pending.len(), "resending pending events");
                 }
                 for entry in pending {
-                    control.link.publish(control.topics.event(), entry.json, false, Some(entry.seq));
+                    control.link.publish(
+                        control.topics.event(),
+                        entry.json,
+                        false,
+                        Some(entry.seq),
+                    );
                 }
             }
             Err(e) => tracing::error!(error = %e, "cannot read the outbox"),

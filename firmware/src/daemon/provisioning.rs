@@ -57,7 +57,10 @@ impl BoxRuntime {
                 match change {
                     Change::Nothing => {}
                     Change::Live => {
-                        let (v, a) = (self.settings.video.bitrate_kbps, self.settings.audio.bitrate_kbps);
+                        let (v, a) = (
+                            self.settings.video.bitrate_kbps,
+                            self.settings.audio.bitrate_kbps,
+                        );
                         if (v, a) != (previous.video.bitrate_kbps, previous.audio.bitrate_kbps) {
                             self.runner.set_bitrates(v, a);
                         }
@@ -72,7 +75,10 @@ impl BoxRuntime {
                 self.publish_status(true);
             }
             Decision::AlreadyApplied { version } => {
-                tracing::debug!(version, "the applied config was sent again (retained); confirming");
+                tracing::debug!(
+                    version,
+                    "the applied config was sent again (retained); confirming"
+                );
                 self.report(Some(version), None);
             }
             Decision::Reject { version, reason } => {

@@ -38,7 +38,9 @@ impl Control {
             })
             .collect::<Vec<_>>();
         if trusted.is_empty() {
-            tracing::warn!("trust.config_keys is empty: unsigned configs are accepted (development only)");
+            tracing::warn!(
+                "trust.config_keys is empty: unsigned configs are accepted (development only)"
+            );
         }
         Control {
             link,
@@ -92,10 +94,14 @@ impl BoxRuntime {
         let (settings, applied_version) = match store.provisioned()? {
             Some(stored) => match serde_json::from_str(&stored.config_json)
                 .map_err(|e| e.to_string())
-                .and_then(|v| bridgepoint_core::config::parse_pushed_settings(&v).map_err(|e| e.to_string()))
-            {
+                .and_then(|v| {
+                    bridgepoint_core::config::parse_pushed_settings(&v).map_err(|e| e.to_string())
+                }) {
                 Ok(settings) => {
-                    tracing::info!(version = stored.version, "running on the stored provisioned config");
+                    tracing::info!(
+                        version = stored.version,
+                        "running on the stored provisioned config"
+                    );
                     (settings, stored.version)
                 }
                 Err(e) => {
@@ -187,7 +193,9 @@ impl BoxRuntime {
     /// installed before the daemon says it is ready. Nothing is opened.
     pub fn check_pipeline_builds(&self) -> Result<(), DaemonError> {
         let Some(media) = self.effective_media() else {
-            return Err(DaemonError::Media(crate::media::PipelineError::NotProvisioned));
+            return Err(DaemonError::Media(
+                crate::media::PipelineError::NotProvisioned,
+            ));
         };
         let plan = crate::media::plan::plan(&media)?;
         let pipeline = crate::media::pipeline::build(&media, &plan)?;
@@ -245,7 +253,12 @@ impl BoxRuntime {
             }
             MediaEvent::Failed { generation, error } if self.runner.is_current(generation) => {
                 tracing::error!(%error, "pipeline failed");
-                self.core.handle_input(Input::StreamFailed { reason: error.to_string() }, now);
+                self.core.handle_input(
+                    Input::StreamFailed {
+                        reason: error.to_string(),
+                    },
+                    now,
+                );
             }
             stale => tracing::debug!(?stale, "event from a pipeline already stopped"),
         }
@@ -262,27 +275,31 @@ impl BoxRuntime {
                     self.runner.start();
                 }
                 Output::Stream(StreamAction::Stop) => self.runner.stop(),
-                Output::Leds(leds) => tracing::info!(status = %leds.status, call = %leds.call, "LEDs"),
+                Output::Leds(leds) => {
+                    tracing::info!(status = %leds.status, call = %leds.call, "LEDs")
+                }
                 Output::Call(event) => {
                     tracing::info!(?event, "call");
                     self.on_call_event(event);
                 }
-                Output::StreamState(state) => {
-                    match &state {
-                        StreamState::Error { reason, failures, retry_at } => {
-                            tracing::warn!(
-                                %reason,
-                                failures,
-                                retry_in_ms = retry_at.saturating_duration_since(Instant::now()).as_millis() as u64,
-                                "stream error; restarting after backoff"
-                            );
-                            if *failures == 1 {
-                                self.emit_event("error", serde_json::json!({ "message": reason }));
-                            }
+                Output::StreamState(state) => match &state {
+                    StreamState::Error {
+                        reason,
+                        failures,
+                        retry_at,
+                    } => {
+                        tracing::warn!(
+                            %reason,
+                            failures,
+                            retry_in_ms = retry_at.saturating_duration_since(Instant::now()).as_millis() as u64,
+                            "stream error; restarting after backoff"
+                        );
+                        if *failures == 1 {
+                            self.emit_event("error", serde_json::json!({ "message": reason }));
                         }
-                        other => tracing::info!(stream = %other, "stream"),
                     }
-                }
+                    other => tracing::info!(stream = %other, "stream"),
+                },
                 Output::Press(press) => tracing::info!(?press, "call button"),
                 Output::FactoryReset => self.factory_reset(),
             }
@@ -332,7 +349,9 @@ impl BoxRuntime {
         if !force && self.last_status.as_deref() == Some(status.as_str()) {
             return;
         }
-        control.link.publish(control.topics.status(), status.clone(), true, None);
+        control
+            .link
+            .publish(control.topics.status(), status.clone(), true, None);
         self.last_status = Some(status);
     }
 

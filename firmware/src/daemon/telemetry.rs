@@ -20,13 +20,16 @@ fn cpu_temp_c() -> Option<f64> {
 impl BoxRuntime {
     /// Publishes one telemetry report (if the link is up).
     pub fn publish_telemetry(&mut self) {
-        let Some(control) = self.control.as_ref().filter(|c| c.connected) else { return };
+        let Some(control) = self.control.as_ref().filter(|c| c.connected) else {
+            return;
+        };
         let stats = self.runner.stats().snapshot();
         let bytes = stats.video_bytes + stats.audio_bytes;
         let now = Instant::now();
         let (last_bytes, last_at) = self.telemetry_bytes;
         let secs = now.duration_since(last_at).as_secs_f64().max(0.001);
-        let bitrate_kbps = ((bytes.saturating_sub(last_bytes)) as f64 * 8.0 / 1000.0 / secs).round();
+        let bitrate_kbps =
+            ((bytes.saturating_sub(last_bytes)) as f64 * 8.0 / 1000.0 / secs).round();
         self.telemetry_bytes = (bytes, now);
         let rtcp = self.runner.rtcp_report();
         let report = json!({
@@ -44,6 +47,8 @@ impl BoxRuntime {
             },
             "cpu_temp_c": cpu_temp_c(),
         });
-        control.link.publish(control.topics.telemetry(), report.to_string(), false, None);
+        control
+            .link
+            .publish(control.topics.telemetry(), report.to_string(), false, None);
     }
 }

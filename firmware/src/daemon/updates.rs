@@ -26,7 +26,12 @@ pub struct Updates {
 
 impl Updates {
     /// Updates through `rauc`, booted into `slot`, with a health gate from `booted`.
-    pub fn new(rauc: Rauc, slot: Option<String>, booted: Instant, events: mpsc::UnboundedSender<UpdateEvent>) -> Self {
+    pub fn new(
+        rauc: Rauc,
+        slot: Option<String>,
+        booted: Instant,
+        events: mpsc::UnboundedSender<UpdateEvent>,
+    ) -> Self {
         Updates {
             rauc,
             slot,
@@ -63,7 +68,10 @@ impl BoxRuntime {
         match event {
             UpdateEvent::Progress { percent, message } => {
                 tracing::info!(percent, %message, "update progress");
-                self.emit_event("update.progress", json!({ "percent": percent, "message": message }));
+                self.emit_event(
+                    "update.progress",
+                    json!({ "percent": percent, "message": message }),
+                );
             }
             UpdateEvent::Finished { error: Some(error) } => {
                 if let Some(u) = self.updates.as_mut() {
@@ -93,13 +101,19 @@ impl BoxRuntime {
             pipeline_built: self.pipeline_builds || self.settings.media().is_none(),
             control_link_up: self.control.as_ref().is_none_or(|c| c.connected),
         };
-        let Some(updates) = self.updates.as_mut() else { return };
-        let Some(verdict) = updates.gate.update(inputs, now) else { return };
+        let Some(updates) = self.updates.as_mut() else {
+            return;
+        };
+        let Some(verdict) = updates.gate.update(inputs, now) else {
+            return;
+        };
         let rauc = updates.rauc.clone();
         let slot = updates.slot.clone().unwrap_or_else(|| "?".to_owned());
         match verdict {
             SlotVerdict::Good => tracing::info!(%slot, "healthy: marking the booted slot good"),
-            SlotVerdict::Bad => tracing::error!(%slot, ?inputs, "not healthy in time: marking the booted slot bad and rebooting"),
+            SlotVerdict::Bad => {
+                tracing::error!(%slot, ?inputs, "not healthy in time: marking the booted slot bad and rebooting")
+            }
         }
         self.emit_event(
             "update.health",

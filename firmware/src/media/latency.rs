@@ -26,7 +26,9 @@ pub struct LatencyProbe {
 fn first_pts(info: &gst::PadProbeInfo<'_>) -> Option<u64> {
     match &info.data {
         Some(gst::PadProbeData::Buffer(b)) => b.pts().map(|t| t.nseconds()),
-        Some(gst::PadProbeData::BufferList(l)) => l.get(0).and_then(|b| b.pts()).map(|t| t.nseconds()),
+        Some(gst::PadProbeData::BufferList(l)) => {
+            l.get(0).and_then(|b| b.pts()).map(|t| t.nseconds())
+        }
         _ => None,
     }
 }
@@ -37,7 +39,9 @@ impl LatencyProbe {
     pub fn attach(pipeline: &gst::Pipeline) -> Option<LatencyProbe> {
         let probe = LatencyProbe::default();
         let enc_pad = pipeline.by_name(names::VIDEO_ENCODER)?.static_pad("src")?;
-        let send_pad = pipeline.by_name(names::VIDEO_RTP_SINK)?.static_pad("sink")?;
+        let send_pad = pipeline
+            .by_name(names::VIDEO_RTP_SINK)?
+            .static_pad("sink")?;
         let inner = probe.inner.clone();
         enc_pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
             if let Some(pts) = first_pts(info) {
@@ -48,24 +52,31 @@ impl LatencyProbe {
             gst::PadProbeReturn::Ok
         });
         let inner = probe.inner.clone();
-        send_pad.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST, move |_, info| {
-            let now = Instant::now();
-            if let Some(pts) = first_pts(info) {
-                if let Ok(mut g) = inner.lock() {
-                    // The first packet of a frame marks its send; later packets of it are ignored.
-                    if let Some(at) = g.encoded_at.remove(&pts) {
-                        g.samples.push(now - at);
+        send_pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            move |_, info| {
+                let now = Instant::now();
+                if let Some(pts) = first_pts(info) {
+                    if let Ok(mut g) = inner.lock() {
+                        // The first packet of a frame marks its send; later packets of it are ignored.
+                        if let Some(at) = g.encoded_at.remove(&pts) {
+                            g.samples.push(now - at);
+                        }
                     }
                 }
-            }
-            gst::PadProbeReturn::Ok
-        });
+                gst::PadProbeReturn::Ok
+            },
+        );
         Some(probe)
     }
 
     /// The delays measured so far, sorted.
     pub fn sorted_samples(&self) -> Vec<Duration> {
-        let mut v = self.inner.lock().map(|g| g.samples.clone()).unwrap_or_default();
+        let mut v = self
+            .inner
+            .lock()
+            .map(|g| g.samples.clone())
+            .unwrap_or_default();
         v.sort();
         v
     }

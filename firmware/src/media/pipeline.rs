@@ -47,9 +47,8 @@ pub fn package_of(factory: &str) -> &'static str {
     match factory {
         "srtpenc" | "srtpdec" | "h264parse" | "openh264enc" => "gstreamer1.0-plugins-bad",
         "x264enc" => "gstreamer1.0-plugins-ugly",
-        "rtpbin" | "rtph264pay" | "rtpopuspay" | "udpsink" | "udpsrc" | "v4l2src" | "v4l2h264enc" => {
-            "gstreamer1.0-plugins-good"
-        }
+        "rtpbin" | "rtph264pay" | "rtpopuspay" | "udpsink" | "udpsrc" | "v4l2src"
+        | "v4l2h264enc" => "gstreamer1.0-plugins-good",
         "queue" | "capsfilter" => "libgstreamer1.0-0",
         _ => "gstreamer1.0-plugins-base",
     }
@@ -82,24 +81,36 @@ fn link_err(from: &gst::Element, to: &gst::Element, reason: impl ToString) -> Pi
 
 fn link_chain(chain: &[&gst::Element]) -> Result<(), PipelineError> {
     for pair in chain.windows(2) {
-        pair[0].link(pair[1]).map_err(|e| link_err(pair[0], pair[1], e))?;
+        pair[0]
+            .link(pair[1])
+            .map_err(|e| link_err(pair[0], pair[1], e))?;
     }
     Ok(())
 }
 
-fn link_pads(from: &gst::Element, from_pad: &gst::Pad, to: &gst::Element, to_pad: &gst::Pad) -> Result<(), PipelineError> {
-    from_pad
-        .link(to_pad)
-        .map(|_| ())
-        .map_err(|e| link_err(from, to, format!("{} → {}: {e:?}", from_pad.name(), to_pad.name())))
+fn link_pads(
+    from: &gst::Element,
+    from_pad: &gst::Pad,
+    to: &gst::Element,
+    to_pad: &gst::Pad,
+) -> Result<(), PipelineError> {
+    from_pad.link(to_pad).map(|_| ()).map_err(|e| {
+        link_err(
+            from,
+            to,
+            format!("{} → {}: {e:?}", from_pad.name(), to_pad.name()),
+        )
+    })
 }
 
 fn request_pad(element: &gst::Element, name: &str) -> Result<gst::Pad, PipelineError> {
-    element.request_pad_simple(name).ok_or_else(|| PipelineError::Link {
-        from: element.name().to_string(),
-        to: name.to_owned(),
-        reason: format!("{} gave no pad {name}", element.name()),
-    })
+    element
+        .request_pad_simple(name)
+        .ok_or_else(|| PipelineError::Link {
+            from: element.name().to_string(),
+            to: name.to_owned(),
+            reason: format!("{} gave no pad {name}", element.name()),
+        })
 }
 
 fn static_pad(element: &gst::Element, name: &str) -> Result<gst::Pad, PipelineError> {
@@ -162,7 +173,9 @@ pub fn build(media: &MediaConfig, plan: &MediaPlan) -> Result<gst::Pipeline, Pip
     // read separately, whose offset from the pipeline clock wobbles under
     // load and makes receivers' timestamps jump between reports).
     set_nick(&rtpbin, "ntp-time-source", "clock-time")?;
-    pipeline.add(&rtpbin).map_err(|e| link_err(&rtpbin, &rtpbin, e))?;
+    pipeline
+        .add(&rtpbin)
+        .map_err(|e| link_err(&rtpbin, &rtpbin, e))?;
 
     let video_pay = build_video(&pipeline, media, plan)?;
     let audio_pay = build_audio(&pipeline, media, plan)?;
@@ -196,7 +209,11 @@ fn add_all(pipeline: &gst::Pipeline, elements: &[&gst::Element]) -> Result<(), P
         .map_err(|e| PipelineError::StateChange(format!("cannot add elements: {e}")))
 }
 
-fn build_video(pipeline: &gst::Pipeline, media: &MediaConfig, plan: &MediaPlan) -> Result<gst::Element, PipelineError> {
+fn build_video(
+    pipeline: &gst::Pipeline,
+    media: &MediaConfig,
+    plan: &MediaPlan,
+) -> Result<gst::Element, PipelineError> {
     let v = &media.video;
     let fps = gst::Fraction::new(v.fps as i32, 1);
     let mut chain: Vec<gst::Element> = Vec::new();
@@ -267,7 +284,10 @@ fn build_video(pipeline: &gst::Pipeline, media: &MediaConfig, plan: &MediaPlan) 
 }
 
 /// The encoder element and the caps it must produce.
-fn make_encoder(plan: EncoderPlan, media: &MediaConfig) -> Result<(gst::Element, gst::Caps), PipelineError> {
+fn make_encoder(
+    plan: EncoderPlan,
+    media: &MediaConfig,
+) -> Result<(gst::Element, gst::Caps), PipelineError> {
     let v = &media.video;
     let gop = v.fps * v.keyframe_interval_s;
     let factory = plan.factory().unwrap_or("x264enc");
@@ -289,7 +309,9 @@ fn make_encoder(plan: EncoderPlan, media: &MediaConfig) -> Result<(gst::Element,
         }
         EncoderPlan::Hardware => {
             encoder.set_property("extra-controls", hardware_controls(v.bitrate_kbps, gop));
-            caps = caps.field("level", "4").field("profile", "constrained-baseline");
+            caps = caps
+                .field("level", "4")
+                .field("profile", "constrained-baseline");
         }
     }
     Ok((encoder, caps.build()))
@@ -304,7 +326,11 @@ pub fn hardware_controls(bitrate_kbps: u32, gop: u32) -> gst::Structure {
         .build()
 }
 
-fn build_audio(pipeline: &gst::Pipeline, media: &MediaConfig, plan: &MediaPlan) -> Result<gst::Element, PipelineError> {
+fn build_audio(
+    pipeline: &gst::Pipeline,
+    media: &MediaConfig,
+    plan: &MediaPlan,
+) -> Result<gst::Element, PipelineError> {
     let src = match &plan.microphone {
         MicrophonePlan::Test => {
             let src = make("audiotestsrc", names::AUDIO_SOURCE, "test audio source")?;
@@ -354,7 +380,10 @@ fn build_session(
     let suite = media.srtp.suite;
     let cipher_ok = srtp
         .find_property("rtp-cipher")
-        .and_then(|p| p.downcast_ref::<gst::glib::ParamSpecEnum>().map(|e| e.enum_class().value_by_nick(suite.gst_cipher()).is_some()))
+        .and_then(|p| {
+            p.downcast_ref::<gst::glib::ParamSpecEnum>()
+                .map(|e| e.enum_class().value_by_nick(suite.gst_cipher()).is_some())
+        })
         .unwrap_or(false);
     if !cipher_ok {
         return Err(PipelineError::UnsupportedSuite {
@@ -367,19 +396,38 @@ fn build_session(
         set_nick(&srtp, &format!("{prefix}-cipher"), suite.gst_cipher())?;
         set_nick(&srtp, &format!("{prefix}-auth"), suite.gst_auth())?;
     }
-    let rtp_sink = udp_sink(&format!("{}-rtp-sink", spec.kind), &media.hub.host, spec.port)?;
-    let rtcp_sink = udp_sink(&format!("{}-rtcp-sink", spec.kind), &media.hub.host, spec.port + 1)?;
+    let rtp_sink = udp_sink(
+        &format!("{}-rtp-sink", spec.kind),
+        &media.hub.host,
+        spec.port,
+    )?;
+    let rtcp_sink = udp_sink(
+        &format!("{}-rtcp-sink", spec.kind),
+        &media.hub.host,
+        spec.port + 1,
+    )?;
     // Symmetric RTCP (RFC 4961): reports are sent from the socket the box
     // listens on, so the hub's receiver reports come back to it.
-    let rtcp_source = make("udpsrc", &format!("{}-rtcp-source", spec.kind), "RTCP receiver")?;
+    let rtcp_source = make(
+        "udpsrc",
+        &format!("{}-rtcp-source", spec.kind),
+        "RTCP receiver",
+    )?;
     rtcp_source.set_property("port", 0i32);
     rtcp_source.set_property("caps", gst::Caps::builder("application/x-srtcp").build());
-    rtcp_source
-        .set_state(gst::State::Ready)
-        .map_err(|e| PipelineError::StateChange(format!("{}: cannot open its socket: {e}", rtcp_source.name())))?;
+    rtcp_source.set_state(gst::State::Ready).map_err(|e| {
+        PipelineError::StateChange(format!(
+            "{}: cannot open its socket: {e}",
+            rtcp_source.name()
+        ))
+    })?;
     rtcp_sink.set_property_from_value("socket", &rtcp_source.property_value("used-socket"));
     rtcp_sink.set_property("close-socket", false);
-    let srtcp_dec = make("srtpdec", &format!("{}-srtcp-dec", spec.kind), "SRTCP decryption")?;
+    let srtcp_dec = make(
+        "srtpdec",
+        &format!("{}-srtcp-dec", spec.kind),
+        "SRTCP decryption",
+    )?;
     let (key, cipher, auth) = (media.srtp.key.clone(), suite.gst_cipher(), suite.gst_auth());
     srtcp_dec.connect("request-key", false, move |_| {
         let caps = gst::Caps::builder("application/x-srtp")
@@ -391,23 +439,46 @@ fn build_session(
             .build();
         Some(caps.to_value())
     });
-    add_all(pipeline, &[&srtp, &rtp_sink, &rtcp_sink, &rtcp_source, &srtcp_dec])?;
+    add_all(
+        pipeline,
+        &[&srtp, &rtp_sink, &rtcp_sink, &rtcp_source, &srtcp_dec],
+    )?;
 
     let bin_rtp_sink = request_pad(rtpbin, &format!("send_rtp_sink_{i}"))?;
     link_pads(pay, &static_pad(pay, "src")?, rtpbin, &bin_rtp_sink)?;
     let bin_rtp_src = static_pad(rtpbin, &format!("send_rtp_src_{i}"))?;
     let srtp_rtp_sink = request_pad(&srtp, "rtp_sink_0")?;
     link_pads(rtpbin, &bin_rtp_src, &srtp, &srtp_rtp_sink)?;
-    link_pads(&srtp, &static_pad(&srtp, "rtp_src_0")?, &rtp_sink, &static_pad(&rtp_sink, "sink")?)?;
+    link_pads(
+        &srtp,
+        &static_pad(&srtp, "rtp_src_0")?,
+        &rtp_sink,
+        &static_pad(&rtp_sink, "sink")?,
+    )?;
 
     let bin_rtcp_src = request_pad(rtpbin, &format!("send_rtcp_src_{i}"))?;
     let srtp_rtcp_sink = request_pad(&srtp, "rtcp_sink_0")?;
     link_pads(rtpbin, &bin_rtcp_src, &srtp, &srtp_rtcp_sink)?;
-    link_pads(&srtp, &static_pad(&srtp, "rtcp_src_0")?, &rtcp_sink, &static_pad(&rtcp_sink, "sink")?)?;
+    link_pads(
+        &srtp,
+        &static_pad(&srtp, "rtcp_src_0")?,
+        &rtcp_sink,
+        &static_pad(&rtcp_sink, "sink")?,
+    )?;
 
-    link_pads(&rtcp_source, &static_pad(&rtcp_source, "src")?, &srtcp_dec, &static_pad(&srtcp_dec, "rtcp_sink")?)?;
+    link_pads(
+        &rtcp_source,
+        &static_pad(&rtcp_source, "src")?,
+        &srtcp_dec,
+        &static_pad(&srtcp_dec, "rtcp_sink")?,
+    )?;
     let bin_rtcp_sink = request_pad(rtpbin, &format!("recv_rtcp_sink_{i}"))?;
-    link_pads(&srtcp_dec, &static_pad(&srtcp_dec, "rtcp_src")?, rtpbin, &bin_rtcp_sink)?;
+    link_pads(
+        &srtcp_dec,
+        &static_pad(&srtcp_dec, "rtcp_src")?,
+        rtpbin,
+        &bin_rtcp_sink,
+    )?;
     Ok(())
 }
 

@@ -111,7 +111,9 @@ fn choose_encoder(wanted: VideoEncoder) -> Result<EncoderPlan, PipelineError> {
         VideoEncoder::X264 => Ok(EncoderPlan::X264),
         VideoEncoder::OpenH264 => Ok(EncoderPlan::OpenH264),
         VideoEncoder::Auto if hardware => {
-            tracing::info!("video.encoder auto: using the board's hardware encoder ({HARDWARE_ENCODER})");
+            tracing::info!(
+                "video.encoder auto: using the board's hardware encoder ({HARDWARE_ENCODER})"
+            );
             Ok(EncoderPlan::Hardware)
         }
         VideoEncoder::Auto => {

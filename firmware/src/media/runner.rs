@@ -119,10 +119,20 @@ impl MediaRunner {
         self.watch_bus(&pipeline, generation);
         self.watch_first_packet(&pipeline, generation);
         if let Some(sink) = pipeline.by_name(names::VIDEO_RTP_SINK) {
-            attach_counter(&sink, |s| &s.video_packets, |s| &s.video_bytes, self.stats.clone());
+            attach_counter(
+                &sink,
+                |s| &s.video_packets,
+                |s| &s.video_bytes,
+                self.stats.clone(),
+            );
         }
         if let Some(sink) = pipeline.by_name(names::AUDIO_RTP_SINK) {
-            attach_counter(&sink, |s| &s.audio_packets, |s| &s.audio_bytes, self.stats.clone());
+            attach_counter(
+                &sink,
+                |s| &s.audio_packets,
+                |s| &s.audio_bytes,
+                self.stats.clone(),
+            );
         }
         if let Err(e) = pipeline.set_state(gst::State::Playing) {
             // The bus usually carries the element's own error; report that if present.
@@ -158,14 +168,20 @@ impl MediaRunner {
     }
 
     fn watch_first_packet(&self, pipeline: &gst::Pipeline, generation: u64) {
-        let Some(pad) = pipeline.by_name(names::VIDEO_RTP_SINK).and_then(|s| s.static_pad("sink")) else {
+        let Some(pad) = pipeline
+            .by_name(names::VIDEO_RTP_SINK)
+            .and_then(|s| s.static_pad("sink"))
+        else {
             return;
         };
         let events = self.events.clone();
-        pad.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST, move |_, _| {
-            let _ = events.send(MediaEvent::FirstPacket { generation });
-            gst::PadProbeReturn::Remove
-        });
+        pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            move |_, _| {
+                let _ = events.send(MediaEvent::FirstPacket { generation });
+                gst::PadProbeReturn::Remove
+            },
+        );
     }
 
     /// Changes the encoders' bitrates on the running pipeline, without a
@@ -175,15 +191,27 @@ impl MediaRunner {
             media.video.bitrate_kbps = video_kbps;
             media.audio.bitrate_kbps = audio_kbps;
         }
-        let Some(pipeline) = &self.running else { return false };
+        let Some(pipeline) = &self.running else {
+            return false;
+        };
         if let Some(encoder) = pipeline.by_name(names::VIDEO_ENCODER) {
-            let factory = encoder.factory().map(|f| f.name().to_string()).unwrap_or_default();
+            let factory = encoder
+                .factory()
+                .map(|f| f.name().to_string())
+                .unwrap_or_default();
             match factory.as_str() {
                 "x264enc" => encoder.set_property("bitrate", video_kbps),
                 "openh264enc" => encoder.set_property("bitrate", video_kbps * 1000),
                 _ => {
-                    let gop = self.media.as_ref().map(|m| m.video.fps * m.video.keyframe_interval_s).unwrap_or(60);
-                    encoder.set_property("extra-controls", pipeline::hardware_controls(video_kbps, gop));
+                    let gop = self
+                        .media
+                        .as_ref()
+                        .map(|m| m.video.fps * m.video.keyframe_interval_s)
+                        .unwrap_or(60);
+                    encoder.set_property(
+                        "extra-controls",
+                        pipeline::hardware_controls(video_kbps, gop),
+                    );
                 }
             }
         }
@@ -198,18 +226,27 @@ impl MediaRunner {
     /// session, once any have arrived.
     pub fn rtcp_report(&self) -> Option<RtcpReport> {
         let rtpbin = self.running.as_ref()?.by_name(names::RTPBIN)?;
-        let session = rtpbin.emit_by_name::<Option<gst::glib::Object>>("get-internal-session", &[&0u32])?;
+        let session =
+            rtpbin.emit_by_name::<Option<gst::glib::Object>>("get-internal-session", &[&0u32])?;
         let sources = session.property::<gst::glib::ValueArray>("sources");
         for source in sources.iter() {
-            let Ok(Some(source)) = source.get::<Option<gst::glib::Object>>() else { continue };
+            let Ok(Some(source)) = source.get::<Option<gst::glib::Object>>() else {
+                continue;
+            };
             let stats = source.property::<gst::Structure>("stats");
             // The hub's reports about our stream are kept on the hub's
             // (remote) source, as its last report block.
             let remote = !stats.get::<bool>("internal").unwrap_or(true);
             if remote && stats.get::<bool>("have-rb").unwrap_or(false) {
                 // rb-round-trip is in 1/65536 s (NTP short format).
-                let rtt = stats.get::<u32>("rb-round-trip").ok().map(|r| f64::from(r) * 1000.0 / 65536.0);
-                let lost = stats.get::<u32>("rb-fractionlost").ok().map(|f| f64::from(f) / 256.0);
+                let rtt = stats
+                    .get::<u32>("rb-round-trip")
+                    .ok()
+                    .map(|r| f64::from(r) * 1000.0 / 65536.0);
+                let lost = stats
+                    .get::<u32>("rb-fractionlost")
+                    .ok()
+                    .map(|f| f64::from(f) / 256.0);
                 return Some(RtcpReport {
                     rtt_ms: rtt.map(|v| (v * 10.0).round() / 10.0),
                     fraction_lost: lost,

@@ -48,22 +48,31 @@ impl StreamStats {
 pub fn count_probe_data(info: &gst::PadProbeInfo<'_>) -> (u64, u64) {
     match &info.data {
         Some(gst::PadProbeData::Buffer(buffer)) => (1, buffer.size() as u64),
-        Some(gst::PadProbeData::BufferList(list)) => {
-            (list.len() as u64, list.iter().map(|b| b.size() as u64).sum())
-        }
+        Some(gst::PadProbeData::BufferList(list)) => (
+            list.len() as u64,
+            list.iter().map(|b| b.size() as u64).sum(),
+        ),
         _ => (0, 0),
     }
 }
 
 /// Counts everything entering `sink`'s sink pad into the two counters.
-pub fn attach_counter(sink: &gst::Element, packets: impl Fn(&StreamStats) -> &AtomicU64 + Send + Sync + 'static, bytes: impl Fn(&StreamStats) -> &AtomicU64 + Send + Sync + 'static, stats: Arc<StreamStats>) {
+pub fn attach_counter(
+    sink: &gst::Element,
+    packets: impl Fn(&StreamStats) -> &AtomicU64 + Send + Sync + 'static,
+    bytes: impl Fn(&StreamStats) -> &AtomicU64 + Send + Sync + 'static,
+    stats: Arc<StreamStats>,
+) {
     let Some(pad) = sink.static_pad("sink") else {
         return;
     };
-    pad.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST, move |_, info| {
-        let (n, size) = count_probe_data(info);
-        packets(&stats).fetch_add(n, Ordering::Relaxed);
-        bytes(&stats).fetch_add(size, Ordering::Relaxed);
-        gst::PadProbeReturn::Ok
-    });
+    pad.add_probe(
+        gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+        move |_, info| {
+            let (n, size) = count_probe_data(info);
+            packets(&stats).fetch_add(n, Ordering::Relaxed);
+            bytes(&stats).fetch_add(size, Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        },
+    );
 }

@@ -33,7 +33,9 @@ impl Drop for Killed {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn start_mosquitto(dir: &Path) -> anyhow::Result<(Killed, u16)> {
@@ -68,7 +70,11 @@ fn topic(leaf: &str) -> String {
 type Inbox = mpsc::Receiver<(Instant, String, Value)>;
 
 fn connect(port: u16) -> anyhow::Result<(Client, Inbox)> {
-    let mut options = MqttOptions::new(format!("bench-central-{}", std::process::id()), "127.0.0.1", port);
+    let mut options = MqttOptions::new(
+        format!("bench-central-{}", std::process::id()),
+        "127.0.0.1",
+        port,
+    );
     options.set_keep_alive(Duration::from_secs(30));
     let (client, mut connection) = Client::new(options, 256);
     let mut network = rumqttc::NetworkOptions::new();
@@ -102,7 +108,9 @@ fn wait_for(inbox: &Inbox, leaf: &str, want: impl Fn(&Value) -> bool) -> anyhow:
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let (at, t, v) = inbox.recv_timeout(left).with_context(|| format!("no matching message on {topic}"))?;
+        let (at, t, v) = inbox
+            .recv_timeout(left)
+            .with_context(|| format!("no matching message on {topic}"))?;
         if t == topic && want(&v) {
             return Ok(at);
         }
@@ -184,14 +192,21 @@ pub fn run(pushes: usize, presses: usize, sessions: usize) -> anyhow::Result<()>
         let token = bridgepoint_signing::sign_compact(payload.as_bytes(), &keys.signing);
         let t0 = Instant::now();
         client.publish(topic("config/desired"), QoS::AtLeastOnce, true, token)?;
-        let at = wait_for(&inbox, "config/reported", |v| v["version"] == version && v["state"] == "applied")?;
+        let at = wait_for(&inbox, "config/reported", |v| {
+            v["version"] == version && v["state"] == "applied"
+        })?;
         samples.push(at - t0);
     }
-    report("config push → applied report (signed, fsynced)", &mut samples, "p99 ≤ 50 ms");
+    report(
+        "config push → applied report (signed, fsynced)",
+        &mut samples,
+        "p99 ≤ 50 ms",
+    );
 
     // 2. Button release → call.request at a subscriber.
     let socket = dir.join("data/board.sock");
-    let stream = UnixStream::connect(&socket).with_context(|| format!("connect {}", socket.display()))?;
+    let stream =
+        UnixStream::connect(&socket).with_context(|| format!("connect {}", socket.display()))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
     let hold = Duration::from_millis(100);
@@ -203,25 +218,50 @@ pub fn run(pushes: usize, presses: usize, sessions: usize) -> anyhow::Result<()>
         let mut line = String::new();
         reader.read_line(&mut line)?;
         samples.push(at.saturating_duration_since(sent + hold));
-        client.publish(topic("cmd"), QoS::AtLeastOnce, false, json!({"id": format!("end-{i}"), "cmd": "session.end"}).to_string())?;
+        client.publish(
+            topic("cmd"),
+            QoS::AtLeastOnce,
+            false,
+            json!({"id": format!("end-{i}"), "cmd": "session.end"}).to_string(),
+        )?;
         wait_for(&inbox, "event", |v| v["type"] == "call.cancelled")?;
     }
-    report("button release → call.request at a subscriber", &mut samples, "p99 ≤ 20 ms");
+    report(
+        "button release → call.request at a subscriber",
+        &mut samples,
+        "p99 ≤ 20 ms",
+    );
 
     // 3. session.start → first SRTP packet at the receiver.
     let mut samples = Vec::with_capacity(sessions);
     for i in 0..sessions {
         while packets.try_recv().is_ok() {}
         let t0 = Instant::now();
-        client.publish(topic("cmd"), QoS::AtLeastOnce, false, json!({"id": format!("start-{i}"), "cmd": "session.start"}).to_string())?;
-        let first = packets.recv_timeout(Duration::from_secs(10)).context("no packet after session.start")?;
+        client.publish(
+            topic("cmd"),
+            QoS::AtLeastOnce,
+            false,
+            json!({"id": format!("start-{i}"), "cmd": "session.start"}).to_string(),
+        )?;
+        let first = packets
+            .recv_timeout(Duration::from_secs(10))
+            .context("no packet after session.start")?;
         samples.push(first - t0);
-        client.publish(topic("cmd"), QoS::AtLeastOnce, false, json!({"id": format!("stop-{i}"), "cmd": "session.end"}).to_string())?;
+        client.publish(
+            topic("cmd"),
+            QoS::AtLeastOnce,
+            false,
+            json!({"id": format!("stop-{i}"), "cmd": "session.end"}).to_string(),
+        )?;
         wait_for(&inbox, "event", |v| v["type"] == "session.ended")?;
         // Wait until the stream has really stopped.
         while packets.recv_timeout(Duration::from_millis(300)).is_ok() {}
     }
-    report("session.start → first SRTP packet at the receiver (720p30 x264)", &mut samples, "≤ 150 ms");
+    report(
+        "session.start → first SRTP packet at the receiver (720p30 x264)",
+        &mut samples,
+        "≤ 150 ms",
+    );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

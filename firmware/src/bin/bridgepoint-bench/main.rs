@@ -45,6 +45,10 @@ enum BenchCommand {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         BenchCommand::Media { seconds } => media::run(seconds),
-        BenchCommand::Control { pushes, presses, sessions } => control::run(pushes, presses, sessions),
+        BenchCommand::Control {
+            pushes,
+            presses,
+            sessions,
+        } => control::run(pushes, presses, sessions),
     }
 }

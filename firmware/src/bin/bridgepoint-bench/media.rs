@@ -94,7 +94,9 @@ pub fn drain_ports() -> anyhow::Result<(u16, u16)> {
         if !(1024..=65530).contains(&base) {
             continue;
         }
-        let sockets: Result<Vec<UdpSocket>, _> = (0..4).map(|i| UdpSocket::bind(("127.0.0.1", base + i))).collect();
+        let sockets: Result<Vec<UdpSocket>, _> = (0..4)
+            .map(|i| UdpSocket::bind(("127.0.0.1", base + i)))
+            .collect();
         if let Ok(sockets) = sockets {
             for socket in sockets {
                 std::thread::spawn(move || {
@@ -114,7 +116,9 @@ fn latency(config: &Config, seconds: u64) -> anyhow::Result<()> {
     let plan = plan::plan(&media)?;
     let pipeline = pipeline::build(&media, &plan)?;
     let probe = LatencyProbe::attach(&pipeline).context("pipeline has no encoder to probe")?;
-    pipeline.set_state(gst::State::Playing).context("pipeline did not start")?;
+    pipeline
+        .set_state(gst::State::Playing)
+        .context("pipeline did not start")?;
     std::thread::sleep(Duration::from_secs(seconds));
     let _ = pipeline.set_state(gst::State::Null);
     let samples = probe.sorted_samples();
@@ -147,7 +151,8 @@ fn clock_ticks() -> f64 {
 }
 
 fn cpu_seconds(pid: u32, ticks: f64) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).context("process ended early")?;
+    let stat =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).context("process ended early")?;
     // Fields after the ")" that closes the command name: utime is the 12th, stime the 13th.
     let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
@@ -169,31 +174,56 @@ fn peak_rss_kib(pid: u32) -> u64 {
 }
 
 fn side_by_side(dir: &Path, seconds: u64) -> anyhow::Result<()> {
-    let exe_dir: PathBuf = std::env::current_exe()?.parent().context("exe dir")?.to_owned();
+    let exe_dir: PathBuf = std::env::current_exe()?
+        .parent()
+        .context("exe dir")?
+        .to_owned();
     let daemon_bin = exe_dir.join("bridgepointd");
     let (dv, da) = drain_ports()?;
     let (gv, ga) = drain_ports()?;
     let config_path = dir.join("bench.toml");
     std::fs::write(&config_path, config_text(&dir.join("data"), dv, da))?;
     let spawn = |cmd: &mut Command| -> anyhow::Result<Child> {
-        Ok(cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?)
+        Ok(cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?)
     };
-    let mut daemon = spawn(Command::new(&daemon_bin).arg("--config").arg(&config_path).env("RUST_LOG", "warn"))
-        .with_context(|| format!("cannot start {}", daemon_bin.display()))?;
+    let mut daemon = spawn(
+        Command::new(&daemon_bin)
+            .arg("--config")
+            .arg(&config_path)
+            .env("RUST_LOG", "warn"),
+    )
+    .with_context(|| format!("cannot start {}", daemon_bin.display()))?;
     let description = gst_launch_description(gv, ga);
-    let mut launch = spawn(Command::new("gst-launch-1.0").arg("-q").args(description.split_whitespace()))
-        .context("cannot start gst-launch-1.0")?;
+    let mut launch = spawn(
+        Command::new("gst-launch-1.0")
+            .arg("-q")
+            .args(description.split_whitespace()),
+    )
+    .context("cannot start gst-launch-1.0")?;
     let ticks = clock_ticks();
     // Warm up (encoder start, page faults) before measuring.
     std::thread::sleep(Duration::from_secs(5));
-    for (name, child) in [("bridgepointd", &mut daemon), ("gst-launch-1.0", &mut launch)] {
+    for (name, child) in [
+        ("bridgepointd", &mut daemon),
+        ("gst-launch-1.0", &mut launch),
+    ] {
         if let Some(status) = child.try_wait()? {
             bail!("{name} exited during warm-up ({status})");
         }
     }
-    let start = (cpu_seconds(daemon.id(), ticks)?, cpu_seconds(launch.id(), ticks)?);
+    let start = (
+        cpu_seconds(daemon.id(), ticks)?,
+        cpu_seconds(launch.id(), ticks)?,
+    );
     std::thread::sleep(Duration::from_secs(seconds));
-    let end = (cpu_seconds(daemon.id(), ticks)?, cpu_seconds(launch.id(), ticks)?);
+    let end = (
+        cpu_seconds(daemon.id(), ticks)?,
+        cpu_seconds(launch.id(), ticks)?,
+    );
     let d = Usage {
         cpu_seconds: end.0 - start.0,
         peak_rss_kib: peak_rss_kib(daemon.id()),
@@ -231,7 +261,8 @@ pub fn run(seconds: u64) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("bp-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let (v, a) = drain_ports()?;
-    let config = parse_toml(&config_text(&dir.join("data"), v, a)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config =
+        parse_toml(&config_text(&dir.join("data"), v, a)).map_err(|e| anyhow::anyhow!("{e}"))?;
     latency(&config, seconds)?;
     side_by_side(&dir, seconds)?;
     let _ = std::fs::remove_dir_all(&dir);
