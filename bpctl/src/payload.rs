@@ -10,28 +10,14 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 /// The largest push a box reads (the box refuses anything bigger unread).
-pub const MAX_PUSH_BYTES: usize = 64 * 1024;
+pub use bridgepoint_core::provision::MAX_PUSH_BYTES;
 
-/// The keys a pushed `config` object may hold.
-pub const CONFIG_KEYS: &[&str] = &[
-    "hub",
-    "srtp",
-    "video",
-    "audio",
-    "session",
-    "telemetry_interval_s",
-];
+/// The keys a pushed `config` object may hold: the box's own list.
+use bridgepoint_core::config::PUSHED_KEYS as CONFIG_KEYS;
 /// Sections of the pushed config that must be present.
 pub const REQUIRED_SECTIONS: &[&str] = &["hub", "srtp"];
 /// The keys of the `{"version":..,"config":..}` form of a push file.
 const WRAPPER_KEYS: &[&str] = &["version", "config", "device_id"];
-
-/// The lengths (bytes) an SRTP master key + salt has for the suites the box speaks.
-const SRTP_KEY_LENGTHS: &[(usize, &str)] = &[
-    (30, "AES_CM_128_HMAC_SHA1_80/_32"),
-    (28, "AEAD_AES_128_GCM"),
-    (44, "AEAD_AES_256_GCM"),
-];
 
 /// How long `identify` may blink, as the box accepts it.
 pub const IDENTIFY_SECONDS: std::ops::RangeInclusive<u32> = 1..=600;
@@ -474,10 +460,12 @@ pub fn check_srtp_key(b64: &str) -> Result<(), String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
         .map_err(|e| format!("--srtp-key is not valid base64: {e}"))?;
-    if !SRTP_KEY_LENGTHS.iter().any(|(n, _)| *n == bytes.len()) {
-        let lengths: Vec<String> = SRTP_KEY_LENGTHS
+    // The lengths the box's suites take (master key + salt).
+    let suites = bridgepoint_core::srtp::SrtpSuite::ALL;
+    if !suites.iter().any(|s| s.key_len() == bytes.len()) {
+        let lengths: Vec<String> = suites
             .iter()
-            .map(|(n, s)| format!("{n} for {s}"))
+            .map(|s| format!("{} for {}", s.key_len(), s.name()))
             .collect();
         return Err(format!(
             "--srtp-key must be a master key + salt of {} bytes, got {} bytes (make one with: head -c 30 /dev/urandom | base64)",

@@ -128,11 +128,6 @@ impl StreamSupervisor {
         }
     }
 
-    /// Whether the pipeline should run.
-    pub fn wanted(&self) -> bool {
-        self.wanted
-    }
-
     /// Says whether the pipeline should run.
     pub fn set_wanted(&mut self, wanted: bool, now: Instant) -> Option<StreamAction> {
         if wanted == self.wanted {

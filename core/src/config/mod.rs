@@ -11,7 +11,9 @@ mod reader;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use parse::{check_device_id, parse_mqtt_url, parse_pushed_settings, parse_toml, parse_value};
+pub use parse::{
+    check_device_id, parse_mqtt_url, parse_pushed_settings, parse_toml, parse_value, PUSHED_KEYS,
+};
 
 use crate::srtp::SrtpSuite;
 

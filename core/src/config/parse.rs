@@ -23,7 +23,7 @@ const ROOT_KEYS: &[&str] = &[
     "telemetry_interval_s",
 ];
 /// Keys of a pushed config (the provisionable part of the file).
-const PUSHED_KEYS: &[&str] = &[
+pub const PUSHED_KEYS: &[&str] = &[
     "hub",
     "srtp",
     "video",

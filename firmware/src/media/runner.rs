@@ -79,19 +79,9 @@ impl MediaRunner {
         self.active == Some(generation)
     }
 
-    /// The media settings pipelines are built from.
-    pub fn media(&self) -> Option<&MediaConfig> {
-        self.media.as_ref()
-    }
-
     /// Uses new media settings from the next start on.
     pub fn set_media(&mut self, media: Option<MediaConfig>) {
         self.media = media;
-    }
-
-    /// The running pipeline, if any.
-    pub fn pipeline(&self) -> Option<&gst::Pipeline> {
-        self.running.as_ref()
     }
 
     /// Builds and starts a new pipeline (stopping any running one). Failures
