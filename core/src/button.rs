@@ -85,15 +85,34 @@ impl Button {
     }
 
     /// The board saw the level `pressed` at `now`.
+    ///
+    /// Edges carry the time the board saw them, and a busy loop may hand
+    /// several over at once. A level that had already rested past its settle
+    /// time before this edge counts as accepted at that time, whether or not
+    /// [`Button::handle_timeout`] ran in between, so a quick second press
+    /// that arrives late is not taken for bounce.
     pub fn on_level(&mut self, pressed: bool, now: Instant) -> Option<Press> {
+        let settled = self.settle_due(now);
         if pressed != self.raw {
             self.raw = pressed;
             self.raw_changed_at = now;
         }
         if now < self.lockout_until {
-            return None;
+            return settled;
         }
-        self.accept(now)
+        // At most one of the two ends a press: a settled release is followed
+        // here by a press, a settled press by a release.
+        settled.or(self.accept(now))
+    }
+
+    /// Accepts a differing level that had rested for the debounce time by
+    /// `now`, at the moment it settled.
+    fn settle_due(&mut self, now: Instant) -> Option<Press> {
+        if self.raw != self.stable && now >= self.settle_at() {
+            let at = self.settle_at();
+            return self.accept(at);
+        }
+        None
     }
 
     fn accept(&mut self, now: Instant) -> Option<Press> {
@@ -141,10 +160,7 @@ impl Button {
                 return Some(Press::FactoryReset);
             }
         }
-        if self.raw != self.stable && now >= self.settle_at() {
-            return self.accept(now);
-        }
-        None
+        self.settle_due(now)
     }
 
     /// When a level that differs from the accepted one may be accepted.
@@ -262,6 +278,54 @@ mod tests {
             run(&mut b, &[(60_000, true), (71_000, false)], t0, 80_000),
             vec![Press::Long]
         );
+    }
+
+    #[test]
+    fn a_quick_press_after_a_release_delivered_late_is_not_lost() {
+        // A long press, then a second press 5 ms after its release (within
+        // the release's bounce window) that lasts 120 ms. The loop was busy:
+        // all four edges arrive in one batch with no timer run in between.
+        let t0 = Instant::now();
+        let mut b = Button::new(ButtonTiming::default(), false, t0);
+        let mut got: Vec<Press> = [(5000, true), (7500, false), (7505, true), (7625, false)]
+            .into_iter()
+            .filter_map(|(t, level)| b.on_level(level, t0 + ms(t)))
+            .collect();
+        got.extend(b.handle_timeout(t0 + ms(9000)));
+        assert_eq!(got, vec![Press::Long, Press::Short]);
+        assert!(!b.is_pressed());
+    }
+
+    #[test]
+    fn late_delivery_gives_the_same_presses_as_timely_delivery() {
+        // Every schedule of edges, fed once with timers run on time and once
+        // with no timer at all until the end, gives the same presses.
+        let schedules: &[&[(u64, bool)]] = &[
+            &[(5000, true), (5010, false)],
+            &[(5000, true), (5005, false), (5010, true), (5400, false)],
+            &[(5000, true), (7000, false), (7001, true), (7020, false)],
+            &[
+                (5000, true),
+                (5100, false),
+                (5120, true),
+                (5125, false),
+                (5130, true),
+                (5500, false),
+            ],
+        ];
+        for edges in schedules {
+            let t0 = Instant::now();
+            let mut timely = Button::new(ButtonTiming::default(), false, t0);
+            let expected = run(&mut timely, edges, t0, 9000);
+            let mut late = Button::new(ButtonTiming::default(), false, t0);
+            let mut got: Vec<Press> = edges
+                .iter()
+                .filter_map(|&(t, level)| late.on_level(level, t0 + ms(t)))
+                .collect();
+            got.extend(late.handle_timeout(t0 + ms(9000)));
+            assert_eq!(got, expected, "edges {edges:?}");
+            assert_eq!(late.is_pressed(), timely.is_pressed(), "edges {edges:?}");
+        }
     }
 
     #[test]

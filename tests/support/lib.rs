@@ -68,7 +68,7 @@ pub fn free_ports() -> (u16, u16) {
         let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind probe");
         let base = probe.local_addr().expect("addr").port() & !1;
         drop(probe);
-        if base < 1024 || base > 65530 {
+        if !(1024..=65530).contains(&base) {
             continue;
         }
         let all_free = (0..4).all(|i| std::net::UdpSocket::bind(("127.0.0.1", base + i)).is_ok());
