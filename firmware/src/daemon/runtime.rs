@@ -190,7 +190,8 @@ impl BoxRuntime {
     }
 
     /// Builds (and drops) the pipeline once, to prove every element is
-    /// installed before the daemon says it is ready. Nothing is opened.
+    /// installed before the daemon says it is ready. Nothing is sent; the
+    /// RTCP sockets the build opens are closed again.
     pub fn check_pipeline_builds(&self) -> Result<(), DaemonError> {
         let Some(media) = self.effective_media() else {
             return Err(DaemonError::Media(
@@ -198,8 +199,7 @@ impl BoxRuntime {
             ));
         };
         let plan = crate::media::plan::plan(&media)?;
-        let pipeline = crate::media::pipeline::build(&media, &plan)?;
-        drop(pipeline);
+        crate::media::pipeline::build_and_discard(&media, &plan)?;
         Ok(())
     }
 
@@ -266,6 +266,10 @@ impl BoxRuntime {
 
     /// Carries out everything the core decided.
     pub fn apply_outputs(&mut self) {
+        // The LEDs and the simulated board's view follow the core's state
+        // before anything below touches the disk or the network: a slow
+        // fsync of an event must not hold back the light the staff watch.
+        self.update_view();
         let mut changed = false;
         while let Some(output) = self.core.poll_output() {
             changed = true;
@@ -305,18 +309,23 @@ impl BoxRuntime {
             }
         }
         if changed {
-            let next = BoardView {
-                leds: self.core.leds().clone(),
-                call: self.core.call_state().name(),
-                stream: self.core.stream_state().name(),
-            };
-            self.view.send_if_modified(|v| {
-                let differs = *v != next;
-                *v = next;
-                differs
-            });
+            self.update_view();
             self.publish_status(false);
         }
+    }
+
+    /// Hands the core's current LEDs and states to the board.
+    fn update_view(&mut self) {
+        let next = BoardView {
+            leds: self.core.leds().clone(),
+            call: self.core.call_state().name(),
+            stream: self.core.stream_state().name(),
+        };
+        self.view.send_if_modified(|v| {
+            let differs = *v != next;
+            *v = next;
+            differs
+        });
     }
 
     fn factory_reset(&mut self) {

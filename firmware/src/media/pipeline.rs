@@ -10,6 +10,8 @@
 //!   → audio-pay (PT 111) → rtpbin session 1 → audio-srtp → audio-rtp-sink / audio-rtcp-sink
 //! ```
 //!
+//! The audio starts at the first video frame ([`super::start_align`]).
+//!
 //! Every element has a fixed name, so a bus error names the element at fault
 //! (`element video-source: Cannot identify device '/dev/video9'`). The builder
 //! does no supervision; [`super::runner`] runs and restarts what it builds.
@@ -20,6 +22,7 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 
 use super::plan::{CameraPlan, EncoderPlan, MediaPlan, MicrophonePlan};
+use super::start_align::{opus_frame_ms, StartAlign};
 use super::PipelineError;
 
 /// Names of the elements other code looks up.
@@ -179,6 +182,7 @@ pub fn build(media: &MediaConfig, plan: &MediaPlan) -> Result<gst::Pipeline, Pip
 
     let video_pay = build_video(&pipeline, media, plan)?;
     let audio_pay = build_audio(&pipeline, media, plan)?;
+    StartAlign::attach(&video_pay, &audio_pay);
 
     for (pay, spec) in [
         (
@@ -201,6 +205,16 @@ pub fn build(media: &MediaConfig, plan: &MediaPlan) -> Result<gst::Pipeline, Pip
         build_session(&pipeline, &rtpbin, &pay, &spec, media)?;
     }
     Ok(pipeline)
+}
+
+/// Builds the pipeline and takes it down again without starting it: proves
+/// every element is installed and the config builds.
+pub fn build_and_discard(media: &MediaConfig, plan: &MediaPlan) -> Result<(), PipelineError> {
+    let pipeline = build(media, plan)?;
+    // Elements must be back in NULL (the RTCP sources were opened, READY)
+    // before they are disposed.
+    let _ = pipeline.set_state(gst::State::Null);
+    Ok(())
 }
 
 fn add_all(pipeline: &gst::Pipeline, elements: &[&gst::Element]) -> Result<(), PipelineError> {
@@ -331,13 +345,14 @@ fn build_audio(
     media: &MediaConfig,
     plan: &MediaPlan,
 ) -> Result<gst::Element, PipelineError> {
+    let frame_ms = opus_frame_ms(media.video.fps);
     let src = match &plan.microphone {
         MicrophonePlan::Test => {
             let src = make("audiotestsrc", names::AUDIO_SOURCE, "test audio source")?;
             src.set_property("is-live", true);
             src.set_property("volume", 0.2f64);
-            // 20 ms buffers, the Opus frame size.
-            src.set_property("samplesperbuffer", 960i32);
+            // Buffers of one Opus frame (48 samples per ms).
+            src.set_property("samplesperbuffer", 48 * frame_ms as i32);
             src
         }
         MicrophonePlan::Alsa(device) => {
@@ -360,6 +375,7 @@ fn build_audio(
     let encoder = make("opusenc", names::AUDIO_ENCODER, "Opus encoder")?;
     encoder.set_property("bitrate", (media.audio.bitrate_kbps * 1000) as i32);
     set_nick(&encoder, "audio-type", "voice")?;
+    set_nick(&encoder, "frame-size", &frame_ms.to_string())?;
     let pay = make("rtpopuspay", "audio-pay", "Opus RTP payloader")?;
     pay.set_property("pt", u32::from(AUDIO_PAYLOAD_TYPE));
     let chain = [&src, &convert, &resample, &caps, &encoder, &pay];
