@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use bridgepoint_system_tests::daemon::{run_cli, Daemon};
-use bridgepoint_system_tests::ffmpeg::{decode_errors, probe, record};
+use bridgepoint_system_tests::ffmpeg::{
+    decode_errors, packet_times_ms, probe, record, short_steps,
+};
 use bridgepoint_system_tests::fixtures::{config, KEY, OTHER_KEY};
 use bridgepoint_system_tests::sim::SimBoard;
 use bridgepoint_system_tests::{free_ports, TempDir};
@@ -62,6 +64,29 @@ fn ffmpeg_records_h264_and_opus_from_the_sdp_the_box_prints() {
         p.video_frames,
         p.duration,
         0.9 * expected
+    );
+    // Neither stream is re-timed when the receiver switches to RTCP timing
+    // (the first sender reports arrive within the recording): video frames
+    // stay 33 ms apart or more, Opus packets 20 ms (after the encoder's
+    // first, shorter step).
+    let recording = dir.path().join("hub.mkv");
+    let video = packet_times_ms(&recording, "v:0");
+    let audio = packet_times_ms(&recording, "a:0");
+    assert!(
+        video.len() > 100 && audio.len() > 200,
+        "{} video, {} audio packets",
+        video.len(),
+        audio.len()
+    );
+    assert_eq!(
+        short_steps(&video, 0, 30),
+        Vec::<String>::new(),
+        "video steps back"
+    );
+    assert_eq!(
+        short_steps(&audio, 1, 18),
+        Vec::<String>::new(),
+        "audio steps back"
     );
     let errors = decode_errors(&dir.path().join("hub.mkv"));
     assert!(

@@ -139,3 +139,31 @@ pub fn decode_errors(path: &Path) -> String {
     }
     text
 }
+
+/// The decoding timestamps (ms) of one stream's packets in `path`, in order.
+pub fn packet_times_ms(path: &Path, stream: &str) -> Vec<i64> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", stream])
+        .args(["-show_entries", "packet=dts_time", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("run ffprobe");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok())
+        .map(|t| (t * 1000.0).round() as i64)
+        .collect()
+}
+
+/// Steps between consecutive packets (after the first `skip`) that are
+/// shorter than `min_ms`: a stream whose timestamps went back or were
+/// re-based mid-recording. Longer steps (a dropped frame) are not listed.
+pub fn short_steps(times_ms: &[i64], skip: usize, min_ms: i64) -> Vec<String> {
+    times_ms
+        .windows(2)
+        .enumerate()
+        .skip(skip)
+        .filter(|(_, w)| w[1] - w[0] < min_ms)
+        .map(|(i, w)| format!("packet {}: {} ms -> {} ms", i + 1, w[0], w[1]))
+        .collect()
+}

@@ -6,11 +6,12 @@
 //!   → rtpbin session 0 → video-srtp → video-rtp-sink (hub:video_port)
 //!                                   ↳ RTCP → video-rtcp-sink (hub:video_port+1)
 //! video-rtcp-source (the same socket: the hub's receiver reports) → video-srtcp-dec → rtpbin
-//! audio-source → audio-convert → audio-resample → audio-caps → audio-encoder (Opus)
+//! audio-source → audio-convert → audio-resample → audio-caps → audio-queue → audio-encoder (Opus)
 //!   → audio-pay (PT 111) → rtpbin session 1 → audio-srtp → audio-rtp-sink / audio-rtcp-sink
 //! ```
 //!
-//! The audio starts at the first video frame ([`super::start_align`]).
+//! The audio starts at the first video frame, to the sample
+//! ([`super::start_align`]).
 //!
 //! Every element has a fixed name, so a bus error names the element at fault
 //! (`element video-source: Cannot identify device '/dev/video9'`). The builder
@@ -22,7 +23,7 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 
 use super::plan::{CameraPlan, EncoderPlan, MediaPlan, MicrophonePlan};
-use super::start_align::{opus_frame_ms, StartAlign};
+use super::start_align::{StartAlign, SAMPLE_RATE};
 use super::PipelineError;
 
 /// Names of the elements other code looks up.
@@ -181,8 +182,8 @@ pub fn build(media: &MediaConfig, plan: &MediaPlan) -> Result<gst::Pipeline, Pip
         .map_err(|e| link_err(&rtpbin, &rtpbin, e))?;
 
     let video_pay = build_video(&pipeline, media, plan)?;
-    let audio_pay = build_audio(&pipeline, media, plan)?;
-    StartAlign::attach(&video_pay, &audio_pay);
+    let (audio_encoder, audio_pay) = build_audio(&pipeline, media, plan)?;
+    StartAlign::attach(&video_pay, &audio_encoder);
 
     for (pay, spec) in [
         (
@@ -340,19 +341,19 @@ pub fn hardware_controls(bitrate_kbps: u32, gop: u32) -> gst::Structure {
         .build()
 }
 
+/// Builds the audio branch; returns its encoder and its payloader.
 fn build_audio(
     pipeline: &gst::Pipeline,
     media: &MediaConfig,
     plan: &MediaPlan,
-) -> Result<gst::Element, PipelineError> {
-    let frame_ms = opus_frame_ms(media.video.fps);
+) -> Result<(gst::Element, gst::Element), PipelineError> {
     let src = match &plan.microphone {
         MicrophonePlan::Test => {
             let src = make("audiotestsrc", names::AUDIO_SOURCE, "test audio source")?;
             src.set_property("is-live", true);
             src.set_property("volume", 0.2f64);
-            // Buffers of one Opus frame (48 samples per ms).
-            src.set_property("samplesperbuffer", 48 * frame_ms as i32);
+            // 20 ms buffers, the Opus frame size.
+            src.set_property("samplesperbuffer", 960i32);
             src
         }
         MicrophonePlan::Alsa(device) => {
@@ -367,21 +368,28 @@ fn build_audio(
     let resample = make("audioresample", "audio-resample", "audio resampling")?;
     let caps = caps_filter(
         "audio-caps",
+        // What the encoder takes; the start alignment cuts samples of it.
         gst::Caps::builder("audio/x-raw")
-            .field("rate", 48_000i32)
+            .field("format", "S16LE")
+            .field("rate", SAMPLE_RATE as i32)
             .field("channels", 1i32)
             .build(),
     )?;
+    // Holds what the microphone captures while the audio waits for the
+    // first video frame (start alignment), up to a second.
+    let queue = make("queue", "audio-queue", "audio queue")?;
+    queue.set_property("max-size-buffers", 0u32);
+    queue.set_property("max-size-bytes", 0u32);
+    queue.set_property("max-size-time", gst::ClockTime::SECOND.nseconds());
     let encoder = make("opusenc", names::AUDIO_ENCODER, "Opus encoder")?;
     encoder.set_property("bitrate", (media.audio.bitrate_kbps * 1000) as i32);
     set_nick(&encoder, "audio-type", "voice")?;
-    set_nick(&encoder, "frame-size", &frame_ms.to_string())?;
     let pay = make("rtpopuspay", "audio-pay", "Opus RTP payloader")?;
     pay.set_property("pt", u32::from(AUDIO_PAYLOAD_TYPE));
-    let chain = [&src, &convert, &resample, &caps, &encoder, &pay];
+    let chain = [&src, &convert, &resample, &caps, &queue, &encoder, &pay];
     add_all(pipeline, &chain)?;
     link_chain(&chain)?;
-    Ok(pay)
+    Ok((encoder, pay))
 }
 
 fn build_session(

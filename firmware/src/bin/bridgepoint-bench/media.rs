@@ -72,7 +72,8 @@ fn gst_launch_description(video_port: u16, audio_port: u16) -> String {
          r.send_rtp_src_0 ! vs.rtp_sink_0 vs.rtp_src_0 ! {v_rtp} \
          r.send_rtcp_src_0 ! vs.rtcp_sink_0 vs.rtcp_src_0 ! {v_rtcp} \
          audiotestsrc is-live=true volume=0.2 samplesperbuffer=960 ! audioconvert ! audioresample \
-         ! audio/x-raw,rate=48000,channels=1 ! opusenc bitrate=32000 audio-type=voice ! rtpopuspay pt=111 \
+         ! audio/x-raw,format=S16LE,rate=48000,channels=1 \
+         ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 ! opusenc bitrate=32000 audio-type=voice ! rtpopuspay pt=111 \
          ! r.send_rtp_sink_1 \
          r.send_rtp_src_1 ! as.rtp_sink_0 as.rtp_src_0 ! {a_rtp} \
          r.send_rtcp_src_1 ! as.rtcp_sink_0 as.rtcp_src_0 ! {a_rtcp}",
