@@ -156,9 +156,23 @@ struct SessionSpec<'a> {
     port: u16,
 }
 
-/// Builds the whole pipeline. Nothing is started.
+/// Builds the whole pipeline. Nothing is started. On an error, what was
+/// built is taken back to NULL (the RTCP sources open their sockets while
+/// the pipeline is built) before it is dropped.
 pub fn build(media: &MediaConfig, plan: &MediaPlan) -> Result<gst::Pipeline, PipelineError> {
     let pipeline = gst::Pipeline::with_name("bridgepoint");
+    if let Err(e) = populate(&pipeline, media, plan) {
+        let _ = pipeline.set_state(gst::State::Null);
+        return Err(e);
+    }
+    Ok(pipeline)
+}
+
+fn populate(
+    pipeline: &gst::Pipeline,
+    media: &MediaConfig,
+    plan: &MediaPlan,
+) -> Result<(), PipelineError> {
     // One clock for everything: RTP timestamps follow the pipeline clock, and
     // the wall-clock (NTP) time in RTCP sender reports is read from the same
     // clock. A realtime system clock keeps the NTP times true wall-clock time.
@@ -181,8 +195,8 @@ pub fn build(media: &MediaConfig, plan: &MediaPlan) -> Result<gst::Pipeline, Pip
         .add(&rtpbin)
         .map_err(|e| link_err(&rtpbin, &rtpbin, e))?;
 
-    let video_pay = build_video(&pipeline, media, plan)?;
-    let (audio_encoder, audio_pay) = build_audio(&pipeline, media, plan)?;
+    let video_pay = build_video(pipeline, media, plan)?;
+    let (audio_encoder, audio_pay) = build_audio(pipeline, media, plan)?;
     StartAlign::attach(&video_pay, &audio_encoder);
 
     for (pay, spec) in [
@@ -203,9 +217,9 @@ pub fn build(media: &MediaConfig, plan: &MediaPlan) -> Result<gst::Pipeline, Pip
             },
         ),
     ] {
-        build_session(&pipeline, &rtpbin, &pay, &spec, media)?;
+        build_session(pipeline, &rtpbin, &pay, &spec, media)?;
     }
-    Ok(pipeline)
+    Ok(())
 }
 
 /// Builds the pipeline and takes it down again without starting it: proves
@@ -439,6 +453,9 @@ fn build_session(
     )?;
     rtcp_source.set_property("port", 0i32);
     rtcp_source.set_property("caps", gst::Caps::builder("application/x-srtcp").build());
+    // In the pipeline before it opens its socket, so that a failure further
+    // on takes it back to NULL with the rest (see `build`).
+    add_all(pipeline, &[&rtcp_source])?;
     rtcp_source.set_state(gst::State::Ready).map_err(|e| {
         PipelineError::StateChange(format!(
             "{}: cannot open its socket: {e}",
@@ -463,10 +480,7 @@ fn build_session(
             .build();
         Some(caps.to_value())
     });
-    add_all(
-        pipeline,
-        &[&srtp, &rtp_sink, &rtcp_sink, &rtcp_source, &srtcp_dec],
-    )?;
+    add_all(pipeline, &[&srtp, &rtp_sink, &rtcp_sink, &srtcp_dec])?;
 
     let bin_rtp_sink = request_pad(rtpbin, &format!("send_rtp_sink_{i}"))?;
     link_pads(pay, &static_pad(pay, "src")?, rtpbin, &bin_rtp_sink)?;
