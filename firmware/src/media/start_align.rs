@@ -184,7 +184,7 @@ impl StartAlign {
                 {
                     Some(rest) => {
                         tracing::info!(
-                            video_first = ?video,
+                            video_first_ms = video.map(|t| t.mseconds()),
                             audio_buffers_dropped = dropped.load(Ordering::Relaxed),
                             samples_cut = samples,
                             "audio starts with the first video frame"
@@ -199,8 +199,8 @@ impl StartAlign {
                 },
                 AudioAction::Start | AudioAction::Wait => {
                     tracing::info!(
-                        video_first = ?video,
-                        audio_first = ?start,
+                        video_first_ms = video.map(|t| t.mseconds()),
+                        audio_first_ms = start.map(|t| t.mseconds()),
                         audio_buffers_dropped = dropped.load(Ordering::Relaxed),
                         "audio starts after the first video frame"
                     );
