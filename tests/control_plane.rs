@@ -221,7 +221,12 @@ fn provisioning_over_mutual_tls_then_a_session_then_a_live_bitrate_change() {
     let recording = dir.path().join("hub.mkv");
     let p = probe(&recording).unwrap_or_else(|| panic!("nothing recorded; ffmpeg:\n{log}"));
     assert_eq!(p.video_codec.as_deref(), Some("h264"));
-    assert!(decode_errors(&recording).trim().is_empty());
+    let errors = decode_errors(&recording);
+    assert!(
+        errors.trim().is_empty(),
+        "decoding the recording gave errors:\n{errors}\nffmpeg while recording:\n{log}\nbox log:\n{}",
+        daemon.log_text()
+    );
     let high = video_rate(&recording, 1.0, 3.5);
     let low = video_rate(&recording, 6.0, 8.5);
     assert!(

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// An ffmpeg receiving from an SDP file into a Matroska file.
 #[derive(Debug)]
@@ -13,9 +14,10 @@ pub struct Recorder {
     pub log: PathBuf,
 }
 
-/// Starts ffmpeg on `sdp`, recording `seconds` of stream into `dir/<name>.mkv`.
-/// ffmpeg waits for the first packet; `timeout` stops it with SIGINT (so the
-/// file keeps its trailer) if the stream never comes.
+/// Starts ffmpeg on `sdp`, recording `seconds` of stream into `dir/<name>.mkv`,
+/// and returns once ffmpeg listens on every port of the SDP. ffmpeg waits for
+/// the first packet; `timeout` stops it with SIGINT (so the file keeps its
+/// trailer) if the stream never comes.
 pub fn record(dir: &Path, name: &str, sdp: &str, seconds: u32) -> Recorder {
     let sdp_path = dir.join(format!("{name}.sdp"));
     std::fs::write(&sdp_path, sdp).expect("write sdp");
@@ -41,7 +43,61 @@ pub fn record(dir: &Path, name: &str, sdp: &str, seconds: u32) -> Recorder {
         .stderr(std::fs::File::create(&log).expect("ffmpeg log"))
         .spawn()
         .expect("start ffmpeg");
-    Recorder { child, out, log }
+    let recorder = Recorder { child, out, log };
+    // As the hub does, the receiver is listening before the stream starts:
+    // packets sent before ffmpeg has bound its sockets would be lost, and a
+    // receiver that misses the start of one stream more than of the other
+    // re-times that stream when the first sender reports arrive.
+    let ports = sdp_ports(sdp);
+    if !wait_udp_bound(&ports, Duration::from_secs(20)) {
+        panic!(
+            "ffmpeg did not bind UDP ports {ports:?} within 20 s; it said:\n{}",
+            std::fs::read_to_string(&recorder.log).unwrap_or_default()
+        );
+    }
+    recorder
+}
+
+/// The RTP and RTCP ports of every `m=` line of an SDP.
+fn sdp_ports(sdp: &str) -> Vec<u16> {
+    sdp.lines()
+        .filter_map(|l| l.strip_prefix("m="))
+        .filter_map(|m| m.split_whitespace().nth(1)?.parse::<u16>().ok())
+        .flat_map(|p| [p, p + 1])
+        .collect()
+}
+
+/// Whether every port in `ports` has a bound UDP socket (IPv4 or IPv6)
+/// within `timeout`.
+fn wait_udp_bound(ports: &[u16], timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let bound = udp_bound_ports();
+        if ports.iter().all(|p| bound.contains(p)) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Local ports of the machine's UDP sockets, from /proc/net/udp{,6}.
+fn udp_bound_ports() -> Vec<u16> {
+    ["/proc/net/udp", "/proc/net/udp6"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .flat_map(|text| {
+            text.lines()
+                .skip(1)
+                .filter_map(|l| {
+                    let local = l.split_whitespace().nth(1)?;
+                    u16::from_str_radix(local.rsplit(':').next()?, 16).ok()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 impl Recorder {
