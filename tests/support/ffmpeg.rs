@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// An ffmpeg receiving from an SDP file into a Matroska file.
 #[derive(Debug)]
@@ -49,7 +49,11 @@ pub fn record(dir: &Path, name: &str, sdp: &str, seconds: u32) -> Recorder {
     // receiver that misses the start of one stream more than of the other
     // re-times that stream when the first sender reports arrive.
     let ports = sdp_ports(sdp);
-    if !wait_udp_bound(&ports, Duration::from_secs(20)) {
+    let bound = crate::wait_for(Duration::from_secs(20), || {
+        let open = udp_bound_ports();
+        ports.iter().all(|p| open.contains(p)).then_some(())
+    });
+    if bound.is_none() {
         panic!(
             "ffmpeg did not bind UDP ports {ports:?} within 20 s; it said:\n{}",
             std::fs::read_to_string(&recorder.log).unwrap_or_default()
@@ -65,22 +69,6 @@ fn sdp_ports(sdp: &str) -> Vec<u16> {
         .filter_map(|m| m.split_whitespace().nth(1)?.parse::<u16>().ok())
         .flat_map(|p| [p, p + 1])
         .collect()
-}
-
-/// Whether every port in `ports` has a bound UDP socket (IPv4 or IPv6)
-/// within `timeout`.
-fn wait_udp_bound(ports: &[u16], timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let bound = udp_bound_ports();
-        if ports.iter().all(|p| bound.contains(p)) {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Local ports of the machine's UDP sockets, from /proc/net/udp{,6}.
