@@ -36,6 +36,15 @@ S = "${WORKDIR}/git"
 # by scripts/update-yocto-crates (checked by scripts/check-yocto).
 require bridgepoint-crates.inc
 
+# openembedded-core's cargo class, compiling with the Rust toolchain of
+# meta-lts-mixins (branch scarthgap/rust, a LAYERDEPENDS of this layer):
+# scarthgap's own Rust 1.75 cannot build this workspace (resolver = "3"
+# needs Cargo 1.84, the version 4 Cargo.lock 1.78, and the workspace and
+# its locked crates declare their rust-version). The layer's RUSTVERSION
+# selects its rust, cargo and libstd-rs recipes; the class is unchanged.
+# The Rust version the pinned layer provides is in
+# conf/rust-toolchain-version; scripts/check-yocto fails if the workspace
+# or a locked crate needs a newer one.
 inherit cargo cargo-update-recipe-crates pkgconfig systemd useradd
 
 # Workspace build: the manifest is the workspace root (where Cargo.lock

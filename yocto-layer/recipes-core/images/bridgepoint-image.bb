@@ -57,6 +57,13 @@ IMAGE_INSTALL = "\
     ${CORE_IMAGE_EXTRA_INSTALL} \
 "
 
+# Only bridgepointd's health gate marks a booted slot good: meta-rauc's
+# rauc-mark-good (rauc status mark-good at boot-complete.target, healthy or
+# not) must never be installed. The rauc bbappend drops rauc's
+# recommendation of it; excluding it here makes any other way in a build
+# error instead of a silently installed unit.
+PACKAGE_EXCLUDE += "rauc-mark-good"
+
 # The RAUC bundle carries the ext4 image (RAUC_SLOT_rootfs[fstype]).
 IMAGE_FSTYPES += "ext4"
 

@@ -1,20 +1,15 @@
-# Bridgepoint additions to the RAUC service (the configuration itself is in
-# rauc-conf.bbappend). Active with the bridgepoint distro only.
+# Bridgepoint changes to meta-rauc's rauc recipe (the configuration itself
+# is in rauc-conf.bbappend). Active with the bridgepoint distro only.
 #
-# A freshly installed slot is only marked good once bridgepointd has come up:
-# rauc-mark-good.service waits for bridgepointd.service (Type=notify, so
-# "after" means after the daemon reported READY=1). If the new release never
-# gets there, the slot is not marked good, boot.scr counts its attempts down
-# and falls back to the other slot after three tries.
-
-FILESEXTRAPATHS:prepend:bridgepoint := "${THISDIR}/files:"
-
-SRC_URI:append:bridgepoint = " file://rauc-mark-good-after-bridgepointd.conf"
-
-do_install:append:bridgepoint() {
-    install -d ${D}${systemd_system_unitdir}/rauc-mark-good.service.d
-    install -m 0644 ${WORKDIR}/rauc-mark-good-after-bridgepointd.conf \
-        ${D}${systemd_system_unitdir}/rauc-mark-good.service.d/50-bridgepointd.conf
-}
-
-FILES:${PN}-mark-good:append:bridgepoint = " ${systemd_system_unitdir}/rauc-mark-good.service.d"
+# Only bridgepointd's health gate marks a booted slot good (rauc status
+# mark-good once the daemon is healthy, mark-bad and a reboot if it is not;
+# see docs/updates.md). meta-rauc's rauc-mark-good.service would mark every
+# slot good as soon as boot-complete.target is reached, healthy or not, so
+# it must not be in the image. meta-rauc ships it in its own package,
+# ${PN}-mark-good, which rauc only pulls in through
+# RRECOMMENDS:${PN} (rauc-target.inc); removing that recommendation keeps
+# the package out. bridgepoint-image also lists rauc-mark-good in
+# PACKAGE_EXCLUDE, so anything else that would install it fails the image
+# build. scripts/check-yocto fails if any recipe or unit of this layer
+# would mark a slot good.
+RRECOMMENDS:${PN}:remove:bridgepoint = "${PN}-mark-good"
