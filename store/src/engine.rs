@@ -34,6 +34,8 @@
 //! `store.log`, and the directory is fsynced. A crash leaves either the old
 //! or the new log complete; a leftover `store.log.new` is deleted at open. A
 //! new store is made the same way, so `store.log` always has its header.
+//! The VM power-cut test lowers [`COMPACT_MIN_BYTES`] through
+//! [`COMPACT_MIN_BYTES_ENV`] so that its cuts land in compactions often.
 //!
 //! A lock file, `store.lock`, held with `flock` while the engine is open,
 //! keeps a second process out (`store.log` itself is replaced by compaction,
@@ -67,8 +69,14 @@ const OP_DELETE: u8 = 2;
 
 /// The longest time lazy writes stay unsynced while writes keep coming.
 pub(crate) const LAZY_SYNC_INTERVAL: Duration = Duration::from_secs(1);
-/// The log is never compacted below this size.
+/// The log is never compacted below this size (unless
+/// [`COMPACT_MIN_BYTES_ENV`] says otherwise).
 const COMPACT_MIN_BYTES: u64 = 1024 * 1024;
+/// An environment variable that replaces [`COMPACT_MIN_BYTES`] when it
+/// holds a number: set by the VM power-cut test (`scripts/store-powercut`)
+/// to make compactions, and so cuts inside them, frequent. Never set on the
+/// box.
+const COMPACT_MIN_BYTES_ENV: &str = "BP_STORE_COMPACT_MIN_BYTES";
 /// The log is compacted when it is this many times larger than the live data.
 const COMPACT_RATIO: u64 = 4;
 
@@ -103,6 +111,8 @@ struct State {
     log_len: u64,
     /// The size the live data would take as one record.
     live_bytes: u64,
+    /// [`COMPACT_MIN_BYTES`], or what [`COMPACT_MIN_BYTES_ENV`] says.
+    compact_min_bytes: u64,
     last_sync: Instant,
     lazy_pending: bool,
     /// How many times the log was fsynced (for tests).
@@ -166,6 +176,10 @@ impl Engine {
                 log,
                 log_len,
                 live_bytes,
+                compact_min_bytes: std::env::var(COMPACT_MIN_BYTES_ENV)
+                    .ok()
+                    .and_then(|bytes| bytes.parse().ok())
+                    .unwrap_or(COMPACT_MIN_BYTES),
                 last_sync: Instant::now(),
                 lazy_pending: false,
                 syncs: 0,
@@ -220,7 +234,9 @@ impl Engine {
             apply(&mut state.tables, *write);
         }
         state.live_bytes = live_size(&state.tables);
-        if state.log_len >= COMPACT_MIN_BYTES && state.log_len > COMPACT_RATIO * state.live_bytes {
+        if state.log_len >= state.compact_min_bytes
+            && state.log_len > COMPACT_RATIO * state.live_bytes
+        {
             // The write itself is done; a failed compaction is retried
             // after the next write.
             let _ = state.compact();

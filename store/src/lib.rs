@@ -334,6 +334,26 @@ impl Store {
         Ok(self.get_u64(Table::Counters, name.as_bytes())?.unwrap_or(0))
     }
 
+    /// Keeps a small named record durably (flushed and fsynced when it
+    /// returns): state that must survive a power cut exactly, such as the
+    /// counter of the last signed command the box obeyed (a replay after a
+    /// restart must still be refused) or what it knows about its update
+    /// slots. Kept in `meta` under `record/<name>`.
+    pub fn save_record(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        let key = record_key(name);
+        self.write(
+            &[Write::Put(Table::Meta, &key, value)],
+            Durability::Durable,
+            "write",
+            || key_name(Table::Meta, &key),
+        )
+    }
+
+    /// The record `name`, if it was ever saved.
+    pub fn record(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(Table::Meta, &record_key(name))
+    }
+
     fn lock(&self) -> MutexGuard<'_, ()> {
         // The mutex guards no data, so a panic while it was held leaves
         // nothing inconsistent behind: ignore the poison.
@@ -413,6 +433,11 @@ fn key_name(table: Table, key: &[u8]) -> String {
             format!("{}/0x{hex}", table.name())
         }
     }
+}
+
+/// The `meta` key of the record `name`.
+fn record_key(name: &str) -> Vec<u8> {
+    format!("record/{name}").into_bytes()
 }
 
 /// The first 8 bytes of `bytes` (which the caller checked has 8).

@@ -418,3 +418,35 @@ fn key_names_are_readable() {
     assert_eq!(key_name(Table::Counters, b"\x01\xff"), "counters/0x01ff");
     assert_eq!(key_name(Table::Counters, b""), "counters/0x");
 }
+
+#[test]
+fn a_record_survives_a_reopen_and_is_apart_from_the_format_and_seq() {
+    let dir = TempDir::new("records");
+    {
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.record("command_counter").unwrap(), None);
+        store
+            .save_record("command_counter", &17u64.to_be_bytes())
+            .unwrap();
+        store
+            .save_record("slots", b"{\"last_good_slot\":\"A\"}")
+            .unwrap();
+        store
+            .save_record("command_counter", &18u64.to_be_bytes())
+            .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.record("command_counter").unwrap(),
+        Some(18u64.to_be_bytes().to_vec())
+    );
+    assert_eq!(
+        store.record("slots").unwrap().as_deref(),
+        Some(&b"{\"last_good_slot\":\"A\"}"[..])
+    );
+    assert_eq!(
+        store.enqueue_event(|seq| seq.to_string()).unwrap().seq,
+        1,
+        "next_seq untouched"
+    );
+}
