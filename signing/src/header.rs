@@ -6,6 +6,7 @@
 //! ...) are ignored: in particular no key is ever taken from the header
 //! (`jwk`, `jku`, `x5c`, ...), only from the box's trusted list.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
@@ -31,8 +32,11 @@ pub(crate) fn check(bytes: &[u8]) -> Result<(), SigningError> {
     // read differently by two parsers.
     let Members(members) =
         serde_json::from_slice(bytes).map_err(|e| SigningError::HeaderNotJson(e.to_string()))?;
-    for (i, (name, _)) in members.iter().enumerate() {
-        if members[..i].iter().any(|(earlier, _)| earlier == name) {
+    // One pass with a set: comparing each name with every earlier one made a
+    // 60 KB header of 5,600 parameters cost seconds (found while fuzzing).
+    let mut seen = HashSet::with_capacity(members.len());
+    for (name, _) in &members {
+        if !seen.insert(name.as_str()) {
             return Err(SigningError::DuplicateHeaderParameter(shorten(name)));
         }
     }
@@ -155,6 +159,28 @@ mod tests {
             "]".repeat(10_000)
         );
         assert!(err(&deep).starts_with("header is not JSON: "));
+    }
+
+    #[test]
+    fn a_jws_header_with_thousands_of_parameters_is_checked_in_linear_time() {
+        // 5,600 distinct parameters fill a token up to the 64 KB limit. The
+        // old check compared every name with every earlier one: ~16 million
+        // comparisons, seconds per token. Now it is one pass; the bound
+        // leaves a wide margin for a slow, busy machine.
+        let names: Vec<String> = (0..5600).map(|i| format!("\"p{i:x}\":0")).collect();
+        let header = format!("{{\"alg\":\"EdDSA\",{}}}", names.join(","));
+        let start = std::time::Instant::now();
+        check(header.as_bytes()).unwrap();
+        let with_repeat = format!("{{\"alg\":\"EdDSA\",{},\"p15df\":1}}", names.join(","));
+        assert_eq!(
+            err(&with_repeat),
+            "header has the parameter \"p15df\" more than once"
+        );
+        let took = start.elapsed();
+        assert!(
+            took < std::time::Duration::from_millis(500),
+            "took {took:?}"
+        );
     }
 
     #[test]
