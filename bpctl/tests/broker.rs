@@ -1,140 +1,54 @@
 //! bpctl against a real broker (`mosquitto` on a free loopback port, one per
-//! test), with the test playing the box's side over MQTT: it checks what
-//! bpctl publishes (a retained token that verifies and names the box and the
-//! version, a command with a fresh id) and answers like a box would.
+//! test, from `bridgepoint-testkit`), with the test playing the box's side
+//! over MQTT: it checks what bpctl publishes (a retained token that verifies
+//! and names the box and the version, a command with a fresh id) and answers
+//! like a box would.
 
 use std::io::{BufRead as _, BufReader, Read as _};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use bridgepoint_signing::{verify_compact, PublicKey};
+use bridgepoint_testkit::broker::{Broker, ClientAuth};
+use bridgepoint_testkit::certs::Certs;
+use bridgepoint_testkit::TempDir;
 use rumqttc::{Client, Event, MqttOptions, Packet, Publish, QoS};
 use serde_json::{json, Value};
 
 const BPCTL: &str = env!("CARGO_BIN_EXE_bpctl");
-const MOSQUITTO: &str = "/usr/sbin/mosquitto";
 const ROOT: &str = "bridgepoint/v1";
 const WAIT: Duration = Duration::from_secs(5);
 const CONFIG: &str = r#"{"hub":{"host":"203.0.113.10","video_port":5004},"srtp":{"key":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"},"video":{"bitrate_kbps":1500}}"#;
 
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!("bpctl-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
+/// A box's topic.
+fn topic(device: &str, leaf: &str) -> String {
+    format!("{ROOT}/{device}/{leaf}")
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// bpctl with the plain `broker`'s flags set.
+fn bpctl(broker: &Broker, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BPCTL);
+    cmd.args(["--url", &broker.url(), "--allow-plaintext"])
+        .args(args);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
 }
 
-/// mosquitto on a free loopback port; killed on drop.
-struct Broker {
-    child: Child,
-    port: u16,
-    // Last, so the directory goes after the process.
-    _dir: TempDir,
+/// Starts [`bpctl`].
+fn spawn(broker: &Broker, args: &[&str]) -> Child {
+    bpctl(broker, args).spawn().expect("start bpctl")
 }
 
-impl Broker {
-    /// An anonymous plain-TCP broker.
-    fn start() -> Broker {
-        Broker::with("allow_anonymous true\n")
-    }
-
-    /// A broker with these extra config lines for its listener.
-    fn with(extra: &str) -> Broker {
-        let dir = TempDir::new("broker");
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let conf = dir.path().join("mosquitto.conf");
-            std::fs::write(
-                &conf,
-                format!(
-                    "listener {port} 127.0.0.1\npersistence false\n\
-                     log_dest file {}\n# Not root: ignored. Root: stay root to read the test's files.\nuser root\n{extra}",
-                    dir.path().join("mosquitto.log").display()
-                ),
-            )
-            .unwrap();
-            let mut child = Command::new(MOSQUITTO)
-                .arg("-c")
-                .arg(&conf)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start /usr/sbin/mosquitto (Debian package mosquitto)");
-            let started = Instant::now();
-            while started.elapsed() < WAIT {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Broker {
-                        child,
-                        port,
-                        _dir: dir,
-                    };
-                }
-                if child.try_wait().unwrap().is_some() {
-                    break; // the port was taken meanwhile: try another
-                }
-                thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let log = std::fs::read_to_string(dir.path().join("mosquitto.log")).unwrap_or_default();
-        panic!("mosquitto did not start; log:\n{log}");
-    }
-
-    fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
-    }
-
-    /// bpctl with the broker flags set.
-    fn bpctl(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BPCTL);
-        cmd.args(["--url", &self.url(), "--allow-plaintext"])
-            .args(args);
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default());
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.bpctl(args).output().expect("run bpctl")
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Runs [`bpctl`] to completion.
+fn run(broker: &Broker, args: &[&str]) -> Output {
+    bpctl(broker, args).output().expect("run bpctl")
 }
 
 /// The test's side of MQTT: a box (or a second client).
@@ -146,7 +60,7 @@ struct Peer {
 
 impl Peer {
     fn connect(broker: &Broker, id: &str) -> Peer {
-        let mut options = MqttOptions::new(id, "127.0.0.1", broker.port);
+        let mut options = MqttOptions::new(id, broker.host(), broker.port());
         options.set_max_packet_size(1 << 20, 1 << 20);
         let (client, mut connection) = Client::new(options, 64);
         let (msg_tx, messages) = mpsc::channel();
@@ -211,6 +125,27 @@ impl Peer {
             .recv_timeout(WAIT)
             .unwrap_or_else(|_| panic!("nothing on {what} within {WAIT:?}"))
     }
+
+    /// Retains the status of a box that is online with config version 3,
+    /// idle and streaming.
+    fn publish_online(&self, device: &str) {
+        self.publish(&topic(device, "status"), &online_status(device), true);
+    }
+
+    /// Retains the status a box's Last Will leaves: offline.
+    fn publish_offline(&self, device: &str) {
+        let status = format!(r#"{{"online":false,"device_id":"{device}"}}"#);
+        self.publish(&topic(device, "status"), &status, true);
+    }
+}
+
+/// Two boxes' retained statuses, as one peer: lang-son-01 online, hue-02
+/// offline.
+fn two_boxes(broker: &Broker) -> Peer {
+    let fake = Peer::connect(broker, "boxes");
+    fake.publish_online("lang-son-01");
+    fake.publish_offline("hue-02");
+    fake
 }
 
 fn online_status(device: &str) -> String {
@@ -272,38 +207,35 @@ fn keygen(dir: &TempDir) -> (PathBuf, PublicKey) {
 
 #[test]
 fn push_publishes_a_retained_signed_token_and_reports_applied() {
-    let broker = Broker::start();
+    let broker = Broker::plain();
     let dir = TempDir::new("push");
     let (key, public) = keygen(&dir);
     let config = dir.path().join("config.json");
     std::fs::write(&config, CONFIG).unwrap();
+    let (config, key) = (config.to_str().unwrap(), key.to_str().unwrap());
 
     let fake = Peer::connect(&broker, "box-lang-son-01");
-    fake.publish(
-        &format!("{ROOT}/lang-son-01/status"),
-        &online_status("lang-son-01"),
-        true,
-    );
+    fake.publish_online("lang-son-01");
     // An old retained report with the same version must not count as the answer.
     fake.publish(
-        &format!("{ROOT}/lang-son-01/config/reported"),
+        &topic("lang-son-01", "config/reported"),
         r#"{"version":17,"state":"applied","error":null,"applied_version":17}"#,
         true,
     );
-    fake.subscribe(&format!("{ROOT}/lang-son-01/config/desired"));
+    fake.subscribe(&topic("lang-son-01", "config/desired"));
 
-    let child = broker
-        .bpctl(&[
+    let child = spawn(
+        &broker,
+        &[
             "push",
             "lang-son-01",
-            config.to_str().unwrap(),
+            config,
             "--key",
-            key.to_str().unwrap(),
+            key,
             "--version",
             "17",
-        ])
-        .spawn()
-        .unwrap();
+        ],
+    );
     let desired = fake.recv("config/desired");
     let token = std::str::from_utf8(&desired.payload).unwrap();
     let payload: Value =
@@ -316,7 +248,7 @@ fn push_publishes_a_retained_signed_token_and_reports_applied() {
     );
     // The box refuses it (a replay of 17): bpctl must report that, not the old retained "applied".
     fake.publish(
-        &format!("{ROOT}/lang-son-01/config/reported"),
+        &topic("lang-son-01", "config/reported"),
         r#"{"version":17,"state":"rejected","error":"version: 17 is not newer than the applied version 17 (replayed or out-of-order push)","applied_version":17}"#,
         true,
     );
@@ -335,22 +267,13 @@ fn push_publishes_a_retained_signed_token_and_reports_applied() {
 
     // The token stays retained: a client that connects later gets it.
     let later = Peer::connect(&broker, "later");
-    later.subscribe(&format!("{ROOT}/lang-son-01/config/desired"));
+    later.subscribe(&topic("lang-son-01", "config/desired"));
     let retained = later.recv("retained config/desired");
     assert!(retained.retain, "config/desired must be retained");
     assert_eq!(&retained.payload[..], token.as_bytes());
 
     // A newer version (the default is the time in ms), applied.
-    let child = broker
-        .bpctl(&[
-            "push",
-            "lang-son-01",
-            config.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-        ])
-        .spawn()
-        .unwrap();
+    let child = spawn(&broker, &["push", "lang-son-01", config, "--key", key]);
     let desired = fake.recv("config/desired");
     let token = std::str::from_utf8(&desired.payload).unwrap();
     let payload: Value =
@@ -361,7 +284,7 @@ fn push_publishes_a_retained_signed_token_and_reports_applied() {
         "default version is Unix time in ms, got {version}"
     );
     fake.publish(
-        &format!("{ROOT}/lang-son-01/config/reported"),
+        &topic("lang-son-01", "config/reported"),
         &json!({"version":version,"state":"applied","error":null,"applied_version":version})
             .to_string(),
         true,
@@ -381,35 +304,21 @@ fn push_publishes_a_retained_signed_token_and_reports_applied() {
 
 #[test]
 fn push_all_reaches_every_box_with_a_status_and_counts_the_silent() {
-    let broker = Broker::start();
+    let broker = Broker::plain();
     let dir = TempDir::new("push-all");
     let config = dir.path().join("config.json");
     std::fs::write(&config, format!(r#"{{"version":42,"config":{CONFIG}}}"#)).unwrap();
+    let config = config.to_str().unwrap();
 
     let fake = Peer::connect(&broker, "boxes");
-    fake.publish(
-        &format!("{ROOT}/hue-02/status"),
-        &online_status("hue-02"),
-        true,
-    );
-    fake.publish(
-        &format!("{ROOT}/ca-mau-03/status"),
-        r#"{"online":false,"device_id":"ca-mau-03"}"#,
-        true,
-    );
-    fake.subscribe(&format!("{ROOT}/+/config/desired"));
+    fake.publish_online("hue-02");
+    fake.publish_offline("ca-mau-03");
+    fake.subscribe(&topic("+", "config/desired"));
 
-    let child = broker
-        .bpctl(&[
-            "push",
-            "--all",
-            config.to_str().unwrap(),
-            "--unsigned",
-            "--timeout",
-            "1",
-        ])
-        .spawn()
-        .unwrap();
+    let child = spawn(
+        &broker,
+        &["push", "--all", config, "--unsigned", "--timeout", "1"],
+    );
     let mut seen = Vec::new();
     for _ in 0..2 {
         let p = fake.recv("config/desired");
@@ -417,10 +326,10 @@ fn push_all_reaches_every_box_with_a_status_and_counts_the_silent() {
             serde_json::from_slice(&p.payload).expect("--unsigned publishes plain JSON");
         assert_eq!(payload["version"], 42, "the file's version is used");
         let device = payload["device_id"].as_str().unwrap().to_owned();
-        assert_eq!(p.topic, format!("{ROOT}/{device}/config/desired"));
+        assert_eq!(p.topic, topic(&device, "config/desired"));
         if device == "hue-02" {
             fake.publish(
-                &format!("{ROOT}/hue-02/config/reported"),
+                &topic("hue-02", "config/reported"),
                 r#"{"version":42,"state":"applied","error":null,"applied_version":42}"#,
                 true,
             );
@@ -445,24 +354,14 @@ fn push_all_reaches_every_box_with_a_status_and_counts_the_silent() {
 
 #[test]
 fn list_shows_the_retained_statuses() {
-    let broker = Broker::start();
-    let fake = Peer::connect(&broker, "boxes");
+    let broker = Broker::plain();
+    let fake = two_boxes(&broker);
     fake.publish(
-        &format!("{ROOT}/lang-son-01/status"),
-        &online_status("lang-son-01"),
-        true,
-    );
-    fake.publish(
-        &format!("{ROOT}/hue-02/status"),
-        r#"{"online":false,"device_id":"hue-02"}"#,
-        true,
-    );
-    fake.publish(
-        &format!("{ROOT}/hue-02/config/reported"),
+        &topic("hue-02", "config/reported"),
         r#"{"version":5,"state":"applied","error":null,"applied_version":5}"#,
         true,
     );
-    let out = broker.run(&["list"]);
+    let out = run(&broker, &["list"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let lines: Vec<&str> = stdout.lines().collect();
@@ -482,7 +381,7 @@ fn list_shows_the_retained_statuses() {
     assert_eq!(words(row("hue-02"))[..4], ["hue-02", "no", "-", "5"]);
     assert_eq!(lines.last(), Some(&"2 boxes, 1 online"));
 
-    let out = broker.run(&["list", "--json"]);
+    let out = run(&broker, &["list", "--json"]);
     let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows[1]["device_id"], "lang-son-01");
     assert_eq!(rows[1]["online"], true);
@@ -490,20 +389,16 @@ fn list_shows_the_retained_statuses() {
 
 #[test]
 fn session_start_waits_for_the_result_with_its_id() {
-    let broker = Broker::start();
+    let broker = Broker::plain();
     let fake = Peer::connect(&broker, "box-lang-son-01");
-    fake.publish(
-        &format!("{ROOT}/lang-son-01/status"),
-        &online_status("lang-son-01"),
-        true,
-    );
-    fake.subscribe(&format!("{ROOT}/lang-son-01/cmd"));
+    fake.publish_online("lang-son-01");
+    fake.subscribe(&topic("lang-son-01", "cmd"));
 
     let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd";
-    let child = broker
-        .bpctl(&["session", "start", "lang-son-01", "--srtp-key", key])
-        .spawn()
-        .unwrap();
+    let child = spawn(
+        &broker,
+        &["session", "start", "lang-son-01", "--srtp-key", key],
+    );
     let cmd = fake.recv("cmd");
     assert!(!cmd.retain);
     let cmd: Value = serde_json::from_slice(&cmd.payload).unwrap();
@@ -512,12 +407,12 @@ fn session_start_waits_for_the_result_with_its_id() {
     let id = cmd["id"].as_str().unwrap();
     // Someone else's result first: ignored.
     fake.publish(
-        &format!("{ROOT}/lang-son-01/cmd/result"),
+        &topic("lang-son-01", "cmd/result"),
         r#"{"id":"other","ok":false,"error":"x"}"#,
         false,
     );
     fake.publish(
-        &format!("{ROOT}/lang-son-01/cmd/result"),
+        &topic("lang-son-01", "cmd/result"),
         &json!({"id":id,"ok":true,"error":null}).to_string(),
         false,
     );
@@ -526,11 +421,11 @@ fn session_start_waits_for_the_result_with_its_id() {
     assert_eq!(text(&out.stdout).trim(), "ok");
 
     // A refusal is an error with the box's reason.
-    let child = broker.bpctl(&["keyframe", "lang-son-01"]).spawn().unwrap();
+    let child = spawn(&broker, &["keyframe", "lang-son-01"]);
     let cmd: Value = serde_json::from_slice(&fake.recv("cmd").payload).unwrap();
     assert_eq!(cmd["cmd"], "keyframe");
     fake.publish(
-        &format!("{ROOT}/lang-son-01/cmd/result"),
+        &topic("lang-son-01", "cmd/result"),
         &json!({"id":cmd["id"],"ok":false,"error":"not streaming"}).to_string(),
         false,
     );
@@ -541,22 +436,79 @@ fn session_start_waits_for_the_result_with_its_id() {
 }
 
 #[test]
+fn a_reboot_with_key_is_a_token_bound_to_the_box_and_without_key_a_warning() {
+    let dir = TempDir::new("signed-cmd");
+    let (key, public) = keygen(&dir);
+    let broker = Broker::plain();
+    let fake = Peer::connect(&broker, "box-lang-son-01");
+    fake.publish_online("lang-son-01");
+    fake.subscribe(&topic("lang-son-01", "cmd"));
+
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let child = spawn(
+        &broker,
+        &[
+            "reboot",
+            "lang-son-01",
+            "--key",
+            key.to_str().unwrap(),
+            "--valid-for",
+            "60",
+        ],
+    );
+    let token = String::from_utf8(fake.recv("cmd").payload.to_vec()).unwrap();
+    let payload = verify_compact(&token, &[public]).expect("the command verifies with the key");
+    let cmd: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(cmd["cmd"], "reboot");
+    assert_eq!(cmd["device_id"], "lang-son-01");
+    let counter = cmd["counter"].as_u64().unwrap();
+    assert!(
+        counter >= before.as_millis() as u64,
+        "the counter is the time in ms: {cmd}"
+    );
+    let expires = cmd["expires_at"].as_u64().unwrap();
+    assert!(
+        (before.as_secs() + 59..=before.as_secs() + 62).contains(&expires),
+        "{cmd}"
+    );
+    fake.publish(
+        &topic("lang-son-01", "cmd/result"),
+        &json!({"id":cmd["id"],"ok":true,"error":null}).to_string(),
+        false,
+    );
+    let out = finish(child);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // Without a key: plain JSON, and bpctl says a box with keys will refuse it.
+    let child = spawn(&broker, &["reboot", "lang-son-01"]);
+    let cmd: Value = serde_json::from_slice(&fake.recv("cmd").payload).unwrap();
+    assert!(cmd.get("counter").is_none(), "{cmd}");
+    fake.publish(
+        &topic("lang-son-01", "cmd/result"),
+        &json!({"id":cmd["id"],"ok":false,"error":"unsigned reboot refused"}).to_string(),
+        false,
+    );
+    let out = finish(child);
+    assert!(
+        text(&out.stderr).contains("warning: sending reboot unsigned"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_clean_failure(&out, "lang-son-01 refused reboot: unsigned reboot refused");
+}
+
+#[test]
 fn commands_fail_clearly_on_silence_and_unknown_boxes() {
-    let broker = Broker::start();
-    let fake = Peer::connect(&broker, "boxes");
-    fake.publish(
-        &format!("{ROOT}/lang-son-01/status"),
-        &online_status("lang-son-01"),
-        true,
-    );
-    fake.publish(
-        &format!("{ROOT}/hue-02/status"),
-        r#"{"online":false,"device_id":"hue-02"}"#,
-        true,
-    );
+    let broker = Broker::plain();
+    let _boxes = two_boxes(&broker);
 
     let started = Instant::now();
-    let out = broker.run(&["session", "start", "lang-son-01", "--timeout", "1"]);
+    let out = run(
+        &broker,
+        &["session", "start", "lang-son-01", "--timeout", "1"],
+    );
     assert_clean_failure(
         &out,
         "no answer from lang-son-01 to session.start within 1 s",
@@ -568,29 +520,35 @@ fn commands_fail_clearly_on_silence_and_unknown_boxes() {
     );
 
     assert_clean_failure(
-        &broker.run(&["identify", "nobody-99", "--seconds", "5"]),
+        &run(&broker, &["identify", "nobody-99", "--seconds", "5"]),
         "unknown device \"nobody-99\"",
     );
-    assert_clean_failure(&broker.run(&["identify", "hue-02"]), "hue-02 is offline");
+    assert_clean_failure(&run(&broker, &["identify", "hue-02"]), "hue-02 is offline");
     assert_clean_failure(
-        &broker.run(&["identify", "lang-son-01", "--seconds", "0"]),
+        &run(&broker, &["identify", "lang-son-01", "--seconds", "0"]),
         "--seconds must be 1 to 600",
     );
     assert_clean_failure(
-        &broker.run(&["session", "start", "lang-son-01", "--srtp-key", "AAEC"]),
+        &run(
+            &broker,
+            &["session", "start", "lang-son-01", "--srtp-key", "AAEC"],
+        ),
         "--srtp-key must be",
     );
     assert_clean_failure(
-        &broker.run(&["update", "lang-son-01", "ftp://fw.example/x.raucb"]),
+        &run(
+            &broker,
+            &["update", "lang-son-01", "ftp://fw.example/x.raucb"],
+        ),
         "URL must be an http(s) URL",
     );
-    assert_clean_failure(&broker.run(&["reboot", "Bad/Id"]), "device id \"Bad/Id\"");
+    assert_clean_failure(&run(&broker, &["reboot", "Bad/Id"]), "device id \"Bad/Id\"");
 }
 
 #[test]
 fn watch_prints_events_and_telemetry_once_each() {
-    let broker = Broker::start();
-    let mut child = broker.bpctl(&["watch", "--count", "2"]).spawn().unwrap();
+    let broker = Broker::plain();
+    let mut child = spawn(&broker, &["watch", "--count", "2"]);
     // bpctl says "watching ..." on stderr once it is subscribed.
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
@@ -599,11 +557,11 @@ fn watch_prints_events_and_telemetry_once_each() {
 
     let fake = Peer::connect(&broker, "box-lang-son-01");
     let event = r#"{"id":"6f1c","seq":7,"at":"2026-11-23T18:30:05.123Z","type":"call.request"}"#;
-    fake.publish(&format!("{ROOT}/lang-son-01/event"), event, false);
-    fake.publish(&format!("{ROOT}/lang-son-01/event"), event, false); // redelivered: printed once
+    fake.publish(&topic("lang-son-01", "event"), event, false);
+    fake.publish(&topic("lang-son-01", "event"), event, false); // redelivered: printed once
     fake.publish(
-        &format!("{ROOT}/lang-son-01/telemetry"),
-        r#"{"at":"2026-11-23T18:30:06.000Z","uptime_s":60,"call":"idle","stream":"streaming","packets_sent":10,"bytes_sent":9000,"bitrate_kbps":1980,"rtcp":{"rtt_ms":12,"fraction_lost":0.0},"cpu_temp_c":51.5}"#,
+        &topic("lang-son-01", "telemetry"),
+        r#"{"at":"2026-11-23T18:30:06.000Z","uptime_s":60,"call":"idle","stream":"streaming","config_version":3,"packets_sent":10,"bytes_sent":9000,"bitrate_kbps":1980,"rtcp":{"rtt_ms":12,"fraction_lost":0.0},"cpu_temp_c":51.5}"#,
         false,
     );
     let out = finish(child);
@@ -660,7 +618,7 @@ fn bad_input_gives_a_clear_error_and_no_panic() {
     );
     assert_clean_failure(
         &run(&["push", "a", bad_json, "--key", key]),
-        &format!("config file {bad_json}: not valid JSON"),
+        &format!("config file {bad_json}: the file is not valid JSON"),
     );
     assert_clean_failure(&run(&["push", "a", no_srtp, "--key", key]), "srtp: missing");
     assert_clean_failure(
@@ -674,7 +632,7 @@ fn bad_input_gives_a_clear_error_and_no_panic() {
     assert_clean_failure(&run(&["push", good, "--key", key]), "needs a device id");
     assert_clean_failure(
         &run(&["push", "a", good, "--key", key, "--version", "0"]),
-        "--version must be at least 1",
+        "--version must be an integer from 1 to 9007199254740991, got 0",
     );
     assert_clean_failure(
         &run(&["push", "a", good, "--key", key]),
@@ -708,165 +666,33 @@ fn bad_input_gives_a_clear_error_and_no_panic() {
     }
 }
 
-/// A throw-away PKI made with the openssl command line: a CA, a server
-/// certificate for 127.0.0.1, and client certificates whose CN is the name.
-fn make_pki(dir: &Path, clients: &[&str]) {
-    const CNF: &str = "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = unused\n\
-        [ca_ext]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\nsubjectKeyIdentifier = hash\n\
-        [server_ext]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\n\
-        subjectAltName = IP:127.0.0.1\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n\
-        [client_ext]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = clientAuth\n\
-        subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n";
-    let cnf = dir.join("openssl.cnf");
-    std::fs::write(&cnf, CNF).unwrap();
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            text(&out.stderr)
-        );
-    };
-    let cnf = cnf.to_str().unwrap();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut args = vec![
-        "req",
-        "-x509",
-        "-new",
-        "-config",
-        cnf,
-        "-extensions",
-        "ca_ext",
-        "-days",
-        "2",
-    ];
-    args.extend(ec);
-    args.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-subj",
-        "/CN=Test CA",
-    ]);
-    openssl(&args);
-    for (i, (name, ext)) in std::iter::once(("server", "server_ext"))
-        .chain(clients.iter().map(|c| (*c, "client_ext")))
-        .enumerate()
-    {
-        let (key, csr, crt, subj) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.crt"),
-            format!("/CN={name}"),
-        );
-        let mut args = vec!["req", "-new", "-config", cnf];
-        args.extend(ec);
-        args.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
-        openssl(&args);
-        let serial = (i + 1).to_string();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-set_serial",
-            &serial,
-            "-days",
-            "2",
-            "-extfile",
-            cnf,
-            "-extensions",
-            ext,
-            "-out",
-            &crt,
-        ]);
-    }
-}
-
 #[test]
 fn mutual_tls_with_the_acl_central_it_runs() {
     let dir = TempDir::new("tls");
-    let pki = dir.path();
-    make_pki(pki, &["central", "lang-son-01"]);
-    let acl = pki.join("acl");
-    std::fs::write(
-        &acl,
-        "pattern readwrite bridgepoint/v1/%u/#\nuser central\ntopic readwrite bridgepoint/v1/#\n",
-    )
-    .unwrap();
-    let p = |f: &str| pki.join(f).to_str().unwrap().to_owned();
-    let broker = Broker::with(&format!(
-        "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\nuse_identity_as_username true\n\
-         allow_anonymous false\nacl_file {}\n",
-        p("ca.crt"),
-        p("server.crt"),
-        p("server.key"),
-        acl.display()
-    ));
+    let certs = Certs::generate(dir.path(), &["central", "lang-son-01"]);
+    let broker = Broker::tls(&certs);
+    // Retains `device`'s online status, published with the certificate `name`.
+    let retain_status = |name: &str, device: &str| {
+        let status = topic(device, "status");
+        let auth = ClientAuth::cert(&certs, name);
+        let out = broker.publish_retained(&auth, &status, online_status(device));
+        broker.assert_acked(&out, &status);
+    };
     // The box publishes its status with its own certificate (CN = device id).
-    let out = Command::new("mosquitto_pub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &broker.port.to_string(),
-            "--cafile",
-            &p("ca.crt"),
-        ])
-        .args([
-            "--cert",
-            &p("lang-son-01.crt"),
-            "--key",
-            &p("lang-son-01.key"),
-            "-q",
-            "1",
-            "-r",
-        ])
-        .args([
-            "-t",
-            "bridgepoint/v1/lang-son-01/status",
-            "-m",
-            &online_status("lang-son-01"),
-        ])
-        .output()
-        .expect("run mosquitto_pub (Debian package mosquitto-clients)");
-    assert!(out.status.success(), "mosquitto_pub: {}", text(&out.stderr));
+    retain_status("lang-son-01", "lang-son-01");
 
-    let url = format!("mqtts://127.0.0.1:{}", broker.port);
     let bpctl = |cert: Option<&str>| {
         let mut cmd = Command::new(BPCTL);
-        cmd.args([
-            "--url",
-            &url,
-            "--ca-file",
-            &p("ca.crt"),
-            "--timeout",
-            "3",
-            "list",
-        ])
-        .env_clear();
+        cmd.args(["--url", &broker.url()])
+            .arg("--ca-file")
+            .arg(certs.ca_cert())
+            .args(["--timeout", "3", "list"])
+            .env_clear();
         if let Some(name) = cert {
-            cmd.args([
-                "--cert-file",
-                &p(&format!("{name}.crt")),
-                "--key-file",
-                &p(&format!("{name}.key")),
-            ]);
+            cmd.arg("--cert-file")
+                .arg(certs.client_cert(name))
+                .arg("--key-file")
+                .arg(certs.client_key(name));
         }
         cmd.output().unwrap()
     };
@@ -879,33 +705,7 @@ fn mutual_tls_with_the_acl_central_it_runs() {
     // Without a client certificate the broker turns bpctl away; no panic.
     assert_clean_failure(&bpctl(None), "cannot connect to the broker at 127.0.0.1:");
     // A box's certificate does not reach other boxes: the ACL hides them.
-    let out = Command::new("mosquitto_pub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &broker.port.to_string(),
-            "--cafile",
-            &p("ca.crt"),
-        ])
-        .args([
-            "--cert",
-            &p("central.crt"),
-            "--key",
-            &p("central.key"),
-            "-q",
-            "1",
-            "-r",
-        ])
-        .args([
-            "-t",
-            "bridgepoint/v1/hue-02/status",
-            "-m",
-            &online_status("hue-02"),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    retain_status("central", "hue-02");
     let out = bpctl(Some("lang-son-01"));
     let stdout = text(&out.stdout);
     assert!(

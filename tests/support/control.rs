@@ -1,24 +1,68 @@
 //! Central IT's side of the control plane, for the system tests: config
 //! files with `[mqtt]`, signing with the workspace's `jws-tool`, publishing
-//! with `mosquitto_pub` (from a file, so a 1 MB payload fits), and waiting
+//! with `mosquitto_pub` (through a file, so a 1 MB payload fits), and waiting
 //! for the box's JSON messages.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command as Process, Stdio};
 use std::time::Duration;
 
+use bridgepoint_proto::{Command, CommandBinding, CommandRequest, Leaf, PushPayload, Topics};
+use bridgepoint_testkit::broker::{Broker, ClientAuth, Subscriber};
+use bridgepoint_testkit::certs::Certs;
+use bridgepoint_testkit::{assert_success, wait_for};
 use serde_json::Value;
 
-use crate::broker::{Broker, ClientAuth, Subscriber};
-use crate::certs::Certs;
-use crate::{bin, wait_for};
+use crate::bin;
 
 /// The topic root the tests use.
-pub const ROOT: &str = "bridgepoint/v1";
+pub const ROOT: &str = bridgepoint_proto::topics::DEFAULT_TOPIC_ROOT;
 
-/// A box's topic.
-pub fn topic(device: &str, leaf: &str) -> String {
-    format!("{ROOT}/{device}/{leaf}")
+/// A box's topic, built by the protocol crate as the box builds it.
+pub fn topic(device: &str, leaf: Leaf) -> String {
+    Topics::new(ROOT, device).topic(leaf)
+}
+
+/// A command as central IT sends it: plain JSON, or with `keys` a token
+/// signed over the command bound to `device`, `counter` and `expires_at`.
+pub fn command(id: &str, command: Command, signed: Option<(&Keys, &str, u64, u64)>) -> Vec<u8> {
+    let binding = signed.map(|(_, device, counter, expires_at)| CommandBinding {
+        device_id: device.to_owned(),
+        counter,
+        expires_at,
+    });
+    let json = CommandRequest {
+        id: id.to_owned(),
+        command,
+        binding,
+    }
+    .to_json();
+    match signed {
+        Some((keys, ..)) => keys.sign(json.as_bytes()).into_bytes(),
+        None => json.into_bytes(),
+    }
+}
+
+/// A push as bpctl makes it (signed with `keys` when given).
+pub fn push(keys: Option<&Keys>, device: &str, version: u64, config: &Value) -> Vec<u8> {
+    let json = PushPayload {
+        version,
+        device_id: Some(device.to_owned()),
+        config: config.as_object().cloned().unwrap_or_default(),
+    }
+    .to_json();
+    match keys {
+        Some(k) => k.sign(json.as_bytes()).into_bytes(),
+        None => json.into_bytes(),
+    }
+}
+
+/// The wall clock in Unix seconds.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// A signing key pair made by `jws-tool keygen`.
@@ -34,16 +78,12 @@ impl Keys {
     /// Generates a key pair under `dir/<name>`.
     pub fn generate(dir: &Path, name: &str) -> Keys {
         let prefix = dir.join(name);
-        let out = Command::new(bin("jws-tool"))
+        let out = Process::new(bin("jws-tool"))
             .arg("keygen")
             .arg(&prefix)
             .output()
             .expect("run jws-tool");
-        assert!(
-            out.status.success(),
-            "jws-tool keygen: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out, "jws-tool keygen");
         let public_b64 = std::fs::read_to_string(prefix.with_extension("pub"))
             .expect("read .pub")
             .trim()
@@ -57,7 +97,7 @@ impl Keys {
     /// Signs `payload` into a JWS compact token.
     pub fn sign(&self, payload: &[u8]) -> String {
         use std::io::Write;
-        let mut child = Command::new(bin("jws-tool"))
+        let mut child = Process::new(bin("jws-tool"))
             .arg("sign")
             .arg("--key")
             .arg(&self.private_jwk)
@@ -73,11 +113,7 @@ impl Keys {
             .write_all(payload)
             .expect("write payload");
         let out = child.wait_with_output().expect("jws-tool sign");
-        assert!(
-            out.status.success(),
-            "jws-tool sign: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out, "jws-tool sign");
         String::from_utf8(out.stdout)
             .expect("token is text")
             .trim()
@@ -128,6 +164,20 @@ pub fn box_config(
     text
 }
 
+/// [`box_config`] for a box in `dir/data` on the plain `broker`, trusting
+/// no signing key, with no hub, streaming only on a call.
+pub fn plain_box_config(dir: &Path, device: &str, broker: &Broker) -> String {
+    box_config(
+        &dir.join("data"),
+        device,
+        broker,
+        BoxLink::Plain,
+        &[],
+        None,
+        "on_call",
+    )
+}
+
 /// The `config` object of a push sending the stream to 127.0.0.1.
 pub fn pushed_config(video_port: u16, audio_port: u16, bitrate_kbps: u32) -> Value {
     serde_json::json!({
@@ -160,63 +210,22 @@ impl<'a> Central<'a> {
         }
     }
 
-    /// Publishes `payload` (QoS 1), retained or not.
+    /// Publishes `payload` (QoS 1), retained or not; panics unless the
+    /// broker acknowledged it.
     pub fn publish(&self, topic: &str, payload: &[u8], retain: bool) {
-        let file = self.broker.dir().join(format!(
-            "pub-{}.bin",
-            std::process::id() as u128 * 1000 + rand_suffix()
-        ));
-        std::fs::write(&file, payload).expect("write payload file");
-        let mut cmd = Command::new("timeout");
-        cmd.args([
-            "10",
-            "mosquitto_pub",
-            "-V",
-            "mqttv311",
-            "-q",
-            "1",
-            "-h",
-            "127.0.0.1",
-        ])
-        .args(["-p", &self.broker.port().to_string(), "-t", topic, "-f"])
-        .arg(&file);
-        if retain {
-            cmd.arg("-r");
-        }
-        if let Some(c) = self.certs {
-            cmd.arg("--cafile").arg(c.ca_cert());
-            cmd.arg("--cert").arg(c.client_cert("central"));
-            cmd.arg("--key").arg(c.client_key("central"));
-        }
-        let out = cmd
-            .stdin(Stdio::null())
-            .output()
-            .expect("run mosquitto_pub");
-        assert!(
-            out.status.success(),
-            "mosquitto_pub to {topic}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let _ = std::fs::remove_file(&file);
+        let out = if retain {
+            self.broker.publish_retained(&self.auth(), topic, payload)
+        } else {
+            self.broker.publish(&self.auth(), topic, payload)
+        };
+        self.broker.assert_acked(&out, topic);
     }
 
     /// Subscribes to `topics`, waiting until the broker confirmed.
     pub fn subscribe(&self, topics: &[&str]) -> Subscriber {
-        let mut sub = self.broker.subscribe(&self.auth(), topics);
-        assert!(
-            sub.wait_subscribed(Duration::from_secs(10)),
-            "subscription not confirmed:\n{}",
-            sub.output()
-        );
-        sub
+        self.broker
+            .subscribe_confirmed(&self.auth(), topics, Duration::from_secs(10))
     }
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() % 1000)
-        .unwrap_or(0)
 }
 
 /// Waits for a message on `topic`, after the first `skip` messages, whose
@@ -236,6 +245,32 @@ pub fn wait_json(
             .filter_map(|(_, p)| serde_json::from_str::<Value>(&p).ok())
             .find(|v| want(v))
     })
+}
+
+/// Waits for a status on `status` (the box's status topic) saying the box
+/// is online; returns it.
+pub fn wait_online(sub: &Subscriber, status: &str, timeout: Duration) -> Option<Value> {
+    wait_json(sub, status, 0, timeout, |v| v["online"] == true)
+}
+
+/// Waits for the successful result of command `id` on `results` (the box's
+/// `cmd/result` topic), after the first `skip` messages; returns it.
+pub fn wait_ok_result(
+    sub: &Subscriber,
+    results: &str,
+    skip: usize,
+    timeout: Duration,
+    id: &str,
+) -> Option<Value> {
+    wait_json(sub, results, skip, timeout, |v| {
+        v["id"] == id && v["ok"] == true
+    })
+}
+
+/// Writes `value` to `path` as JSON.
+pub fn write_json(path: &Path, value: &Value) {
+    std::fs::write(path, value.to_string())
+        .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
 /// Every JSON message on `topic` received so far.

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::{bin, wait_for};
+use bridgepoint_testkit::wait_for;
+
+use crate::bin;
 
 /// A running daemon; killed when dropped.
 #[derive(Debug)]
@@ -24,6 +26,15 @@ impl Daemon {
     /// returns once the simulated board's socket exists.
     pub fn start(dir: &Path, config_text: &str) -> Daemon {
         Daemon::start_with_env(dir, config_text, &[])
+    }
+
+    /// Starts the daemon on [`fixtures::config_on_free_ports`] (test sources
+    /// streaming to free loopback ports) with `mode` and the video `size`.
+    ///
+    /// [`fixtures::config_on_free_ports`]: crate::fixtures::config_on_free_ports
+    pub fn start_on_free_ports(dir: &Path, mode: &str, size: (u32, u32)) -> Daemon {
+        let text = crate::fixtures::config_on_free_ports(dir, mode, size);
+        Daemon::start(dir, &text)
     }
 
     /// Like [`Daemon::start`], with extra environment variables.

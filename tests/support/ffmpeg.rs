@@ -49,7 +49,7 @@ pub fn record(dir: &Path, name: &str, sdp: &str, seconds: u32) -> Recorder {
     // receiver that misses the start of one stream more than of the other
     // re-times that stream when the first sender reports arrive.
     let ports = sdp_ports(sdp);
-    let bound = crate::wait_for(Duration::from_secs(20), || {
+    let bound = bridgepoint_testkit::wait_for(Duration::from_secs(20), || {
         let open = udp_bound_ports();
         ports.iter().all(|p| open.contains(p)).then_some(())
     });

@@ -51,3 +51,10 @@ call_timeout_s = 60
         h = size.1,
     )
 }
+
+/// [`config`] for a box whose data dir is `dir/data`, streaming to free
+/// loopback ports (from [`crate::free_ports`]).
+pub fn config_on_free_ports(dir: &Path, mode: &str, size: (u32, u32)) -> String {
+    let (video_port, audio_port) = crate::free_ports();
+    config(&dir.join("data"), video_port, audio_port, mode, size)
+}

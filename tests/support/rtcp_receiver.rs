@@ -87,24 +87,17 @@ impl RtcpReceiver {
                 &rtpbin, &rtp_src, &rtp_dec, &rtcp_src, &rtcp_dec, &rtcp_enc, &rtcp_out,
             ])
             .expect("add");
-        rtp_src
-            .link_pads(Some("src"), &rtp_dec, Some("rtp_sink"))
-            .expect("link rtp");
-        rtp_dec
-            .link_pads(Some("rtp_src"), &rtpbin, Some("recv_rtp_sink_0"))
-            .expect("link rtp to rtpbin");
-        rtcp_src
-            .link_pads(Some("src"), &rtcp_dec, Some("rtcp_sink"))
-            .expect("link rtcp");
-        rtcp_dec
-            .link_pads(Some("rtcp_src"), &rtpbin, Some("recv_rtcp_sink_0"))
-            .expect("link rtcp to rtpbin");
-        rtpbin
-            .link_pads(Some("send_rtcp_src_0"), &rtcp_enc, Some("rtcp_sink_0"))
-            .expect("link rtcp out");
-        rtcp_enc
-            .link_pads(Some("rtcp_src_0"), &rtcp_out, Some("sink"))
-            .expect("link rtcp sink");
+        for (src, src_pad, sink, sink_pad) in [
+            (&rtp_src, "src", &rtp_dec, "rtp_sink"),
+            (&rtp_dec, "rtp_src", &rtpbin, "recv_rtp_sink_0"),
+            (&rtcp_src, "src", &rtcp_dec, "rtcp_sink"),
+            (&rtcp_dec, "rtcp_src", &rtpbin, "recv_rtcp_sink_0"),
+            (&rtpbin, "send_rtcp_src_0", &rtcp_enc, "rtcp_sink_0"),
+            (&rtcp_enc, "rtcp_src_0", &rtcp_out, "sink"),
+        ] {
+            src.link_pads(Some(src_pad), sink, Some(sink_pad))
+                .unwrap_or_else(|e| panic!("link {src_pad} to {sink_pad}: {e}"));
+        }
         let bin = pipeline.clone();
         rtpbin.connect_pad_added(move |_, pad| {
             if pad.name().starts_with("recv_rtp_src_") {

@@ -5,7 +5,9 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::wait_for;
+use bridgepoint_testkit::wait_for;
+
+use crate::daemon::Daemon;
 
 /// A connection to `<data_dir>/board.sock`.
 #[derive(Debug)]
@@ -53,5 +55,15 @@ impl SimBoard {
     /// Waits until `state.stream` is `want`; returns whether it got there.
     pub fn wait_stream(&mut self, want: &str, timeout: Duration) -> bool {
         wait_for(timeout, || (self.state()["stream"] == want).then_some(())).is_some()
+    }
+
+    /// Waits until `state.stream` is `want`; panics with the daemon's log if
+    /// it does not get there within `timeout`.
+    pub fn assert_stream(&mut self, want: &str, timeout: Duration, daemon: &Daemon) {
+        assert!(
+            self.wait_stream(want, timeout),
+            "log:\n{}",
+            daemon.log_text()
+        );
     }
 }

@@ -12,16 +12,18 @@
 //! The broker is killed when dropped; [`Broker::stop`] and
 //! [`Broker::restart`] take it away and bring it back on the same port with
 //! the same config. Nothing is persisted between runs (`persistence false`).
+//! Everything it logs, over all its runs, is in [`Broker::log_text`].
 
+use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::certs::Certs;
-use crate::{wait_for, TempDir};
+use crate::{free_tcp_port, wait_for, TempDir};
 
 /// Where the broker lives.
 pub const MOSQUITTO: &str = "/usr/sbin/mosquitto";
@@ -56,6 +58,7 @@ pub struct Broker {
     tls_conf: String,
     config: PathBuf,
     log: PathBuf,
+    /// Numbers the files of client runs (subscriber outputs, payloads).
     clients: AtomicU32,
     // Last, so the directory goes after the process.
     dir: TempDir,
@@ -286,16 +289,56 @@ impl Broker {
     /// Publishes one QoS 1 message with `mosquitto_pub` (MQTT 3.1.1) and
     /// returns its outcome. Success means the broker acknowledged it, not
     /// that anyone may read it: a 3.1.1 broker acknowledges a publish the
-    /// ACL denies and drops it silently.
-    pub fn publish(&self, auth: &ClientAuth, topic: &str, payload: &str) -> Output {
-        Command::new("timeout")
-            .args(["10", "mosquitto_pub", "-V", "mqttv311", "-q", "1"])
+    /// ACL denies and drops it silently. The payload goes through a file, so
+    /// any size and any bytes fit.
+    pub fn publish(&self, auth: &ClientAuth, topic: &str, payload: impl AsRef<[u8]>) -> Output {
+        self.run_pub(auth, topic, payload.as_ref(), false)
+    }
+
+    /// [`Broker::publish`] with the retain flag: the broker keeps the
+    /// message and hands it to every later subscriber of `topic`.
+    pub fn publish_retained(
+        &self,
+        auth: &ClientAuth,
+        topic: &str,
+        payload: impl AsRef<[u8]>,
+    ) -> Output {
+        self.run_pub(auth, topic, payload.as_ref(), true)
+    }
+
+    /// Panics unless `out`, the outcome of a [`Broker::publish`] to `topic`,
+    /// says the broker acknowledged the message; the message has what
+    /// mosquitto_pub said and the broker's log.
+    pub fn assert_acked(&self, out: &Output, topic: &str) {
+        assert!(
+            out.status.success(),
+            "mosquitto_pub to {topic} failed ({}): {}{}\nbroker log:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log_text()
+        );
+    }
+
+    fn run_pub(&self, auth: &ClientAuth, topic: &str, payload: &[u8], retain: bool) -> Output {
+        let n = self.clients.fetch_add(1, Ordering::Relaxed);
+        let file = self.dir().join(format!("pub-{n}.bin"));
+        std::fs::write(&file, payload).expect("write the payload file");
+        let mut cmd = Command::new("timeout");
+        cmd.args(["10", "mosquitto_pub", "-V", "mqttv311", "-q", "1"])
             .args(["-h", self.host(), "-p", &self.port.to_string()])
             .args(auth.args())
-            .args(["-t", topic, "-m", payload])
+            .args(["-t", topic, "-f"])
+            .arg(&file);
+        if retain {
+            cmd.arg("-r");
+        }
+        let out = cmd
             .stdin(Stdio::null())
             .output()
-            .expect("run mosquitto_pub (Debian package `mosquitto-clients`)")
+            .expect("run mosquitto_pub (Debian package `mosquitto-clients`)");
+        let _ = std::fs::remove_file(&file);
+        out
     }
 
     /// Starts a `mosquitto_sub` (MQTT 3.1.1, QoS 1) on `topics`; see
@@ -325,6 +368,25 @@ impl Broker {
             .expect("start mosquitto_sub (Debian package `mosquitto-clients`)");
         Subscriber { child, out }
     }
+
+    /// [`Broker::subscribe`], then waits up to `timeout` for the broker's
+    /// SUBACK; panics with what mosquitto_sub and the broker said if none
+    /// comes.
+    pub fn subscribe_confirmed(
+        &self,
+        auth: &ClientAuth,
+        topics: &[&str],
+        timeout: Duration,
+    ) -> Subscriber {
+        let mut sub = self.subscribe(auth, topics);
+        assert!(
+            sub.wait_subscribed(timeout),
+            "mosquitto_sub on {topics:?} got no SUBACK; it said:\n{}\nbroker log:\n{}",
+            sub.output(),
+            self.log_text()
+        );
+        sub
+    }
 }
 
 impl Drop for Broker {
@@ -337,12 +399,6 @@ enum Start {
     Up,
     AddressInUse,
     Failed(String),
-}
-
-/// A free TCP port on 127.0.0.1 (free when probed; bind it soon).
-pub fn free_tcp_port() -> u16 {
-    let probe = TcpListener::bind("127.0.0.1:0").expect("bind a probe socket on 127.0.0.1");
-    probe.local_addr().expect("probe socket address").port()
 }
 
 /// A path as it goes into mosquitto.conf (one value to the end of the line).
@@ -395,7 +451,9 @@ impl ClientAuth {
         }
     }
 
-    fn args(&self) -> Vec<&std::ffi::OsStr> {
+    /// The `--cafile`, `--cert` and `--key` options of mosquitto_pub and
+    /// mosquitto_sub that connect this way.
+    pub fn args(&self) -> Vec<&OsStr> {
         let mut args = Vec::new();
         for (flag, path) in [
             ("--cafile", &self.cafile),
@@ -403,7 +461,7 @@ impl ClientAuth {
             ("--key", &self.key),
         ] {
             if let Some(path) = path {
-                args.push(std::ffi::OsStr::new(flag));
+                args.push(OsStr::new(flag));
                 args.push(path.as_os_str());
             }
         }
