@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! bridgepointd --config FILE          run the box
-//! bridgepointd check-config FILE      validate a config file, print every error
+//! bridgepointd check-config FILE      run every check the daemon runs at start
+//!                                     (--on-box: also the box's own files)
 //! bridgepointd sdp --config FILE      print the SDP a hub receiver records with
 //! bridgepointd board --config FILE CMD send a command to the simulated board
 //! ```
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use bridgepoint_firmware::startup_checks::{self, Place};
 use bridgepoint_firmware::{config_file, daemon, logging, DaemonError};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
@@ -28,10 +30,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Validate a config file and print every error with its key.
+    /// Run every check the daemon runs at start and print every error with its key.
+    ///
+    /// Without --on-box, the box's own files (the certificates of the mqtt
+    /// section) are only warned about when missing here, and data_dir is not
+    /// probed for writing.
     CheckConfig {
         /// The config file.
         file: PathBuf,
+        /// Check as the daemon does on the box: missing mqtt files are
+        /// errors and data_dir must be writable.
+        #[arg(long)]
+        on_box: bool,
     },
     /// Print the SDP (with a=crypto lines) a hub receiver such as ffmpeg records the stream with.
     Sdp {
@@ -54,7 +64,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::CheckConfig { file }) => check_config(&file),
+        Some(Command::CheckConfig { file, on_box }) => check_config(&file, on_box),
         Some(Command::Sdp { config }) => match config_file::load(&config) {
             Ok(c) => match c.settings.media() {
                 Some(media) => {
@@ -119,54 +129,77 @@ fn board_command(socket: &std::path::Path, line: &str) -> ExitCode {
     }
 }
 
-fn check_config(file: &std::path::Path) -> ExitCode {
-    match config_file::load(file) {
-        Ok(c) => {
-            let s = &c.settings;
-            let hub = s
-                .hub
-                .as_ref()
-                .map(|h| format!("{}:{}/{}", h.host, h.video_port, h.audio_port))
-                .unwrap_or_else(|| "provisioned over MQTT".to_owned());
-            let control = match &c.mqtt {
-                Some(m) => format!(
-                    "mqtt {}://{}:{}",
-                    if m.tls { "mqtts" } else { "mqtt" },
-                    m.host,
-                    m.port
-                ),
-                None => "standalone".to_owned(),
-            };
-            println!(
-                "{}: ok (device {}, hub {}, {}x{}@{}, {} kbit/s, session {:?}, {})",
-                file.display(),
-                c.device_id,
-                hub,
-                s.video.width,
-                s.video.height,
-                s.video.fps,
-                s.video.bitrate_kbps,
-                s.session.mode,
-                control,
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => report(&e),
+fn check_config(file: &std::path::Path, on_box: bool) -> ExitCode {
+    let c = match config_file::load(file) {
+        Ok(c) => c,
+        Err(e) => return report(&e),
+    };
+    let place = if on_box { Place::Box } else { Place::Elsewhere };
+    let found = startup_checks::check(&c, place);
+    if !found.errors.is_empty() {
+        print_errors(file, &found.errors);
+    } else {
+        let s = &c.settings;
+        let hub = s
+            .hub
+            .as_ref()
+            .map(|h| format!("{}:{}/{}", h.host, h.video_port, h.audio_port))
+            .unwrap_or_else(|| "provisioned over MQTT".to_owned());
+        let control = match &c.mqtt {
+            Some(m) => format!(
+                "mqtt {}://{}:{}",
+                if m.tls { "mqtts" } else { "mqtt" },
+                m.host,
+                m.port
+            ),
+            None => "standalone".to_owned(),
+        };
+        println!(
+            "{}: ok (device {}, hub {}, {}x{}@{}, {} kbit/s, session {:?}, {})",
+            file.display(),
+            c.device_id,
+            hub,
+            s.video.width,
+            s.video.height,
+            s.video.fps,
+            s.video.bitrate_kbps,
+            s.session.mode,
+            control,
+        );
+    }
+    for warning in &found.warnings {
+        eprintln!(
+            "warning: {}",
+            config_file::escape_controls(&warning.to_string())
+        );
+    }
+    if !found.warnings.is_empty() {
+        eprintln!("note: the box's own files are not required here; on the box, `check-config --on-box` and the daemon refuse the config without them");
+    }
+    if found.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
-/// Prints a config error, one line per bad key.
+/// Prints a config error, one line per bad key (at most
+/// `config_file::MAX_REPORTED_ERRORS`, then how many more).
 fn report(e: &DaemonError) -> ExitCode {
     match e {
-        DaemonError::InvalidConfig { path, errors } => {
-            eprintln!("error: {} has {} error(s):", path.display(), errors.0.len());
-            for err in &errors.0 {
-                eprintln!("  {err}");
-            }
-        }
-        other => eprintln!("error: {other}"),
+        DaemonError::InvalidConfig { path, errors } => print_errors(path, &errors.0),
+        other => eprintln!(
+            "error: {}",
+            config_file::escape_controls(&other.to_string())
+        ),
     }
     ExitCode::FAILURE
+}
+
+fn print_errors(path: &std::path::Path, errors: &[bridgepoint_core::config::ConfigError]) {
+    for line in config_file::report_lines(path, errors) {
+        eprintln!("{line}");
+    }
 }
 
 fn run(path: &std::path::Path) -> anyhow::Result<()> {
@@ -187,7 +220,15 @@ fn run(path: &std::path::Path) -> anyhow::Result<()> {
         let cancel = CancellationToken::new();
         tokio::spawn(shutdown_on_signal(cancel.clone()));
         daemon::run(config, cancel).await
-    })?;
+    });
+    let exit = match exit {
+        // The startup checks: the same report as check-config's, with the file's name.
+        Err(DaemonError::StartupChecks { errors }) => {
+            print_errors(path, &errors.0);
+            anyhow::bail!("cannot start without a valid config");
+        }
+        other => other?,
+    };
     if exit == daemon::Exit::RestartRequested {
         tracing::info!("exiting for the restart central IT asked for; the service manager starts the daemon again");
     }
