@@ -3,7 +3,7 @@
 
 use bridgepoint_system_tests::daemon::run_cli;
 use bridgepoint_system_tests::fixtures::config;
-use bridgepoint_system_tests::TempDir;
+use bridgepoint_testkit::TempDir;
 
 fn good(dir: &TempDir) -> String {
     config(&dir.path().join("data"), 5004, 5006, "on_call", (1280, 720))

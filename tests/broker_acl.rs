@@ -12,9 +12,9 @@
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use bridgepoint_system_tests::broker::{Broker, ClientAuth, Subscriber};
-use bridgepoint_system_tests::certs::Certs;
-use bridgepoint_system_tests::{wait_for, TempDir};
+use bridgepoint_testkit::broker::{Broker, ClientAuth, Subscriber};
+use bridgepoint_testkit::certs::Certs;
+use bridgepoint_testkit::{wait_for, TempDir};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -25,29 +25,22 @@ fn certs(dir: &TempDir) -> Certs {
     )
 }
 
+/// A TLS broker with [`certs`] in a temp dir named after `label`.
+fn tls_broker(label: &str) -> (TempDir, Certs, Broker) {
+    let dir = TempDir::new(label);
+    let certs = certs(&dir);
+    let broker = Broker::tls(&certs);
+    (dir, certs, broker)
+}
+
 /// Publishes and asserts the broker acknowledged it.
 fn publish_ok(broker: &Broker, auth: &ClientAuth, topic: &str, payload: &str) {
-    let out = broker.publish(auth, topic, payload);
-    assert!(
-        out.status.success(),
-        "mosquitto_pub to {topic} failed ({}): {}{}\nbroker log:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        broker.log_text()
-    );
+    broker.assert_acked(&broker.publish(auth, topic, payload), topic);
 }
 
 /// Subscribes and waits for the broker's SUBACK.
 fn subscribed(broker: &Broker, auth: &ClientAuth, topics: &[&str]) -> Subscriber {
-    let mut sub = broker.subscribe(auth, topics);
-    assert!(
-        sub.wait_subscribed(WAIT),
-        "mosquitto_sub on {topics:?} got no SUBACK; it said:\n{}\nbroker log:\n{}",
-        sub.output(),
-        broker.log_text()
-    );
-    sub
+    broker.subscribe_confirmed(auth, topics, WAIT)
 }
 
 fn assert_received(broker: &Broker, sub: &Subscriber, topic: &str, payload: &str) {
@@ -164,9 +157,7 @@ fn tls_broker_url_is_mqtts() {
 
 #[test]
 fn a_device_round_trips_on_its_own_topics() {
-    let dir = TempDir::new("acl-own");
-    let certs = certs(&dir);
-    let broker = Broker::tls(&certs);
+    let (_dir, certs, broker) = tls_broker("acl-own");
     let device = ClientAuth::cert(&certs, "lang-son-01");
     let sub = subscribed(&broker, &device, &["bridgepoint/v1/lang-son-01/#"]);
     publish_ok(
@@ -180,9 +171,7 @@ fn a_device_round_trips_on_its_own_topics() {
 
 #[test]
 fn a_device_cannot_publish_under_another_device() {
-    let dir = TempDir::new("acl-pub");
-    let certs = certs(&dir);
-    let broker = Broker::tls(&certs);
+    let (_dir, certs, broker) = tls_broker("acl-pub");
     let central = subscribed(
         &broker,
         &ClientAuth::cert(&certs, "central"),
@@ -215,9 +204,7 @@ fn a_device_cannot_publish_under_another_device() {
 
 #[test]
 fn a_device_cannot_subscribe_to_another_device() {
-    let dir = TempDir::new("acl-sub");
-    let certs = certs(&dir);
-    let broker = Broker::tls(&certs);
+    let (_dir, certs, broker) = tls_broker("acl-sub");
     let snoop = subscribed(
         &broker,
         &ClientAuth::cert(&certs, "lang-son-01"),
@@ -251,9 +238,7 @@ fn a_device_cannot_subscribe_to_another_device() {
 
 #[test]
 fn a_client_without_a_certificate_is_refused() {
-    let dir = TempDir::new("acl-nocert");
-    let certs = certs(&dir);
-    let broker = Broker::tls(&certs);
+    let (_dir, certs, broker) = tls_broker("acl-nocert");
     // The same command with a certificate gets in.
     publish_ok(
         &broker,

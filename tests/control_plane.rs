@@ -5,23 +5,25 @@
 
 use std::time::Duration;
 
-use bridgepoint_system_tests::broker::Broker;
-use bridgepoint_system_tests::certs::Certs;
+use bridgepoint_proto::Leaf;
 use bridgepoint_system_tests::control::{
-    all_json, box_config, pushed_config, topic, wait_json, BoxLink, Central, Keys,
+    all_json, box_config, plain_box_config, push, pushed_config, topic, wait_json, wait_ok_result,
+    wait_online, write_json, BoxLink, Central, Keys,
 };
 use bridgepoint_system_tests::daemon::{run_cli, Daemon};
 use bridgepoint_system_tests::ffmpeg::{decode_errors, probe, record};
+use bridgepoint_system_tests::free_ports;
 use bridgepoint_system_tests::sim::SimBoard;
-use bridgepoint_system_tests::{free_ports, TempDir};
+use bridgepoint_testkit::broker::Broker;
+use bridgepoint_testkit::certs::Certs;
+use bridgepoint_testkit::TempDir;
 use serde_json::{json, Value};
 
 const DEVICE: &str = "lang-son-01";
 
+/// The unsigned JSON of a push to this test's box.
 fn push_payload(version: u64, config: Value) -> Vec<u8> {
-    json!({"version": version, "device_id": DEVICE, "config": config})
-        .to_string()
-        .into_bytes()
+    push(None, DEVICE, version, &config)
 }
 
 /// The SDP the hub records with, from a config that names the hub.
@@ -116,10 +118,10 @@ fn provisioning_over_mutual_tls_then_a_session_then_a_live_bitrate_change() {
         .trim()
         .to_owned();
     let private_key = key_prefix.with_extension("key.jwk");
-    let reported = topic(DEVICE, "config/reported");
-    let status = topic(DEVICE, "status");
-    let events = topic(DEVICE, "event");
-    let results = topic(DEVICE, "cmd/result");
+    let reported = topic(DEVICE, Leaf::ConfigReported);
+    let status = topic(DEVICE, Leaf::Status);
+    let events = topic(DEVICE, Leaf::Event);
+    let results = topic(DEVICE, Leaf::CmdResult);
     let sub = central.subscribe(&[&reported, &status, &events, &results]);
 
     // The box starts with no hub at all.
@@ -133,9 +135,7 @@ fn provisioning_over_mutual_tls_then_a_session_then_a_live_bitrate_change() {
         "on_call",
     );
     let daemon = Daemon::start(dir.path(), &text);
-    let online = wait_json(&sub, &status, 0, Duration::from_secs(15), |v| {
-        v["online"] == true
-    });
+    let online = wait_online(&sub, &status, Duration::from_secs(15));
     assert!(
         online.is_some(),
         "box never came online; log:\n{}\nbroker:\n{}",
@@ -147,21 +147,21 @@ fn provisioning_over_mutual_tls_then_a_session_then_a_live_bitrate_change() {
     // Central IT pushes a signed config with the hub: `bpctl push`.
     let (video_port, audio_port) = free_ports();
     let config_file = dir.path().join("hub.json");
-    std::fs::write(
-        &config_file,
-        pushed_config(video_port, audio_port, 1500).to_string(),
-    )
-    .unwrap();
+    write_json(&config_file, &pushed_config(video_port, audio_port, 1500));
     let key_arg = private_key.to_str().unwrap();
-    let (ok, said) = bpctl(&[
-        "push",
-        DEVICE,
-        config_file.to_str().unwrap(),
-        "--key",
-        key_arg,
-        "--version",
-        "1",
-    ]);
+    let config_arg = config_file.to_str().unwrap();
+    let push = |version| {
+        bpctl(&[
+            "push",
+            DEVICE,
+            config_arg,
+            "--key",
+            key_arg,
+            "--version",
+            version,
+        ])
+    };
+    let (ok, said) = push("1");
     assert!(
         ok && said.contains("applied"),
         "bpctl push: {said}\nlog:\n{}",
@@ -185,11 +185,7 @@ fn provisioning_over_mutual_tls_then_a_session_then_a_live_bitrate_change() {
         .is_some()
     );
     let mut board = SimBoard::connect(&daemon.socket());
-    assert!(
-        board.wait_stream("streaming", Duration::from_secs(10)),
-        "log:\n{}",
-        daemon.log_text()
-    );
+    board.assert_stream("streaming", Duration::from_secs(10), &daemon);
     assert!(
         wait_json(&sub, &events, 0, Duration::from_secs(5), |v| v["type"]
             == "session.started")
@@ -198,20 +194,8 @@ fn provisioning_over_mutual_tls_then_a_session_then_a_live_bitrate_change() {
 
     // A bitrate change applies live, mid-recording.
     std::thread::sleep(Duration::from_secs(4));
-    std::fs::write(
-        &config_file,
-        pushed_config(video_port, audio_port, 300).to_string(),
-    )
-    .unwrap();
-    let (ok, said) = bpctl(&[
-        "push",
-        DEVICE,
-        config_file.to_str().unwrap(),
-        "--key",
-        key_arg,
-        "--version",
-        "2",
-    ]);
+    write_json(&config_file, &pushed_config(video_port, audio_port, 300));
+    let (ok, said) = push("2");
     assert!(ok && said.contains("applied"), "bpctl push: {said}");
     let report = wait_json(&sub, &reported, 0, Duration::from_secs(10), |v| {
         v["version"] == 2
@@ -257,8 +241,8 @@ fn bad_pushes_are_rejected_with_a_reason_and_the_box_keeps_streaming() {
     let keys = Keys::generate(dir.path(), "trusted");
     let stranger = Keys::generate(dir.path(), "stranger");
     let central = Central::new(&broker, None);
-    let reported = topic(DEVICE, "config/reported");
-    let results = topic(DEVICE, "cmd/result");
+    let reported = topic(DEVICE, Leaf::ConfigReported);
+    let results = topic(DEVICE, Leaf::CmdResult);
     let sub = central.subscribe(&[&reported, &results]);
     let (video_port, audio_port) = free_ports();
     let text = box_config(
@@ -272,15 +256,11 @@ fn bad_pushes_are_rejected_with_a_reason_and_the_box_keeps_streaming() {
     );
     let daemon = Daemon::start(dir.path(), &text);
     let mut board = SimBoard::connect(&daemon.socket());
-    assert!(
-        board.wait_stream("streaming", Duration::from_secs(10)),
-        "log:\n{}",
-        daemon.log_text()
-    );
+    board.assert_stream("streaming", Duration::from_secs(10), &daemon);
 
     // A good push first: version 5 becomes the last good config.
     let good = keys.sign(&push_payload(5, always_on(video_port, audio_port, 1500)));
-    central.publish(&topic(DEVICE, "config/desired"), good.as_bytes(), true);
+    central.publish(&topic(DEVICE, Leaf::ConfigDesired), good.as_bytes(), true);
     let r = wait_json(&sub, &reported, 0, Duration::from_secs(10), |v| {
         v["version"] == 5
     });
@@ -301,7 +281,22 @@ fn bad_pushes_are_rejected_with_a_reason_and_the_box_keeps_streaming() {
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("invalid JSON", keys.sign(b"{\"version\": 6, \"config\": ").into_bytes(), "payload is not valid JSON"),
-        ("1 MB payload", vec![b'x'; 1024 * 1024], "payload is 1048576 bytes, limit 65536"),
+        ("100 KB payload", vec![b'x'; 100 * 1024], "payload is 102400 bytes, limit 65536"),
+        (
+            "version 2^63",
+            keys.sign(&push_payload(1 << 63, always_on(video_port, audio_port, 800))).into_bytes(),
+            "version: must be an integer from 1 to 9007199254740991",
+        ),
+        (
+            "version far ahead of the box's clock",
+            keys.sign(&push_payload((1 << 53) - 1, always_on(video_port, audio_port, 800))).into_bytes(),
+            "is more than a day ahead of this box's clock",
+        ),
+        (
+            "a member twice",
+            keys.sign(format!(r#"{{"version":6,"device_id":"hue-02","device_id":"{DEVICE}","config":{}}}"#, always_on(video_port, audio_port, 800)).as_bytes()).into_bytes(),
+            "holds a member twice: device_id (it appears twice)",
+        ),
         (
             "wrong type",
             keys.sign(&push_payload(6, with(&|c| c["video"]["width"] = json!("wide")))).into_bytes(),
@@ -342,7 +337,7 @@ fn bad_pushes_are_rejected_with_a_reason_and_the_box_keeps_streaming() {
     ];
     for (what, payload, expected) in cases {
         let before = sub.messages().len();
-        central.publish(&topic(DEVICE, "config/desired"), &payload, true);
+        central.publish(&topic(DEVICE, Leaf::ConfigDesired), &payload, true);
         let report = wait_json(&sub, &reported, before, Duration::from_secs(10), |v| {
             v["state"] == "rejected"
         });
@@ -365,7 +360,7 @@ fn bad_pushes_are_rejected_with_a_reason_and_the_box_keeps_streaming() {
     // The applied push sent again (as the broker does after every reconnect)
     // is confirmed, not rejected, and changes nothing.
     let before = sub.messages().len();
-    central.publish(&topic(DEVICE, "config/desired"), good.as_bytes(), true);
+    central.publish(&topic(DEVICE, Leaf::ConfigDesired), good.as_bytes(), true);
     let r = wait_json(&sub, &reported, before, Duration::from_secs(10), |v| {
         v["version"] == 5
     });
@@ -389,14 +384,10 @@ fn bad_pushes_are_rejected_with_a_reason_and_the_box_keeps_streaming() {
             r#"{"id":"c2","cmd":"identify","args":{"seconds":-1}}"#,
             "args.seconds: must be 1 to 600",
         ),
-        (
-            r#"{"id":"c3","cmd":"session.start","args":{"srtp_key":"AAAA"}}"#,
-            "args.srtp_key: must be 30 bytes",
-        ),
         ("not json", "not valid JSON"),
     ] {
         let before = sub.messages().len();
-        central.publish(&topic(DEVICE, "cmd"), payload.as_bytes(), false);
+        central.publish(&topic(DEVICE, Leaf::Cmd), payload.as_bytes(), false);
         let result = wait_json(&sub, &results, before, Duration::from_secs(10), |v| {
             v["ok"] == false
         });
@@ -412,16 +403,11 @@ fn bad_pushes_are_rejected_with_a_reason_and_the_box_keeps_streaming() {
     // A good command still works.
     let before = sub.messages().len();
     central.publish(
-        &topic(DEVICE, "cmd"),
+        &topic(DEVICE, Leaf::Cmd),
         br#"{"id":"id-1","cmd":"identify","args":{"seconds":2}}"#,
         false,
     );
-    assert!(
-        wait_json(&sub, &results, before, Duration::from_secs(10), |v| v["id"]
-            == "id-1"
-            && v["ok"] == true)
-        .is_some()
-    );
+    assert!(wait_ok_result(&sub, &results, before, Duration::from_secs(10), "id-1").is_some());
     assert_eq!(board.led("call"), "identify");
     assert_eq!(board.state()["stream"], "streaming");
     assert!(!daemon.log_text().contains("panicked"));
@@ -431,21 +417,13 @@ fn bad_pushes_are_rejected_with_a_reason_and_the_box_keeps_streaming() {
 fn an_event_stored_before_the_broker_ack_survives_kill_9_and_arrives_once() {
     let dir = TempDir::new("outbox-kill");
     let mut broker = Broker::plain();
-    let text = box_config(
-        &dir.path().join("data"),
-        DEVICE,
-        &broker,
-        BoxLink::Plain,
-        &[],
-        None,
-        "on_call",
-    );
+    let text = plain_box_config(dir.path(), DEVICE, &broker);
     // No broker: the press cannot be acknowledged.
     broker.stop();
     let daemon = Daemon::start(dir.path(), &text);
     let mut board = SimBoard::connect(&daemon.socket());
     assert_eq!(board.cmd("press call"), "ok");
-    let queued = bridgepoint_system_tests::wait_for(Duration::from_secs(5), || {
+    let queued = bridgepoint_testkit::wait_for(Duration::from_secs(5), || {
         daemon.log_text().contains("event queued").then_some(())
     });
     assert!(queued.is_some(), "log:\n{}", daemon.log_text());
@@ -454,7 +432,7 @@ fn an_event_stored_before_the_broker_ack_survives_kill_9_and_arrives_once() {
 
     broker.restart();
     let central = Central::new(&broker, None);
-    let events = topic(DEVICE, "event");
+    let events = topic(DEVICE, Leaf::Event);
     let sub = central.subscribe(&[&events]);
     let daemon = Daemon::start(dir.path(), &text);
     let got = wait_json(&sub, &events, 0, Duration::from_secs(15), |v| {
@@ -479,23 +457,11 @@ fn an_event_stored_before_the_broker_ack_survives_kill_9_and_arrives_once() {
 fn three_presses_during_a_30_s_broker_outage_arrive_in_order() {
     let dir = TempDir::new("outbox-outage");
     let mut broker = Broker::plain();
-    let status = topic(DEVICE, "status");
+    let status = topic(DEVICE, Leaf::Status);
     let sub = Central::new(&broker, None).subscribe(&[&status]);
-    let text = box_config(
-        &dir.path().join("data"),
-        DEVICE,
-        &broker,
-        BoxLink::Plain,
-        &[],
-        None,
-        "on_call",
-    );
+    let text = plain_box_config(dir.path(), DEVICE, &broker);
     let daemon = Daemon::start(dir.path(), &text);
-    assert!(
-        wait_json(&sub, &status, 0, Duration::from_secs(10), |v| v["online"]
-            == true)
-        .is_some()
-    );
+    assert!(wait_online(&sub, &status, Duration::from_secs(10)).is_some());
     drop(sub);
 
     broker.stop();
@@ -506,9 +472,9 @@ fn three_presses_during_a_30_s_broker_outage_arrive_in_order() {
     assert_eq!(board.cmd("press call"), "ok"); // call.request
     std::thread::sleep(Duration::from_secs(30).saturating_sub(down.elapsed()));
     broker.restart();
-    let events = topic(DEVICE, "event");
+    let events = topic(DEVICE, Leaf::Event);
     let sub = Central::new(&broker, None).subscribe(&[&events]);
-    let got = bridgepoint_system_tests::wait_for(Duration::from_secs(30), || {
+    let got = bridgepoint_testkit::wait_for(Duration::from_secs(30), || {
         (all_json(&sub, &events).len() >= 3).then_some(())
     });
     let all = all_json(&sub, &events);
@@ -534,23 +500,11 @@ fn a_killed_box_is_marked_offline_by_its_will() {
     let dir = TempDir::new("presence");
     let broker = Broker::plain();
     let central = Central::new(&broker, None);
-    let status = topic(DEVICE, "status");
+    let status = topic(DEVICE, Leaf::Status);
     let sub = central.subscribe(&[&status]);
-    let text = box_config(
-        &dir.path().join("data"),
-        DEVICE,
-        &broker,
-        BoxLink::Plain,
-        &[],
-        None,
-        "on_call",
-    );
+    let text = plain_box_config(dir.path(), DEVICE, &broker);
     let daemon = Daemon::start(dir.path(), &text);
-    assert!(
-        wait_json(&sub, &status, 0, Duration::from_secs(10), |v| v["online"]
-            == true)
-        .is_some()
-    );
+    assert!(wait_online(&sub, &status, Duration::from_secs(10)).is_some());
     let seen = sub.messages().len();
     daemon.kill9();
     let offline = wait_json(&sub, &status, seen, Duration::from_secs(15), |v| {
@@ -606,8 +560,8 @@ fn a_config_signed_by_jwcrypto_is_applied_and_bpctl_tokens_verify_in_jwcrypto() 
         "print(public_base64_from_jwk(sys.argv[1]))",
         &[&private_jwk],
     );
-    let reported = topic(DEVICE, "config/reported");
-    let desired = topic(DEVICE, "config/desired");
+    let reported = topic(DEVICE, Leaf::ConfigReported);
+    let desired = topic(DEVICE, Leaf::ConfigDesired);
     let sub = central.subscribe(&[&reported, &desired]);
     let text = box_config(
         &dir.path().join("data"),
@@ -647,11 +601,7 @@ fn a_config_signed_by_jwcrypto_is_applied_and_bpctl_tokens_verify_in_jwcrypto() 
         String::from_utf8_lossy(&out.stderr)
     );
     let config_file = dir.path().join("config.json");
-    std::fs::write(
-        &config_file,
-        pushed_config(video_port, audio_port, 900).to_string(),
-    )
-    .unwrap();
+    write_json(&config_file, &pushed_config(video_port, audio_port, 900));
     let before = sub.messages().len();
     // The box trusts only the jwcrypto key, so it must reject bpctl's push.
     let out = std::process::Command::new(bridgepoint_system_tests::bin("bpctl"))
@@ -691,11 +641,11 @@ fn a_config_signed_by_jwcrypto_is_applied_and_bpctl_tokens_verify_in_jwcrypto() 
 }
 
 fn wait_for_token(
-    sub: &bridgepoint_system_tests::broker::Subscriber,
+    sub: &bridgepoint_testkit::broker::Subscriber,
     desired: &str,
     skip: usize,
 ) -> String {
-    bridgepoint_system_tests::wait_for(Duration::from_secs(10), || {
+    bridgepoint_testkit::wait_for(Duration::from_secs(10), || {
         sub.messages()
             .into_iter()
             .skip(skip)
@@ -711,7 +661,7 @@ fn telemetry_reports_rtcp_round_trip_and_loss_from_the_hubs_receiver_reports() {
     let dir = TempDir::new("telemetry");
     let broker = Broker::plain();
     let central = Central::new(&broker, None);
-    let telemetry = topic(DEVICE, "telemetry");
+    let telemetry = topic(DEVICE, Leaf::Telemetry);
     let sub = central.subscribe(&[&telemetry]);
     let (video_port, audio_port) = free_ports();
     let key = base64::engine::general_purpose::STANDARD

@@ -5,22 +5,14 @@
 use std::time::Duration;
 
 use bridgepoint_system_tests::daemon::Daemon;
-use bridgepoint_system_tests::fixtures::config;
+use bridgepoint_system_tests::fixtures::config_on_free_ports;
 use bridgepoint_system_tests::sim::SimBoard;
-use bridgepoint_system_tests::{free_ports, wait_for, TempDir};
+use bridgepoint_testkit::{wait_for, TempDir};
 
 #[test]
 fn a_camera_that_is_not_there_is_named_and_retried_with_backoff() {
     let dir = TempDir::new("nocam");
-    let (video_port, audio_port) = free_ports();
-    let text = config(
-        &dir.path().join("data"),
-        video_port,
-        audio_port,
-        "always",
-        (640, 360),
-    )
-    .replace(
+    let text = config_on_free_ports(dir.path(), "always", (640, 360)).replace(
         "source = \"test\"\nencoder",
         "source = \"v4l2:/dev/video-absent\"\nencoder",
     );
@@ -56,15 +48,8 @@ fn hardware_encoder_missing_is_reported_by_name() {
     // This machine has no V4L2 M2M encoder, so GStreamer registers no
     // v4l2h264enc: exactly the situation of a board without one.
     let dir = TempDir::new("nohw");
-    let (video_port, audio_port) = free_ports();
-    let text = config(
-        &dir.path().join("data"),
-        video_port,
-        audio_port,
-        "always",
-        (640, 360),
-    )
-    .replace("encoder = \"x264\"", "encoder = \"hardware\"");
+    let text = config_on_free_ports(dir.path(), "always", (640, 360))
+        .replace("encoder = \"x264\"", "encoder = \"hardware\"");
     let daemon = Daemon::start(dir.path(), &text);
     let log = wait_for(Duration::from_secs(10), || {
         let log = daemon.log_text();
@@ -79,22 +64,11 @@ fn hardware_encoder_missing_is_reported_by_name() {
 #[test]
 fn auto_encoder_falls_back_to_software_and_says_so() {
     let dir = TempDir::new("auto");
-    let (video_port, audio_port) = free_ports();
-    let text = config(
-        &dir.path().join("data"),
-        video_port,
-        audio_port,
-        "always",
-        (640, 360),
-    )
-    .replace("encoder = \"x264\"", "encoder = \"auto\"");
+    let text = config_on_free_ports(dir.path(), "always", (640, 360))
+        .replace("encoder = \"x264\"", "encoder = \"auto\"");
     let daemon = Daemon::start(dir.path(), &text);
     let mut board = SimBoard::connect(&daemon.socket());
-    assert!(
-        board.wait_stream("streaming", Duration::from_secs(10)),
-        "log:\n{}",
-        daemon.log_text()
-    );
+    board.assert_stream("streaming", Duration::from_secs(10), &daemon);
     let log = daemon.log_text();
     assert!(
         log.contains("no hardware H.264 encoder")

@@ -8,22 +8,28 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bridgepoint_system_tests::fixtures::config;
-use bridgepoint_system_tests::{bin, free_ports, TempDir};
+use bridgepoint_system_tests::bin;
+use bridgepoint_system_tests::fixtures::config_on_free_ports;
+use bridgepoint_testkit::TempDir;
 
 struct Notified {
     at: Duration,
     message: String,
 }
 
-fn start(dir: &Path, socket: &Path, fault: Option<&str>) -> Child {
-    let (v, a) = free_ports();
+/// Binds the stand-in for systemd's notify socket in `dir`, then starts the
+/// daemon with it; returns the socket, when the daemon was started, and the
+/// daemon.
+fn start(dir: &Path, fault: Option<&str>) -> (UnixDatagram, Instant, Child) {
+    let socket = dir.join("notify.sock");
+    let sock = UnixDatagram::bind(&socket).unwrap();
+    let started = Instant::now();
     let cfg = dir.join("box.toml");
-    std::fs::write(&cfg, config(&dir.join("data"), v, a, "on_call", (640, 360))).unwrap();
+    std::fs::write(&cfg, config_on_free_ports(dir, "on_call", (640, 360))).unwrap();
     let mut cmd = Command::new(bin("bridgepointd"));
     cmd.arg("--config")
         .arg(&cfg)
-        .env("NOTIFY_SOCKET", socket)
+        .env("NOTIFY_SOCKET", &socket)
         .env("WATCHDOG_USEC", "1000000")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
@@ -32,7 +38,7 @@ fn start(dir: &Path, socket: &Path, fault: Option<&str>) -> Child {
     if let Some(f) = fault {
         cmd.env("BRIDGEPOINT_SIM_FAULT", f);
     }
-    cmd.spawn().expect("start bridgepointd")
+    (sock, started, cmd.spawn().expect("start bridgepointd"))
 }
 
 fn collect(sock: &UnixDatagram, started: Instant, until: Duration) -> Vec<Notified> {
@@ -54,10 +60,7 @@ fn collect(sock: &UnixDatagram, started: Instant, until: Duration) -> Vec<Notifi
 #[test]
 fn ready_status_watchdog_and_stopping_are_sent() {
     let dir = TempDir::new("notify");
-    let socket = dir.path().join("notify.sock");
-    let sock = UnixDatagram::bind(&socket).unwrap();
-    let started = Instant::now();
-    let mut child = start(dir.path(), &socket, None);
+    let (sock, started, mut child) = start(dir.path(), None);
     let got = collect(&sock, started, Duration::from_secs(4));
     let messages: Vec<&str> = got.iter().map(|n| n.message.as_str()).collect();
     assert!(messages.contains(&"READY=1"), "{messages:?}");
@@ -88,10 +91,7 @@ fn ready_status_watchdog_and_stopping_are_sent() {
 #[test]
 fn watchdog_pings_stop_when_the_core_loop_hangs() {
     let dir = TempDir::new("notify-hang");
-    let socket = dir.path().join("notify.sock");
-    let sock = UnixDatagram::bind(&socket).unwrap();
-    let started = Instant::now();
-    let mut child = start(dir.path(), &socket, Some("hang-core-after=2"));
+    let (sock, started, mut child) = start(dir.path(), Some("hang-core-after=2"));
     let got = collect(&sock, started, Duration::from_secs(6));
     let pings: Vec<Duration> = got
         .iter()

@@ -5,24 +5,13 @@
 use std::time::Duration;
 
 use bridgepoint_system_tests::daemon::Daemon;
-use bridgepoint_system_tests::fixtures::config;
 use bridgepoint_system_tests::sim::SimBoard;
-use bridgepoint_system_tests::{free_ports, TempDir};
+use bridgepoint_testkit::TempDir;
 
 #[test]
 fn press_starts_streaming_hold_stops_it_and_leds_follow() {
     let dir = TempDir::new("sim");
-    let (video_port, audio_port) = free_ports();
-    let daemon = Daemon::start(
-        dir.path(),
-        &config(
-            &dir.path().join("data"),
-            video_port,
-            audio_port,
-            "on_call",
-            (640, 360),
-        ),
-    );
+    let daemon = Daemon::start_on_free_ports(dir.path(), "on_call", (640, 360));
     let mut board = SimBoard::connect(&daemon.socket());
 
     // Idle: nothing on air, box alive.
@@ -32,11 +21,7 @@ fn press_starts_streaming_hold_stops_it_and_leds_follow() {
     assert_eq!(board.led("status"), "heartbeat");
 
     assert_eq!(board.cmd("press call"), "ok");
-    assert!(
-        board.wait_stream("streaming", Duration::from_secs(10)),
-        "log:\n{}",
-        daemon.log_text()
-    );
+    board.assert_stream("streaming", Duration::from_secs(10), &daemon);
     assert_eq!(board.state()["call"], "in_session");
     assert_eq!(board.led("call"), "on");
 
@@ -47,11 +32,7 @@ fn press_starts_streaming_hold_stops_it_and_leds_follow() {
 
     // Held for 2.5 s: the session ends and the call LED goes dark.
     assert_eq!(board.cmd("hold call 2500"), "ok");
-    assert!(
-        board.wait_stream("stopped", Duration::from_secs(5)),
-        "log:\n{}",
-        daemon.log_text()
-    );
+    board.assert_stream("stopped", Duration::from_secs(5), &daemon);
     assert_eq!(board.state()["call"], "idle");
     assert_eq!(board.led("call"), "off");
     assert_eq!(board.led("status"), "heartbeat");
@@ -67,40 +48,16 @@ fn press_starts_streaming_hold_stops_it_and_leds_follow() {
 #[test]
 fn always_mode_streams_from_start_without_a_press() {
     let dir = TempDir::new("always");
-    let (video_port, audio_port) = free_ports();
-    let daemon = Daemon::start(
-        dir.path(),
-        &config(
-            &dir.path().join("data"),
-            video_port,
-            audio_port,
-            "always",
-            (640, 360),
-        ),
-    );
+    let daemon = Daemon::start_on_free_ports(dir.path(), "always", (640, 360));
     let mut board = SimBoard::connect(&daemon.socket());
-    assert!(
-        board.wait_stream("streaming", Duration::from_secs(10)),
-        "log:\n{}",
-        daemon.log_text()
-    );
+    board.assert_stream("streaming", Duration::from_secs(10), &daemon);
     assert_eq!(board.led("call"), "on");
 }
 
 #[test]
 fn bad_commands_get_a_one_line_error_and_the_box_carries_on() {
     let dir = TempDir::new("simbad");
-    let (video_port, audio_port) = free_ports();
-    let daemon = Daemon::start(
-        dir.path(),
-        &config(
-            &dir.path().join("data"),
-            video_port,
-            audio_port,
-            "on_call",
-            (640, 360),
-        ),
-    );
+    let daemon = Daemon::start_on_free_ports(dir.path(), "on_call", (640, 360));
     let mut board = SimBoard::connect(&daemon.socket());
     for (command, expected) in [
         ("dance", "error: unknown command \"dance\""),
@@ -123,6 +80,6 @@ fn bad_commands_get_a_one_line_error_and_the_box_carries_on() {
     // Still serving, still idle.
     assert_eq!(board.state()["call"], "idle");
     assert_eq!(board.cmd("press call"), "ok");
-    assert!(board.wait_stream("streaming", Duration::from_secs(10)));
+    board.assert_stream("streaming", Duration::from_secs(10), &daemon);
     assert!(!daemon.log_text().contains("panicked"));
 }

@@ -8,9 +8,9 @@ use bridgepoint_system_tests::daemon::{run_cli, Daemon};
 use bridgepoint_system_tests::ffmpeg::{
     decode_errors, packet_times_ms, probe, record, short_steps,
 };
-use bridgepoint_system_tests::fixtures::{config, KEY, OTHER_KEY};
+use bridgepoint_system_tests::fixtures::{KEY, OTHER_KEY};
 use bridgepoint_system_tests::sim::SimBoard;
-use bridgepoint_system_tests::{free_ports, TempDir};
+use bridgepoint_testkit::TempDir;
 
 fn sdp_for(daemon: &Daemon) -> String {
     let out = run_cli(&["sdp", "--config", daemon.config.to_str().unwrap()]);
@@ -25,17 +25,7 @@ fn sdp_for(daemon: &Daemon) -> String {
 #[test]
 fn ffmpeg_records_h264_and_opus_from_the_sdp_the_box_prints() {
     let dir = TempDir::new("stream");
-    let (video_port, audio_port) = free_ports();
-    let daemon = Daemon::start(
-        dir.path(),
-        &config(
-            &dir.path().join("data"),
-            video_port,
-            audio_port,
-            "on_call",
-            (1280, 720),
-        ),
-    );
+    let daemon = Daemon::start_on_free_ports(dir.path(), "on_call", (1280, 720));
     let sdp = sdp_for(&daemon);
     assert!(sdp.contains(&format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}")));
 
@@ -43,11 +33,7 @@ fn ffmpeg_records_h264_and_opus_from_the_sdp_the_box_prints() {
     let recorder = record(dir.path(), "hub", &sdp, 6);
     let mut board = SimBoard::connect(&daemon.socket());
     assert_eq!(board.cmd("press call"), "ok");
-    assert!(
-        board.wait_stream("streaming", Duration::from_secs(10)),
-        "log:\n{}",
-        daemon.log_text()
-    );
+    board.assert_stream("streaming", Duration::from_secs(10), &daemon);
     let ffmpeg_log = recorder.wait();
 
     let p = probe(&dir.path().join("hub.mkv"))
@@ -99,23 +85,9 @@ fn ffmpeg_records_h264_and_opus_from_the_sdp_the_box_prints() {
 #[test]
 fn a_receiver_with_the_wrong_key_records_no_frames() {
     let dir = TempDir::new("wrongkey");
-    let (video_port, audio_port) = free_ports();
-    let daemon = Daemon::start(
-        dir.path(),
-        &config(
-            &dir.path().join("data"),
-            video_port,
-            audio_port,
-            "always",
-            (640, 360),
-        ),
-    );
+    let daemon = Daemon::start_on_free_ports(dir.path(), "always", (640, 360));
     let mut board = SimBoard::connect(&daemon.socket());
-    assert!(
-        board.wait_stream("streaming", Duration::from_secs(10)),
-        "log:\n{}",
-        daemon.log_text()
-    );
+    board.assert_stream("streaming", Duration::from_secs(10), &daemon);
 
     let sdp = sdp_for(&daemon).replace(KEY, OTHER_KEY);
     let recorder = record(dir.path(), "wrong", &sdp, 4);

@@ -111,10 +111,29 @@ pub enum Cmd {
     Identify(IdentifyArgs),
     /// Ask a streaming box for a keyframe now.
     Keyframe(DeviceArg),
-    /// Restart a box.
+    /// Restart a box (signed: give --key).
     Reboot(DeviceArg),
-    /// Have a box install a signed RAUC bundle and reboot into it (see docs/updates.md).
+    /// Have a box install a signed RAUC bundle and reboot into it (signed: give --key; see docs/updates.md).
     Update(UpdateArgs),
+    /// Set the config version a box considers applied (signed: give --key).
+    ///
+    /// For recovering a box that took a version so high that no normal push is
+    /// newer: set it back (e.g. to 1), then push as usual. The box keeps its
+    /// config; only its version changes.
+    SetVersion(SetVersionArgs),
+}
+
+/// Signing a command (`--key`), as configs are signed.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Signing")]
+pub struct SigningArgs {
+    /// Sign the command with this private key (PREFIX.key.jwk from `bpctl keygen`). A box with
+    /// trust.config_keys obeys session.start with --srtp-key, update, reboot and set-version only signed.
+    #[arg(long, env = "BPCTL_SIGNING_KEY", value_name = "PREFIX.key.jwk")]
+    pub key: Option<PathBuf>,
+    /// How long a signed command stays valid, in seconds (1 to 3600).
+    #[arg(long, value_name = "SECONDS", default_value = "120", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub valid_for: u64,
 }
 
 /// `keygen`.
@@ -180,7 +199,7 @@ pub enum SessionCmd {
     Start {
         /// The box.
         device: String,
-        /// A per-session SRTP master key + salt, base64 (30 bytes for the AES_CM suites).
+        /// A per-session SRTP master key + salt, base64 (30 bytes for the AES_CM suites); signed: give --key.
         #[arg(
             long,
             env = "BPCTL_SRTP_KEY",
@@ -188,11 +207,17 @@ pub enum SessionCmd {
             value_name = "BASE64"
         )]
         srtp_key: Option<String>,
+        /// Signing.
+        #[command(flatten)]
+        signing: SigningArgs,
     },
     /// End the session.
     End {
         /// The box.
         device: String,
+        /// Signing.
+        #[command(flatten)]
+        signing: SigningArgs,
     },
 }
 
@@ -204,6 +229,9 @@ pub struct IdentifyArgs {
     /// How long to blink (1 to 600 s) [default: the box's, 10 s].
     #[arg(long, value_name = "N")]
     pub seconds: Option<u32>,
+    /// Signing.
+    #[command(flatten)]
+    pub signing: SigningArgs,
 }
 
 /// `update`.
@@ -213,6 +241,21 @@ pub struct UpdateArgs {
     pub device: String,
     /// The bundle, an http(s) URL ending in .raucb.
     pub url: String,
+    /// Signing.
+    #[command(flatten)]
+    pub signing: SigningArgs,
+}
+
+/// `set-version`.
+#[derive(Debug, Args)]
+pub struct SetVersionArgs {
+    /// The box.
+    pub device: String,
+    /// The version it should consider applied (1 to 9007199254740991).
+    pub version: u64,
+    /// Signing.
+    #[command(flatten)]
+    pub signing: SigningArgs,
 }
 
 /// A command that names only a box.
@@ -220,6 +263,9 @@ pub struct UpdateArgs {
 pub struct DeviceArg {
     /// The box.
     pub device: String,
+    /// Signing.
+    #[command(flatten)]
+    pub signing: SigningArgs,
 }
 
 #[cfg(test)]
@@ -265,6 +311,11 @@ mod tests {
         assert!(parse(&["push", "a", "c.json", "--unsigned"]).is_ok());
         assert!(parse(&["watch", "--count", "0"]).is_err());
         assert!(parse(&["session", "end", "a", "--srtp-key", "x"]).is_err());
+        assert!(parse(&["reboot", "a", "--key", "k.key.jwk", "--valid-for", "30"]).is_ok());
+        assert!(parse(&["reboot", "a", "--valid-for", "0"]).is_err());
+        assert!(parse(&["reboot", "a", "--valid-for", "3601"]).is_err());
+        assert!(parse(&["set-version", "a", "17", "--key", "k"]).is_ok());
+        assert!(parse(&["set-version", "a", "soon"]).is_err());
         let cli = parse(&[
             "push",
             "--all",

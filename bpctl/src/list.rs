@@ -4,12 +4,15 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Result;
-use rumqttc::{Packet, QoS};
+use bridgepoint_mqtt::client::mqttbytes::v5::Packet;
+use bridgepoint_mqtt::QoS;
+use bridgepoint_proto::topics::split;
+use bridgepoint_proto::{ConfigReported, Leaf, Status, Topics};
 use tokio::time::Instant;
 
-use crate::broker::Mqtt;
+use crate::broker::{topic_of, Mqtt};
 use crate::cli::{BrokerArgs, ListArgs};
-use crate::payload::{parse_report, parse_status, render_table, split_topic, topic, BoxRow};
+use crate::list_table::{render_table, BoxRow};
 
 /// Retained messages are collected until none came for this long.
 const IDLE: Duration = Duration::from_millis(500);
@@ -21,9 +24,10 @@ pub async fn run(broker: &BrokerArgs, args: &ListArgs) -> Result<()> {
     let mut mqtt = Mqtt::connect(broker, timeout, false).await?;
     // QoS 0: retained messages for hundreds of boxes are then not held back
     // by the broker's in-flight limit for QoS 1.
+    let every = Topics::every_device(root);
     let subs = [
-        (topic(root, "+", "status"), QoS::AtMostOnce),
-        (topic(root, "+", "config/reported"), QoS::AtMostOnce),
+        (every.topic(Leaf::Status), QoS::AtMostOnce),
+        (every.topic(Leaf::ConfigReported), QoS::AtMostOnce),
     ];
     mqtt.subscribe(&subs, Instant::now() + timeout).await?;
     let mut rows: BTreeMap<String, BoxRow> = BTreeMap::new();
@@ -34,7 +38,8 @@ pub async fn run(broker: &BrokerArgs, args: &ListArgs) -> Result<()> {
             break;
         };
         let Packet::Publish(p) = packet else { continue };
-        let Some((device, leaf)) = split_topic(root, &p.topic) else {
+        let topic = topic_of(&p);
+        let Some((device, leaf)) = split(root, &topic) else {
             continue;
         };
         if p.payload.is_empty() {
@@ -45,11 +50,11 @@ pub async fn run(broker: &BrokerArgs, args: &ListArgs) -> Result<()> {
             ..BoxRow::default()
         });
         match leaf {
-            "status" => match parse_status(&p.payload) {
+            Leaf::Status => match Status::parse(&p.payload) {
                 Ok(s) => row.status = Some(s),
                 Err(e) => eprintln!("warning: {device}: {e}"),
             },
-            "config/reported" => match parse_report(&p.payload) {
+            Leaf::ConfigReported => match ConfigReported::parse(&p.payload) {
                 Ok(r) => row.report = Some(r),
                 Err(e) => eprintln!("warning: {device}: {e}"),
             },

@@ -6,17 +6,22 @@ mod cli;
 mod command;
 mod keygen;
 mod list;
-mod payload;
+mod list_table;
+mod outcome;
 mod push;
+mod push_file;
+mod targets;
 mod watch;
+mod watch_line;
 
 use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
 
+use bridgepoint_proto::Command;
+
 use crate::cli::{Cli, Cmd, SessionCmd};
-use crate::payload::Command;
 
 /// Prints one line on stdout. A closed pipe (`bpctl watch | head`) ends
 /// the program quietly instead of panicking.
@@ -35,25 +40,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::List(a) => list::run(b, a).await?,
         Cmd::Watch(a) => watch::run(b, a).await?,
         Cmd::Session { action } => match action {
-            SessionCmd::Start { device, srtp_key } => {
-                command::run(
-                    b,
-                    device,
-                    Command::SessionStart {
-                        srtp_key: srtp_key.clone(),
-                    },
-                )
-                .await?
+            SessionCmd::Start {
+                device,
+                srtp_key,
+                signing,
+            } => {
+                let srtp_key = match srtp_key {
+                    Some(k) => Some(command::read_srtp_key(k).map_err(|e| anyhow::anyhow!(e))?),
+                    None => None,
+                };
+                command::run(b, device, Command::SessionStart { srtp_key }, signing).await?
             }
-            SessionCmd::End { device } => command::run(b, device, Command::SessionEnd).await?,
+            SessionCmd::End { device, signing } => {
+                command::run(b, device, Command::SessionEnd, signing).await?
+            }
         },
         Cmd::Identify(a) => {
-            command::run(b, &a.device, Command::Identify { seconds: a.seconds }).await?
+            let command = Command::Identify { seconds: a.seconds };
+            command::run(b, &a.device, command, &a.signing).await?
         }
-        Cmd::Keyframe(a) => command::run(b, &a.device, Command::Keyframe).await?,
-        Cmd::Reboot(a) => command::run(b, &a.device, Command::Reboot).await?,
+        Cmd::Keyframe(a) => command::run(b, &a.device, Command::Keyframe, &a.signing).await?,
+        Cmd::Reboot(a) => command::run(b, &a.device, Command::Reboot, &a.signing).await?,
         Cmd::Update(a) => {
-            command::run(b, &a.device, Command::Update { url: a.url.clone() }).await?
+            let command = Command::Update {
+                url: a.url.trim().to_owned(),
+            };
+            command::run(b, &a.device, command, &a.signing).await?
+        }
+        Cmd::SetVersion(a) => {
+            let command = Command::SetConfigVersion { version: a.version };
+            command::run(b, &a.device, command, &a.signing).await?
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -62,7 +78,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // rumqttc is built without a default TLS crypto provider.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    bridgepoint_mqtt::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -7,18 +7,20 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context as _, Result};
+use bridgepoint_mqtt::client::mqttbytes::v5::Packet;
+use bridgepoint_mqtt::QoS;
+use bridgepoint_proto::push::MAX_PUSH_BYTES;
+use bridgepoint_proto::topics::split;
+use bridgepoint_proto::{ConfigReported, Leaf, PushPayload, Status, Topics};
 use bridgepoint_signing::sign_compact;
-use rumqttc::{Packet, QoS};
 use tokio::time::Instant;
 
-use crate::broker::Mqtt;
+use crate::broker::{topic_of, Mqtt};
 use crate::cli::{BrokerArgs, PushArgs};
 use crate::keygen::load_signing_key;
-use crate::payload::{
-    check_device_id, choose_version, fmt_secs, outcome_line, parse_push_file, parse_report,
-    parse_status, push_payload, push_summary, report_outcome, split_push_targets, split_topic,
-    topic, Outcome, Status, MAX_PUSH_BYTES,
-};
+use crate::outcome::{fmt_secs, outcome_line, push_summary, Outcome};
+use crate::push_file::{choose_version, parse_push_file};
+use crate::targets::{check_device_id, split_push_targets};
 
 /// Above this many targets, progress goes to stderr.
 const PROGRESS_FROM: usize = 20;
@@ -107,9 +109,10 @@ pub async fn run(broker: &BrokerArgs, args: &PushArgs) -> Result<ExitCode> {
 
     // Subscribe to the reports (and statuses) BEFORE publishing.
     let targets: Vec<String> = if args.all {
+        let every = Topics::every_device(root);
         let subs = [
-            (topic(root, "+", "status"), QoS::AtMostOnce),
-            (topic(root, "+", "config/reported"), QoS::AtMostOnce),
+            (every.topic(Leaf::Status), QoS::AtMostOnce),
+            (every.topic(Leaf::ConfigReported), QoS::AtMostOnce),
         ];
         mqtt.subscribe(&subs, Instant::now() + timeout).await?;
         let hard_deadline = Instant::now() + timeout;
@@ -119,13 +122,14 @@ pub async fn run(broker: &BrokerArgs, args: &PushArgs) -> Result<ExitCode> {
                 break;
             };
             if let Packet::Publish(p) = packet {
-                if let Some((device, "status")) = split_topic(root, &p.topic) {
+                let topic = topic_of(&p);
+                if let Some((device, Leaf::Status)) = split(root, &topic) {
                     if p.payload.is_empty() {
                         statuses.remove(device);
                     } else if check_device_id(device).is_ok() {
-                        statuses.insert(device.to_owned(), parse_status(&p.payload).ok());
+                        statuses.insert(device.to_owned(), Status::parse(&p.payload).ok());
                     } else {
-                        eprintln!("warning: skipping {:?}: not a valid device id", p.topic);
+                        eprintln!("warning: skipping {topic:?}: not a valid device id");
                     }
                 }
             }
@@ -141,9 +145,10 @@ pub async fn run(broker: &BrokerArgs, args: &PushArgs) -> Result<ExitCode> {
         let subs: Vec<(String, QoS)> = devices
             .iter()
             .flat_map(|d| {
+                let topics = Topics::new(root, d);
                 [
-                    (topic(root, d, "status"), QoS::AtMostOnce),
-                    (topic(root, d, "config/reported"), QoS::AtLeastOnce),
+                    (topics.topic(Leaf::Status), QoS::AtMostOnce),
+                    (topics.topic(Leaf::ConfigReported), QoS::AtLeastOnce),
                 ]
             })
             .collect();
@@ -154,7 +159,12 @@ pub async fn run(broker: &BrokerArgs, args: &PushArgs) -> Result<ExitCode> {
     // One token per box: the device id is inside what is signed.
     let mut tokens = Vec::with_capacity(targets.len());
     for device in &targets {
-        let payload = push_payload(version, device, &file.config);
+        let payload = PushPayload {
+            version,
+            device_id: Some(device.clone()),
+            config: file.config.clone(),
+        }
+        .to_json();
         let token = match &key {
             Some(key) => sign_compact(payload.as_bytes(), key),
             None => payload,
@@ -166,7 +176,7 @@ pub async fn run(broker: &BrokerArgs, args: &PushArgs) -> Result<ExitCode> {
                 token.len()
             );
         }
-        tokens.push((topic(root, device, "config/desired"), token));
+        tokens.push((Topics::new(root, device).topic(Leaf::ConfigDesired), token));
     }
 
     let client = mqtt.client();
@@ -198,7 +208,8 @@ pub async fn run(broker: &BrokerArgs, args: &PushArgs) -> Result<ExitCode> {
                 deadline = Instant::now() + timeout;
             }
             Packet::Publish(p) => {
-                let Some((device, leaf)) = split_topic(root, &p.topic) else {
+                let topic = topic_of(&p);
+                let Some((device, leaf)) = split(root, &topic) else {
                     continue;
                 };
                 if !wanted.contains(device) {
@@ -206,19 +217,19 @@ pub async fn run(broker: &BrokerArgs, args: &PushArgs) -> Result<ExitCode> {
                 }
                 let device = device.to_owned();
                 match leaf {
-                    "status" if !p.payload.is_empty() => {
-                        statuses.insert(device, parse_status(&p.payload).ok());
+                    Leaf::Status if !p.payload.is_empty() => {
+                        statuses.insert(device, Status::parse(&p.payload).ok());
                     }
                     // A retained report is from before this push.
-                    "config/reported" if !p.retain && !outcomes.contains_key(&device) => {
-                        let report = match parse_report(&p.payload) {
+                    Leaf::ConfigReported if !p.retain && !outcomes.contains_key(&device) => {
+                        let report = match ConfigReported::parse(&p.payload) {
                             Ok(r) => r,
                             Err(e) => {
                                 eprintln!("warning: {device}: unreadable report: {e}");
                                 continue;
                             }
                         };
-                        if let Some(result) = report_outcome(&report, version) {
+                        if let Some(result) = report.outcome_for(version) {
                             let outcome = match result {
                                 Ok(()) => Outcome::Applied,
                                 Err(reason) => Outcome::Rejected(reason),
@@ -250,7 +261,7 @@ pub async fn run(broker: &BrokerArgs, args: &PushArgs) -> Result<ExitCode> {
         if !outcomes.contains_key(device) {
             let online = statuses
                 .get(device)
-                .map(|s| s.as_ref().is_none_or(|s| s.online));
+                .map(|s| s.as_ref().is_none_or(Status::is_online));
             let outcome = Outcome::Silent(online);
             crate::say(&outcome_line(device, version, &outcome, &timeout_text));
             outcomes.insert(device.clone(), outcome);

@@ -4,12 +4,16 @@ use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
-use rumqttc::{Packet, QoS};
+use bridgepoint_mqtt::client::mqttbytes::v5::Packet;
+use bridgepoint_mqtt::QoS;
+use bridgepoint_proto::topics::split;
+use bridgepoint_proto::{Leaf, Topics};
 use tokio::time::Instant;
 
-use crate::broker::{LoopEvent, Mqtt};
+use crate::broker::{topic_of, LoopEvent, Mqtt};
 use crate::cli::{BrokerArgs, WatchArgs};
-use crate::payload::{check_device_id, split_topic, topic, watch_line};
+use crate::targets::check_device_id;
+use crate::watch_line::watch_line;
 
 /// How many event ids are remembered for de-duplication.
 const SEEN_IDS: usize = 10_000;
@@ -25,9 +29,10 @@ pub async fn run(broker: &BrokerArgs, args: &WatchArgs) -> Result<()> {
     };
     let timeout = Duration::from_secs_f64(broker.timeout);
     let root = broker.topic_root.as_str();
+    let topics = Topics::new(root, device);
     let subs = [
-        (topic(root, device, "event"), QoS::AtLeastOnce),
-        (topic(root, device, "telemetry"), QoS::AtMostOnce),
+        (topics.topic(Leaf::Event), QoS::AtLeastOnce),
+        (topics.topic(Leaf::Telemetry), QoS::AtMostOnce),
     ];
     let mut mqtt = Mqtt::connect(broker, timeout, true).await?;
     mqtt.subscribe(&subs, Instant::now() + timeout).await?;
@@ -48,43 +53,40 @@ pub async fn run(broker: &BrokerArgs, args: &WatchArgs) -> Result<()> {
             Some(LoopEvent::Lost(why)) => {
                 eprintln!("lost the broker at {}: {why}; reconnecting", mqtt.addr)
             }
-            Some(LoopEvent::Packet(Packet::ConnAck(_))) => {
-                // A clean session: subscribe again.
-                let client = mqtt.client();
-                let filters = subs
-                    .iter()
-                    .map(|(t, q)| rumqttc::SubscribeFilter::new(t.clone(), *q));
-                if let Err(e) = client.subscribe_many(filters).await {
-                    bail!("cannot subscribe again at {}: {e}", mqtt.addr);
+            Some(LoopEvent::Packet(packet)) => match *packet {
+                Packet::ConnAck(_) => {
+                    // A clean session: subscribe again.
+                    mqtt.resubscribe(&subs).await?;
+                    eprintln!("reconnected to {}", mqtt.addr);
                 }
-                eprintln!("reconnected to {}", mqtt.addr);
-            }
-            Some(LoopEvent::Packet(Packet::Publish(p))) => {
-                let Some((device, leaf)) = split_topic(root, &p.topic) else {
-                    continue;
-                };
-                if leaf != "event" && leaf != "telemetry" {
-                    continue;
-                }
-                let watched = watch_line(device, leaf, &p.payload, args.json);
-                if let Some(id) = watched.event_id {
-                    if !seen.insert(id.clone()) {
-                        continue; // a redelivered event
+                Packet::Publish(p) => {
+                    let topic = topic_of(&p);
+                    let Some((device, leaf)) = split(root, &topic) else {
+                        continue;
+                    };
+                    if leaf != Leaf::Event && leaf != Leaf::Telemetry {
+                        continue;
                     }
-                    seen_order.push_back(id);
-                    if seen_order.len() > SEEN_IDS {
-                        if let Some(old) = seen_order.pop_front() {
-                            seen.remove(&old);
+                    let watched = watch_line(device, leaf, &p.payload, args.json);
+                    if let Some(id) = watched.event_id {
+                        if !seen.insert(id.clone()) {
+                            continue; // a redelivered event
+                        }
+                        seen_order.push_back(id);
+                        if seen_order.len() > SEEN_IDS {
+                            if let Some(old) = seen_order.pop_front() {
+                                seen.remove(&old);
+                            }
                         }
                     }
+                    crate::say(&watched.line);
+                    printed += 1;
+                    if args.count.is_some_and(|n| printed >= n) {
+                        break;
+                    }
                 }
-                crate::say(&watched.line);
-                printed += 1;
-                if args.count.is_some_and(|n| printed >= n) {
-                    break;
-                }
-            }
-            Some(LoopEvent::Packet(_)) => {}
+                _ => {}
+            },
         }
     }
     mqtt.disconnect().await;

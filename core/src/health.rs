@@ -1,12 +1,44 @@
-//! The health gate after an update: the booted slot is marked good only
-//! once the box is healthy (config loaded, pipeline built, control link up)
-//! within a deadline; otherwise it is marked bad so the bootloader falls
-//! back to the previous slot.
+//! The health gate after an update: the one owner of "this slot is good".
+//!
+//! On a RAUC system the bootloader counts boot attempts of a slot until it
+//! is marked good and falls back to the previous slot when they run out.
+//! Only this gate marks a slot good, and only once the box **proved** itself
+//! on it: it streamed, or held its control link (or, on a box without one,
+//! built its pipeline), **continuously for `hold`**, within `deadline` of
+//! the boot. A slot that does not manage that by the deadline is marked bad
+//! and the box reboots into the previous one. The deadline counts from the
+//! boot, not from the daemon's start, so a daemon that reaches READY and
+//! then crashes every few minutes never completes the hold and falls back
+//! at the deadline.
+//!
+//! What the box remembers across boots ([`SlotRecord`]) decides whether the
+//! gate runs at all ([`gate_start`]): not again in a boot that already
+//! decided (a daemon restarted after its verdict), not on a slot already
+//! proven on an earlier boot (a network outage after a power cut must not
+//! make a good slot fall back), and not on the slot flashed at the factory
+//! (the first boot with no record: there is nothing to fall back to).
+//!
+//! Sans-IO: the boot instant, the inputs and the time are passed in.
 
 use std::time::{Duration, Instant};
 
-/// How long a freshly booted slot has to become healthy.
-pub const HEALTH_DEADLINE: Duration = Duration::from_secs(300);
+/// How long the box must be healthy, and by when after boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthPolicy {
+    /// Healthy continuously this long marks the slot good.
+    pub hold: Duration,
+    /// Not good this long after boot marks it bad.
+    pub deadline: Duration,
+}
+
+impl Default for HealthPolicy {
+    fn default() -> Self {
+        HealthPolicy {
+            hold: Duration::from_secs(300),
+            deadline: Duration::from_secs(900),
+        }
+    }
+}
 
 /// The verdict on the booted slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,35 +49,46 @@ pub enum SlotVerdict {
     Bad,
 }
 
-/// What health is made of.
+/// What health is made of, as the box sees it now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct HealthInputs {
-    /// The daemon runs on a valid config.
-    pub config_loaded: bool,
-    /// The configured pipeline builds.
-    pub pipeline_built: bool,
-    /// The control link is up (or the box has none).
+    /// Packets are leaving the box.
+    pub streaming: bool,
+    /// The box has a control link configured.
+    pub has_control_link: bool,
+    /// The control link is up.
     pub control_link_up: bool,
+    /// The configured pipeline builds (or the box is not provisioned yet).
+    pub pipeline_builds: bool,
 }
 
 impl HealthInputs {
-    fn healthy(&self) -> bool {
-        self.config_loaded && self.pipeline_built && self.control_link_up
+    /// Healthy now: streaming, or the control link up; a box without a
+    /// control link that is not streaming counts as healthy when its
+    /// pipeline builds (it may be waiting for a call).
+    pub fn healthy(&self) -> bool {
+        self.streaming
+            || (self.has_control_link && self.control_link_up)
+            || (!self.has_control_link && self.pipeline_builds)
     }
 }
 
-/// Decides once per boot.
+/// The hold and the deadline of one boot.
 #[derive(Debug, Clone)]
 pub struct HealthGate {
+    policy: HealthPolicy,
     deadline: Instant,
+    healthy_since: Option<Instant>,
     decided: Option<SlotVerdict>,
 }
 
 impl HealthGate {
     /// A gate for a boot at `booted`.
-    pub fn new(booted: Instant, within: Duration) -> Self {
+    pub fn new(booted: Instant, policy: HealthPolicy) -> Self {
         HealthGate {
-            deadline: booted + within,
+            policy,
+            deadline: booted + policy.deadline,
+            healthy_since: None,
             decided: None,
         }
     }
@@ -55,20 +98,88 @@ impl HealthGate {
         if self.decided.is_some() {
             return None;
         }
-        let verdict = if inputs.healthy() {
-            SlotVerdict::Good
-        } else if now >= self.deadline {
-            SlotVerdict::Bad
+        if inputs.healthy() {
+            let since = *self.healthy_since.get_or_insert(now);
+            if now.saturating_duration_since(since) >= self.policy.hold {
+                self.decided = Some(SlotVerdict::Good);
+                return self.decided;
+            }
         } else {
-            return None;
-        };
-        self.decided = Some(verdict);
-        Some(verdict)
+            self.healthy_since = None;
+        }
+        if now >= self.deadline {
+            self.decided = Some(SlotVerdict::Bad);
+            return self.decided;
+        }
+        None
     }
 
-    /// When to look again if nothing changes (the deadline), until decided.
+    /// When to look again if nothing changes: the end of the hold or the
+    /// deadline, until decided.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.decided.is_none().then_some(self.deadline)
+        if self.decided.is_some() {
+            return None;
+        }
+        let hold_ends = self.healthy_since.map(|s| s + self.policy.hold);
+        Some(hold_ends.map_or(self.deadline, |h| h.min(self.deadline)))
+    }
+
+    /// The verdict once given.
+    pub fn verdict(&self) -> Option<SlotVerdict> {
+        self.decided
+    }
+}
+
+/// What the box remembers about its slots (kept on the data partition).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlotRecord {
+    /// The last slot the gate (or the factory) marked good.
+    pub last_good_slot: Option<String>,
+    /// The boot (kernel boot id) a verdict was given in, and the verdict.
+    pub decided_in_boot: Option<(String, SlotVerdict)>,
+}
+
+/// How the gate starts in this boot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateStart {
+    /// A verdict was already given in this boot (the daemon restarted).
+    AlreadyDecided(SlotVerdict),
+    /// The booted slot was proven on an earlier boot: nothing to decide.
+    Proven,
+    /// No record at all: the slot flashed at the factory. Mark it good and
+    /// record it, without a gate.
+    Factory,
+    /// A slot not proven yet (the first boots after an update): run the gate.
+    Watch,
+}
+
+/// Decides how the gate starts from what the box remembers.
+pub fn gate_start(record: &SlotRecord, booted_slot: &str, boot_id: &str) -> GateStart {
+    if let Some((boot, verdict)) = &record.decided_in_boot {
+        if boot == boot_id {
+            return GateStart::AlreadyDecided(*verdict);
+        }
+    }
+    match &record.last_good_slot {
+        Some(slot) if slot == booted_slot => GateStart::Proven,
+        Some(_) => GateStart::Watch,
+        None => GateStart::Factory,
+    }
+}
+
+/// The record after a verdict on `booted_slot` in `boot_id`.
+pub fn record_verdict(
+    record: &SlotRecord,
+    booted_slot: &str,
+    boot_id: &str,
+    verdict: SlotVerdict,
+) -> SlotRecord {
+    SlotRecord {
+        last_good_slot: match verdict {
+            SlotVerdict::Good => Some(booted_slot.to_owned()),
+            SlotVerdict::Bad => record.last_good_slot.clone(),
+        },
+        decided_in_boot: Some((boot_id.to_owned(), verdict)),
     }
 }
 
@@ -76,56 +187,127 @@ impl HealthGate {
 mod tests {
     use super::*;
 
-    const ALL: HealthInputs = HealthInputs {
-        config_loaded: true,
-        pipeline_built: true,
+    const UP: HealthInputs = HealthInputs {
+        streaming: false,
+        has_control_link: true,
         control_link_up: true,
+        pipeline_builds: true,
+    };
+    const DOWN: HealthInputs = HealthInputs {
+        control_link_up: false,
+        ..UP
     };
 
+    fn s(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
     #[test]
-    fn healthy_in_time_is_good_once() {
+    fn healthy_for_the_whole_hold_is_good_once() {
         let t0 = Instant::now();
-        let mut g = HealthGate::new(t0, HEALTH_DEADLINE);
-        assert_eq!(
-            g.update(
-                HealthInputs {
-                    control_link_up: false,
-                    ..ALL
-                },
-                t0
-            ),
-            None
-        );
-        assert_eq!(
-            g.update(ALL, t0 + Duration::from_secs(20)),
-            Some(SlotVerdict::Good)
-        );
-        assert_eq!(
-            g.update(ALL, t0 + Duration::from_secs(21)),
-            None,
-            "decided once"
-        );
+        let mut g = HealthGate::new(t0, HealthPolicy::default());
+        assert_eq!(g.update(DOWN, t0), None);
+        assert_eq!(g.update(UP, t0 + s(20)), None, "the hold starts");
+        assert_eq!(g.poll_timeout(), Some(t0 + s(320)));
+        assert_eq!(g.update(UP, t0 + s(319)), None);
+        assert_eq!(g.update(UP, t0 + s(320)), Some(SlotVerdict::Good));
+        assert_eq!(g.update(UP, t0 + s(321)), None, "decided once");
         assert_eq!(g.poll_timeout(), None);
     }
 
     #[test]
-    fn not_healthy_by_the_deadline_is_bad() {
+    fn a_break_in_health_restarts_the_hold() {
         let t0 = Instant::now();
-        let mut g = HealthGate::new(t0, HEALTH_DEADLINE);
-        let sick = HealthInputs {
-            pipeline_built: false,
-            ..ALL
+        let mut g = HealthGate::new(t0, HealthPolicy::default());
+        g.update(UP, t0);
+        g.update(DOWN, t0 + s(299));
+        g.update(UP, t0 + s(300));
+        assert_eq!(g.update(UP, t0 + s(599)), None);
+        assert_eq!(g.update(UP, t0 + s(600)), Some(SlotVerdict::Good));
+    }
+
+    #[test]
+    fn a_daemon_that_crashes_every_few_minutes_is_bad_at_the_deadline_from_boot() {
+        let boot = Instant::now();
+        let policy = HealthPolicy::default();
+        // Each daemon instance starts a fresh gate with the same boot time,
+        // is healthy for 4 minutes, then crashes (and its gate with it).
+        let mut start = boot + s(10);
+        let mut verdict = None;
+        while verdict.is_none() {
+            let mut g = HealthGate::new(boot, policy);
+            let mut now = start;
+            while now < start + s(240) && verdict.is_none() {
+                verdict = g.update(UP, now);
+                now += s(1);
+            }
+            start = now + s(2); // systemd restarts it
+        }
+        assert_eq!(verdict, Some(SlotVerdict::Bad));
+        assert!(start >= boot + policy.deadline);
+    }
+
+    #[test]
+    fn never_healthy_is_bad_at_the_deadline_not_before() {
+        let t0 = Instant::now();
+        let mut g = HealthGate::new(t0, HealthPolicy::default());
+        assert_eq!(g.poll_timeout(), Some(t0 + s(900)));
+        assert_eq!(g.update(DOWN, t0 + s(899)), None);
+        assert_eq!(g.update(DOWN, t0 + s(900)), Some(SlotVerdict::Bad));
+        assert_eq!(g.update(UP, t0 + s(901)), None, "too late to be good");
+    }
+
+    #[test]
+    fn what_counts_as_healthy() {
+        let streaming = HealthInputs {
+            streaming: true,
+            ..DOWN
         };
-        assert_eq!(g.poll_timeout(), Some(t0 + HEALTH_DEADLINE));
+        assert!(streaming.healthy(), "streaming without the broker");
+        assert!(UP.healthy());
+        assert!(!DOWN.healthy());
+        let standalone = HealthInputs {
+            has_control_link: false,
+            control_link_up: false,
+            ..UP
+        };
+        assert!(standalone.healthy());
+        assert!(!HealthInputs {
+            pipeline_builds: false,
+            ..standalone
+        }
+        .healthy());
+    }
+
+    #[test]
+    fn the_gate_runs_only_on_a_slot_not_yet_proven() {
+        let none = SlotRecord::default();
+        assert_eq!(gate_start(&none, "A", "boot-1"), GateStart::Factory);
+        let a_good = record_verdict(&none, "A", "boot-1", SlotVerdict::Good);
         assert_eq!(
-            g.update(sick, t0 + HEALTH_DEADLINE - Duration::from_millis(1)),
-            None
+            gate_start(&a_good, "A", "boot-1"),
+            GateStart::AlreadyDecided(SlotVerdict::Good)
         );
-        assert_eq!(g.update(sick, t0 + HEALTH_DEADLINE), Some(SlotVerdict::Bad));
         assert_eq!(
-            g.update(ALL, t0 + HEALTH_DEADLINE),
-            None,
-            "too late to be good"
+            gate_start(&a_good, "A", "boot-2"),
+            GateStart::Proven,
+            "a later boot of a proven slot"
+        );
+        assert_eq!(
+            gate_start(&a_good, "B", "boot-3"),
+            GateStart::Watch,
+            "after an update"
+        );
+        let b_bad = record_verdict(&a_good, "B", "boot-3", SlotVerdict::Bad);
+        assert_eq!(b_bad.last_good_slot.as_deref(), Some("A"));
+        assert_eq!(
+            gate_start(&b_bad, "B", "boot-3"),
+            GateStart::AlreadyDecided(SlotVerdict::Bad)
+        );
+        assert_eq!(
+            gate_start(&b_bad, "A", "boot-4"),
+            GateStart::Proven,
+            "fell back to the proven slot"
         );
     }
 }

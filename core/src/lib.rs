@@ -15,21 +15,33 @@
 //! - [`sdp`]: the SDP a hub receiver records the stream with.
 //! - [`button`]: debounce and short/long/power-up press classification.
 //! - [`call`]: the call/session state machine.
-//! - [`command`]: commands from central IT and their parsing.
+//! - [`command_gate`]: which commands from central IT the box obeys
+//!   (signatures, binding to the box, replay counter, expiry).
 //! - [`provision`]: whether a pushed config is applied or rejected, and how.
-//! - [`supervisor`]: the media pipeline's restart policy (backoff).
+//! - [`signature`]: the signature policy configs and commands share.
+//! - [`supervisor`]: the media pipeline's restart policy.
+//! - [`backoff`]: exponential back-off with jitter, used for every retry.
 //! - [`health`]: the post-update health gate (mark the slot good or bad).
+//! - [`update`]: whether a remote update may start.
+//! - [`wall_clock`]: whether the box's wall clock can be believed.
+//!
+//! The wire formats themselves (topics, payloads, the command set) are in
+//! `bridgepoint-proto`; this crate decides what to do with them.
 //! - [`led`]: LED patterns and the single mapping from box state to LEDs.
 //! - [`controller`]: the composed box core the daemon drives.
 
+pub mod backoff;
 pub mod button;
 pub mod call;
-pub mod command;
+pub mod command_gate;
 pub mod config;
 pub mod controller;
 pub mod health;
 pub mod led;
 pub mod provision;
 pub mod sdp;
+pub mod signature;
 pub mod srtp;
 pub mod supervisor;
+pub mod update;
+pub mod wall_clock;

@@ -1,27 +1,28 @@
 //! Provisioning decisions: is a pushed config applied or rejected, and how.
 //!
-//! Central IT publishes `{"version":N,"config":{...}}` (optionally with
-//! `"device_id"`), signed as a JWS when the box has trusted keys. The box
+//! Central IT publishes a [`PushPayload`] (`{"version":N,"device_id":..,
+//! "config":{...}}`), signed as a JWS when the box has trusted keys. The box
 //! validates the whole push before touching anything, refuses replays (a
-//! version not newer than the one it runs), refuses configs for another box,
-//! and classifies an accepted change: nothing, live (bitrates, telemetry
-//! interval: no stream restart), or a pipeline restart. Signature checking
-//! is passed in as a function, so this module stays free of crypto and IO.
+//! version not newer than the one it runs), versions too far ahead of its
+//! clock (one of them would make every later push look old), configs for
+//! another box, and classifies an accepted change: nothing, live (bitrates,
+//! telemetry interval: no stream restart), or a pipeline restart. Signature
+//! checking is passed in as a function, so this module stays free of crypto
+//! and IO.
 
+use std::time::Duration;
+
+use bridgepoint_proto::push::{PushUnreadable, MAX_PUSH_BYTES};
+use bridgepoint_proto::{Envelope, PushPayload};
 use serde_json::Value;
 
 use crate::config::{parse_pushed_settings, Settings};
+pub use crate::signature::SignaturePolicy;
 
-/// The largest push the box reads; anything bigger is refused unread.
-pub const MAX_PUSH_BYTES: usize = 64 * 1024;
-
-/// How the box treats signatures.
-pub enum SignaturePolicy<'a> {
-    /// No trusted keys: plain JSON is accepted (development only).
-    Unsigned,
-    /// Only JWS tokens that this function verifies are accepted; it returns the payload.
-    Required(&'a dyn Fn(&str) -> Result<Vec<u8>, String>),
-}
+/// How far ahead of the box's (plausible) clock a version may be: versions
+/// are Unix times in milliseconds (bpctl's default) or small counters, so a
+/// larger one is a mistake that would block every later push.
+pub const MAX_VERSION_AHEAD: Duration = Duration::from_secs(24 * 3600);
 
 /// What the box knows when a push arrives.
 pub struct PushContext<'a> {
@@ -33,6 +34,9 @@ pub struct PushContext<'a> {
     pub current: &'a Settings,
     /// Signature policy.
     pub signatures: SignaturePolicy<'a>,
+    /// The box's wall clock in Unix milliseconds, when it is plausible
+    /// ([`crate::wall_clock::plausible`]); `None` for a clock not yet set.
+    pub now_unix_ms: Option<u64>,
 }
 
 /// How much of the box an accepted config changes.
@@ -77,12 +81,6 @@ pub enum Decision {
     },
 }
 
-/// Whether `text` looks like a JWS compact serialization rather than JSON.
-fn looks_signed(text: &str) -> bool {
-    let t = text.trim();
-    t.starts_with("eyJ") && t.matches('.').count() == 2
-}
-
 fn reject(version: Option<u64>, reason: impl Into<String>) -> Decision {
     Decision::Reject {
         version,
@@ -92,82 +90,43 @@ fn reject(version: Option<u64>, reason: impl Into<String>) -> Decision {
 
 /// Decides on a raw push.
 pub fn evaluate(raw: &[u8], ctx: &PushContext<'_>) -> Decision {
-    if raw.len() > MAX_PUSH_BYTES {
-        return reject(
-            None,
-            format!("payload is {} bytes, limit {MAX_PUSH_BYTES}", raw.len()),
-        );
-    }
-    let Ok(text) = std::str::from_utf8(raw) else {
-        return reject(None, "payload is not UTF-8 text");
+    let envelope = match Envelope::open(raw, "payload", MAX_PUSH_BYTES) {
+        Ok(e) => e,
+        Err(e) => return reject(None, e.to_string()),
     };
-    let payload: Vec<u8> = match (&ctx.signatures, looks_signed(text)) {
-        (SignaturePolicy::Required(verify), true) => match verify(text.trim()) {
+    let payload: Vec<u8> = match (&ctx.signatures, envelope) {
+        (SignaturePolicy::Required(verify), Envelope::Signed(token)) => match verify(token) {
             Ok(p) => p,
             Err(e) => return reject(None, format!("signature: {e}")),
         },
-        (SignaturePolicy::Required(_), false) => {
+        (SignaturePolicy::Required(_), Envelope::Plain(text)) => {
             return reject(
-                version_of(text.as_bytes()),
+                PushPayload::version_of(text.as_bytes()),
                 "unsigned config refused: this box has trust.config_keys, so configs must be signed (JWS, EdDSA)",
             )
         }
-        (SignaturePolicy::Unsigned, true) => {
+        (SignaturePolicy::Unsigned, Envelope::Signed(_)) => {
             return reject(
                 None,
                 "signed config but this box has no trust.config_keys to verify it with",
             )
         }
-        (SignaturePolicy::Unsigned, false) => text.as_bytes().to_vec(),
+        (SignaturePolicy::Unsigned, Envelope::Plain(text)) => text.as_bytes().to_vec(),
     };
-    let doc: Value = match serde_json::from_slice(&payload) {
-        Ok(v) => v,
-        Err(e) => return reject(None, format!("payload is not valid JSON: {e}")),
+    let push = match PushPayload::parse(&payload) {
+        Ok(p) => p,
+        Err(PushUnreadable { version, error }) => return reject(version, error.to_string()),
     };
-    let Value::Object(map) = &doc else {
-        return reject(
-            None,
-            "payload must be an object {\"version\":N,\"config\":{...}}",
-        );
-    };
-    let version = match map.get("version") {
-        Some(v) => match v.as_u64().filter(|n| *n >= 1) {
-            Some(n) => n,
-            None => {
-                return reject(
-                    None,
-                    format!("version: must be an integer of at least 1, got {v}"),
-                )
-            }
-        },
-        None => return reject(None, "version: missing"),
-    };
-    if let Some(unknown) = map
-        .keys()
-        .find(|k| !["version", "config", "device_id"].contains(&k.as_str()))
-    {
-        return reject(
-            Some(version),
-            format!("{unknown}: unknown key (known keys here: version, config, device_id)"),
-        );
-    }
-    match map.get("device_id") {
-        None => {}
-        Some(Value::String(id)) if id == ctx.device_id => {}
-        Some(Value::String(id)) => {
+    let version = push.version;
+    if let Some(id) = &push.device_id {
+        if id != ctx.device_id {
             return reject(
                 Some(version),
                 format!(
                     "device_id: config is for {id:?}, this box is {:?}",
                     ctx.device_id
                 ),
-            )
-        }
-        Some(other) => {
-            return reject(
-                Some(version),
-                format!("device_id: expected a string, got {other}"),
-            )
+            );
         }
     }
     let not_newer = || {
@@ -182,10 +141,18 @@ pub fn evaluate(raw: &[u8], ctx: &PushContext<'_>) -> Decision {
     if version < ctx.applied_version {
         return not_newer();
     }
-    let Some(config) = map.get("config") else {
-        return reject(Some(version), "config: missing");
-    };
-    let settings = match parse_pushed_settings(config) {
+    if let Some(now) = ctx.now_unix_ms {
+        let limit = now.saturating_add(MAX_VERSION_AHEAD.as_millis() as u64);
+        if version > ctx.applied_version && version > limit {
+            return reject(
+                Some(version),
+                format!(
+                    "version: {version} is more than a day ahead of this box's clock ({now} ms since 1970); a version is a Unix time in milliseconds or a small counter, and a larger one would make every later push look old"
+                ),
+            );
+        }
+    }
+    let settings = match parse_pushed_settings(&Value::Object(push.config.clone())) {
         Ok(s) => s,
         Err(errors) => return reject(Some(version), errors.to_string()),
     };
@@ -203,16 +170,20 @@ pub fn evaluate(raw: &[u8], ctx: &PushContext<'_>) -> Decision {
         version,
         settings,
         change,
-        config_json: config.to_string(),
+        config_json: Value::Object(push.config).to_string(),
     }
 }
 
-/// The version field of a payload, if it can be read (for reports on rejection).
-fn version_of(payload: &[u8]) -> Option<u64> {
-    serde_json::from_slice::<Value>(payload)
-        .ok()?
-        .get("version")?
-        .as_u64()
+/// Whether the provisioned config in force may be renumbered to `to`
+/// (`config.set_version`, a signed command): the way central IT recovers a
+/// box that took a version so high that no normal push is newer. Only a
+/// provisioned config (version ≥ 1) has a version to change; `to` may be
+/// lower or higher, within 1 to 2^53 − 1.
+pub fn check_renumber(applied_version: u64, to: u64) -> Result<(), String> {
+    if applied_version == 0 {
+        return Err("this box runs its local file (config version 0): there is no pushed config to renumber".into());
+    }
+    bridgepoint_proto::validate::check_sequence_number(to).map_err(|e| format!("args.version: {e}"))
 }
 
 /// How much of the running box a change of settings touches.
@@ -270,6 +241,7 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
             applied_version: applied,
             current,
             signatures: SignaturePolicy::Unsigned,
+            now_unix_ms: None,
         }
     }
 
@@ -344,7 +316,7 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
             ),
             (
                 br#"{"version":0,"config":{}}"#.to_vec(),
-                "version: must be an integer of at least 1",
+                "version: must be an integer from 1 to",
             ),
             (br#"{"version":1}"#.to_vec(), "config: missing"),
             (
@@ -415,5 +387,74 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
             r.starts_with("signed config but this box has no trust.config_keys"),
             "{r}"
         );
+    }
+
+    #[test]
+    fn versions_past_json_safe_integers_are_refused_whatever_the_clock() {
+        let cur = current();
+        for v in [1u64 << 63, u64::MAX] {
+            let r = reason(evaluate(&push(v, config(900, "10.0.0.1")), &ctx(&cur, 0)));
+            assert!(
+                r.starts_with("version: must be an integer from 1 to 9007199254740991"),
+                "{v}: {r}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_version_far_ahead_of_a_set_clock_is_refused_and_a_normal_one_applies_after() {
+        let cur = current();
+        let now = 1_795_459_805_123u64;
+        let with_clock = PushContext {
+            now_unix_ms: Some(now),
+            ..ctx(&cur, 17)
+        };
+        let r = reason(evaluate(
+            &push((1 << 53) - 1, config(900, "10.0.0.1")),
+            &with_clock,
+        ));
+        assert!(
+            r.contains("more than a day ahead of this box's clock"),
+            "{r}"
+        );
+        let day = MAX_VERSION_AHEAD.as_millis() as u64;
+        assert!(matches!(
+            evaluate(&push(now + day, config(900, "10.0.0.1")), &with_clock),
+            Decision::Apply { .. }
+        ));
+        assert!(matches!(
+            evaluate(&push(now + day + 1, config(900, "10.0.0.1")), &with_clock),
+            Decision::Reject { .. }
+        ));
+        // Small hand-picked versions are below any plausible clock.
+        assert!(matches!(
+            evaluate(&push(18, config(900, "10.0.0.1")), &with_clock),
+            Decision::Apply { version: 18, .. }
+        ));
+        // Without a set clock only the JSON-safe bound applies.
+        assert!(matches!(
+            evaluate(
+                &push((1 << 53) - 1, config(900, "10.0.0.1")),
+                &ctx(&cur, 17)
+            ),
+            Decision::Apply { .. }
+        ));
+    }
+
+    #[test]
+    fn a_push_with_a_duplicated_member_is_refused() {
+        let cur = current();
+        let raw = br#"{"version":1,"device_id":"box-2","device_id":"box-1","config":{}}"#;
+        let r = reason(evaluate(raw, &ctx(&cur, 0)));
+        assert!(r.contains("device_id (it appears twice)"), "{r}");
+    }
+
+    #[test]
+    fn only_a_pushed_config_can_be_renumbered() {
+        assert!(check_renumber(0, 5).unwrap_err().contains("local file"));
+        assert_eq!(check_renumber((1 << 53) - 1, 17), Ok(()));
+        assert!(check_renumber(3, 0)
+            .unwrap_err()
+            .starts_with("args.version: must be"));
     }
 }

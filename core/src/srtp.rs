@@ -66,6 +66,28 @@ impl SrtpSuite {
     }
 }
 
+/// Checks key material for `suite`: master key + salt of the suite's
+/// length, and not a constant byte pattern (an all-zero key is a mistake or
+/// an attack, never a key). Configured keys and per-session keys from
+/// `session.start` get the same check.
+pub fn check_key(suite: SrtpSuite, key: &[u8]) -> Result<(), String> {
+    if key.len() != suite.key_len() {
+        return Err(format!(
+            "must be {} bytes (master key + salt) for {}, got {} bytes",
+            suite.key_len(),
+            suite,
+            key.len()
+        ));
+    }
+    if key.iter().all(|b| *b == key[0]) {
+        return Err(
+            "is a constant byte pattern; generate a random key (e.g. `head -c 30 /dev/urandom | base64`)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 impl fmt::Display for SrtpSuite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -107,6 +129,21 @@ mod tests {
     fn unknown_suite_is_named() {
         let err = "AES_CM_256_NOPE".parse::<SrtpSuite>().unwrap_err();
         assert!(err.to_string().contains("AES_CM_256_NOPE"), "{err}");
+    }
+
+    #[test]
+    fn keys_of_the_wrong_length_or_constant_are_refused() {
+        let suite = SrtpSuite::AesCm128HmacSha1_80;
+        let good: Vec<u8> = (0..30).collect();
+        assert_eq!(check_key(suite, &good), Ok(()));
+        assert_eq!(
+            check_key(suite, &good[..16]).unwrap_err(),
+            "must be 30 bytes (master key + salt) for AES_CM_128_HMAC_SHA1_80, got 16 bytes"
+        );
+        assert!(check_key(suite, &[0; 30])
+            .unwrap_err()
+            .starts_with("is a constant byte pattern"));
+        assert!(check_key(SrtpSuite::AeadAes256Gcm, &good).is_err());
     }
 
     #[test]

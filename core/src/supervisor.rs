@@ -13,6 +13,8 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::backoff::Backoff;
+
 /// Tunables of the restart policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RestartPolicy {
@@ -99,6 +101,7 @@ pub struct StreamSupervisor {
     wanted: bool,
     phase: Phase,
     failures: u32,
+    backoff: Backoff,
     last_error: Option<String>,
 }
 
@@ -110,6 +113,7 @@ impl StreamSupervisor {
             wanted: false,
             phase: Phase::Stopped,
             failures: 0,
+            backoff: Backoff::new(policy.initial_backoff, policy.max_backoff),
             last_error: None,
         }
     }
@@ -137,6 +141,7 @@ impl StreamSupervisor {
         match (wanted, self.phase) {
             (true, Phase::Stopped) => {
                 self.failures = 0;
+                self.backoff.reset();
                 self.phase = Phase::Starting { since: now };
                 Some(StreamAction::Start)
             }
@@ -187,20 +192,14 @@ impl StreamSupervisor {
         };
         if stable {
             self.failures = 0;
+            self.backoff.reset();
         }
         self.failures += 1;
         self.last_error = Some(reason);
-        let delay = self.backoff(self.failures);
+        // One box restarting its own pipeline needs no jitter.
+        let delay = self.backoff.next_delay(0.0);
         self.phase = Phase::Backoff { until: now + delay };
         Some(StreamAction::Stop)
-    }
-
-    fn backoff(&self, failures: u32) -> Duration {
-        let factor = 1u32 << (failures.saturating_sub(1)).min(16);
-        self.policy
-            .initial_backoff
-            .saturating_mul(factor)
-            .min(self.policy.max_backoff)
     }
 
     /// When [`StreamSupervisor::handle_timeout`] must next be called.

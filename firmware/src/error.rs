@@ -25,6 +25,12 @@ pub enum DaemonError {
         /// Every error.
         errors: ConfigErrors,
     },
+    /// The config fails a check the daemon makes at start (each names its key).
+    #[error("the config fails {} startup check(s): {errors}", errors.0.len())]
+    StartupChecks {
+        /// Every failed check.
+        errors: ConfigErrors,
+    },
     /// The data directory could not be created.
     #[error("cannot create data_dir {path}: {source}")]
     DataDir {
@@ -33,16 +39,9 @@ pub enum DaemonError {
         /// Why.
         source: std::io::Error,
     },
-    /// A file named in `[mqtt]` could not be read.
-    #[error("{key}: cannot read {path}: {source}")]
-    MqttFile {
-        /// The config key, e.g. `mqtt.ca_file`.
-        key: String,
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    /// The MQTT client cannot be set up (a file named in `[mqtt]`).
+    #[error(transparent)]
+    Mqtt(bridgepoint_mqtt::MqttSetupError),
     /// The durable store could not be opened or written.
     #[error(transparent)]
     Store(#[from] bridgepoint_store::StoreError),

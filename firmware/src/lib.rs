@@ -1,6 +1,7 @@
 //! The Bridgepoint box daemon, as a library the thin binaries call.
 //!
 //! - [`config_file`]: reads the local TOML config from disk.
+//! - [`startup_checks`]: the daemon's checks at start, shared with `check-config`.
 //! - [`media`]: the GStreamer adapter: builds the SRTP pipeline, runs it,
 //!   turns bus messages into typed errors naming the element.
 //! - [`daemon`]: the main loop that feeds the sans-IO core
@@ -19,6 +20,7 @@ pub mod error;
 pub mod logging;
 pub mod media;
 pub mod service;
+pub mod startup_checks;
 pub mod update;
 
 pub use error::DaemonError;

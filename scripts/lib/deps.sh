@@ -58,10 +58,9 @@ MEDIA_PACKAGES=(
     ffmpeg
 )
 
-# The control plane's tests: a real broker, its clients, certificates.
+# The control plane's tests: a real broker and its clients (certificates are made with rcgen).
 BROKER_PACKAGES=(
     mosquitto
     mosquitto-clients
-    openssl
     procps
 )

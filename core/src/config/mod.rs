@@ -11,9 +11,7 @@ mod reader;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use parse::{
-    check_device_id, parse_mqtt_url, parse_pushed_settings, parse_toml, parse_value, PUSHED_KEYS,
-};
+pub use parse::{parse_pushed_settings, parse_toml, parse_value, PUSHED_KEYS};
 
 use crate::srtp::SrtpSuite;
 
@@ -59,6 +57,15 @@ pub struct Config {
     /// The provisionable settings the box starts with (a stored pushed config
     /// replaces them).
     pub settings: Settings,
+    /// Remote updates (local file only).
+    pub updates: UpdatesConfig,
+}
+
+/// Remote updates: the health gate's times (`[updates]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdatesConfig {
+    /// How long a freshly updated slot must be healthy, and by when.
+    pub health: crate::health::HealthPolicy,
 }
 
 /// The provisionable part of the config: what central IT may push.
@@ -116,6 +123,17 @@ pub struct MqttConfig {
     pub allow_plaintext: bool,
     /// MQTT keep-alive in seconds.
     pub keepalive_s: u32,
+}
+
+impl MqttConfig {
+    /// The broker's address.
+    pub fn broker_url(&self) -> bridgepoint_proto::BrokerUrl {
+        bridgepoint_proto::BrokerUrl {
+            tls: self.tls,
+            host: self.host.clone(),
+            port: self.port,
+        }
+    }
 }
 
 impl fmt::Debug for MqttConfig {

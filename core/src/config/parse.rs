@@ -4,10 +4,14 @@
 use std::path::PathBuf;
 
 use base64::Engine as _;
+use bridgepoint_proto::topics::DEFAULT_TOPIC_ROOT;
+use bridgepoint_proto::validate::{check_device_id, check_topic_root};
+use bridgepoint_proto::BrokerUrl;
 use serde_json::Value;
 
 use super::reader::{Reader, Section};
 use super::*;
+use crate::health::HealthPolicy;
 
 const ROOT_KEYS: &[&str] = &[
     "device_id",
@@ -21,6 +25,7 @@ const ROOT_KEYS: &[&str] = &[
     "audio",
     "session",
     "telemetry_interval_s",
+    "updates",
 ];
 /// Keys of a pushed config (the provisionable part of the file).
 pub const PUSHED_KEYS: &[&str] = &[
@@ -56,6 +61,7 @@ const VIDEO_KEYS: &[&str] = &[
 ];
 const AUDIO_KEYS: &[&str] = &["source", "bitrate_kbps"];
 const SESSION_KEYS: &[&str] = &["mode", "call_timeout_s"];
+const UPDATES_KEYS: &[&str] = &["health_hold_s", "health_deadline_s"];
 
 /// Parses the text of a TOML config file.
 pub fn parse_toml(text: &str) -> Result<Config, ConfigErrors> {
@@ -102,14 +108,7 @@ pub fn parse_value(value: &Value) -> Result<Config, ConfigErrors> {
     });
     let data_dir = r
         .string(&root, "data_dir", Some("/var/lib/bridgepoint"))
-        .and_then(|d| {
-            if d.is_empty() {
-                r.error("data_dir", "must not be empty");
-                None
-            } else {
-                Some(PathBuf::from(d))
-            }
-        });
+        .and_then(|d| check_data_dir(&d).map_err(|m| r.error("data_dir", m)).ok());
     let board = r.string(&root, "board", Some("sim")).and_then(|b| {
         if b.is_empty()
             || !b
@@ -135,22 +134,72 @@ pub fn parse_value(value: &Value) -> Result<Config, ConfigErrors> {
     };
     // Without MQTT nobody can provision the hub and key: the file must have them.
     let settings = parse_settings(&mut r, &root, !mqtt_given);
+    let empty = serde_json::Map::new();
+    let updates_section = r
+        .table(&root, "updates", false)
+        .unwrap_or_else(|| Section::named("updates", &empty));
+    let updates = parse_updates(&mut r, &updates_section);
 
-    match (device_id, data_dir, board, trust, settings) {
-        (Some(device_id), Some(data_dir), Some(board), Some(trust), Some(settings))
-            if !r.has_errors() =>
-        {
-            Ok(Config {
-                device_id,
-                data_dir,
-                board,
-                mqtt,
-                trust,
-                settings,
-            })
-        }
+    match (device_id, data_dir, board, trust, settings, updates) {
+        (
+            Some(device_id),
+            Some(data_dir),
+            Some(board),
+            Some(trust),
+            Some(settings),
+            Some(updates),
+        ) if !r.has_errors() => Ok(Config {
+            device_id,
+            data_dir,
+            board,
+            mqtt,
+            trust,
+            settings,
+            updates,
+        }),
         _ => Err(ConfigErrors(r.into_errors())),
     }
+}
+
+/// Directories a `data_dir` may not be under, and why: kernel pseudo
+/// filesystems and device files, and `/run` (with `/var/run`, its old name),
+/// which is in RAM: the store would be lost at every boot.
+const DATA_DIR_FORBIDDEN: &[(&str, &str)] = &[
+    ("/proc", "a kernel pseudo filesystem"),
+    ("/sys", "a kernel pseudo filesystem"),
+    ("/dev", "device files"),
+    ("/run", "in RAM, emptied at every boot"),
+    ("/var/run", "in RAM (it is /run), emptied at every boot"),
+];
+
+/// The rules a `data_dir` must follow that need no filesystem: an absolute
+/// path, without `..` or NUL, not under a directory of
+/// [`DATA_DIR_FORBIDDEN`]. Whether it exists and is a writable directory is
+/// the daemon's startup check (`bridgepoint_firmware::startup_checks`).
+fn check_data_dir(dir: &str) -> Result<PathBuf, String> {
+    use std::path::{Component, Path};
+    if dir.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if dir.contains('\0') {
+        return Err(format!("must not contain a NUL byte, got {dir:?}"));
+    }
+    let path = Path::new(dir);
+    if !path.is_absolute() {
+        return Err(format!(
+            "must be an absolute path (the daemon's working directory is not fixed), got {dir:?}"
+        ));
+    }
+    if path.components().any(|c| c == Component::ParentDir) {
+        return Err(format!("must not contain \"..\", got {dir:?}"));
+    }
+    if let Some((top, why)) = DATA_DIR_FORBIDDEN
+        .iter()
+        .find(|(top, _)| path.starts_with(top))
+    {
+        return Err(format!("must not be under {top} ({why}), got {dir:?}"));
+    }
+    Ok(PathBuf::from(dir))
 }
 
 /// Parses the `config` object of a pushed config: the provisionable sections
@@ -176,10 +225,10 @@ fn parse_mqtt(r: &mut Reader, s: &Section<'_>) -> Option<MqttConfig> {
     r.reject_unknown(s, MQTT_KEYS);
     let allow_plaintext = r.boolean(s, "allow_plaintext", false);
     let url = r.string(s, "url", None).and_then(|url| {
-        let parsed = parse_mqtt_url(&url);
+        let parsed = BrokerUrl::parse(&url);
         parsed.map_err(|m| r.error(s.path("url"), m)).ok()
     });
-    if let (Some((false, _, _)), Some(false)) = (&url, allow_plaintext) {
+    if let (Some(BrokerUrl { tls: false, .. }), Some(false)) = (&url, allow_plaintext) {
         r.error(
             s.path("url"),
             "mqtt:// sends configs and keys in the clear; use mqtts:// or set mqtt.allow_plaintext = true",
@@ -209,7 +258,9 @@ fn parse_mqtt(r: &mut Reader, s: &Section<'_>) -> Option<MqttConfig> {
             "cert_file and key_file go together (mutual TLS)",
         );
     }
-    if let (Some((false, _, _)), true) = (&url, cert_file.is_some() || ca_file.is_some()) {
+    if let (Some(BrokerUrl { tls: false, .. }), true) =
+        (&url, cert_file.is_some() || ca_file.is_some())
+    {
         r.error(s.path("url"), "ca_file/cert_file need mqtts://");
     }
     let username = r.optional_string(s, "username");
@@ -217,22 +268,19 @@ fn parse_mqtt(r: &mut Reader, s: &Section<'_>) -> Option<MqttConfig> {
     if password.is_some() && username.is_none() {
         r.error(s.path("username"), "a password needs a username");
     }
-    let topic_root = r.string(s, "topic_root", Some("bridgepoint/v1")).and_then(|t| {
-        let bad = t.is_empty() || t.starts_with('/') || t.ends_with('/') || t.contains(['+', '#', '\0']);
-        if bad {
-            r.error(
-                s.path("topic_root"),
-                format!("must be a topic prefix without wildcards or leading/trailing '/', got {t:?}"),
-            );
-            None
-        } else {
-            Some(t)
-        }
-    });
+    let topic_root = r
+        .string(s, "topic_root", Some(DEFAULT_TOPIC_ROOT))
+        .and_then(|t| match check_topic_root(&t) {
+            Ok(()) => Some(t),
+            Err(message) => {
+                r.error(s.path("topic_root"), message);
+                None
+            }
+        });
     let keepalive_s = r
         .integer(s, "keepalive_s", Some(30), 5, 600)
         .map(|v| v as u32);
-    let (tls, host, port) = url?;
+    let BrokerUrl { tls, host, port } = url?;
     Some(MqttConfig {
         tls,
         host,
@@ -246,34 +294,6 @@ fn parse_mqtt(r: &mut Reader, s: &Section<'_>) -> Option<MqttConfig> {
         allow_plaintext: allow_plaintext?,
         keepalive_s: keepalive_s?,
     })
-}
-
-/// `mqtts://host[:port]` or `mqtt://host[:port]` → (tls, host, port).
-pub fn parse_mqtt_url(url: &str) -> Result<(bool, String, u16), String> {
-    let (tls, rest) = if let Some(rest) = url.strip_prefix("mqtts://") {
-        (true, rest)
-    } else if let Some(rest) = url.strip_prefix("mqtt://") {
-        (false, rest)
-    } else {
-        return Err(format!("must start with mqtts:// or mqtt://, got {url:?}"));
-    };
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
-            let port: u16 = port
-                .parse()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| format!("port must be 1 to 65535, got {port:?}"))?;
-            (host, port)
-        }
-        _ => (rest, if tls { 8883 } else { 1883 }),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() || host.contains(['/', '@']) {
-        return Err(format!("has no valid host: {url:?}"));
-    }
-    Ok((tls, host.to_owned(), port))
 }
 
 fn parse_trust(r: &mut Reader, s: &Section<'_>) -> Option<TrustConfig> {
@@ -298,22 +318,6 @@ fn parse_trust(r: &mut Reader, s: &Section<'_>) -> Option<TrustConfig> {
         }
     }
     Some(TrustConfig { config_keys: out })
-}
-
-/// Checks a device id: 1 to 64 of `a-z 0-9 - _` (it is part of MQTT topics).
-pub fn check_device_id(id: &str) -> Result<(), String> {
-    if id.is_empty() || id.len() > 64 {
-        return Err(format!("must be 1 to 64 characters, got {}", id.len()));
-    }
-    if let Some(bad) = id
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
-    {
-        return Err(format!(
-            "may only hold lowercase letters, digits, '-' and '_', found {bad:?} in {id:?}"
-        ));
-    }
-    Ok(())
 }
 
 fn parse_settings(r: &mut Reader, root: &Section<'_>, require_media: bool) -> Option<Settings> {
@@ -407,20 +411,8 @@ fn parse_srtp(r: &mut Reader, s: &Section<'_>) -> Option<SrtpConfig> {
             .ok()
     });
     let (suite, key) = (suite?, key?);
-    if key.len() != suite.key_len() {
-        r.error(
-            s.path("key"),
-            format!(
-                "must be {} bytes (master key + salt) for {}, got {} bytes",
-                suite.key_len(),
-                suite,
-                key.len()
-            ),
-        );
-        return None;
-    }
-    if key.iter().all(|b| *b == key[0]) {
-        r.error(s.path("key"), "is a constant byte pattern; generate a random key (e.g. `head -c 30 /dev/urandom | base64`)");
+    if let Err(message) = crate::srtp::check_key(suite, &key) {
+        r.error(s.path("key"), message);
         return None;
     }
     Some(SrtpConfig { suite, key })
@@ -504,6 +496,34 @@ fn parse_audio(r: &mut Reader, s: &Section<'_>) -> Option<AudioConfig> {
     Some(AudioConfig {
         source: source?,
         bitrate_kbps: bitrate_kbps?,
+    })
+}
+
+fn parse_updates(r: &mut Reader, s: &Section<'_>) -> Option<UpdatesConfig> {
+    r.reject_unknown(s, UPDATES_KEYS);
+    let defaults = HealthPolicy::default();
+    let hold = r_int(r, s, "health_hold_s", defaults.hold.as_secs(), 5, 3600);
+    let deadline = r_int(
+        r,
+        s,
+        "health_deadline_s",
+        defaults.deadline.as_secs(),
+        30,
+        86_400,
+    );
+    let (hold, deadline) = (hold?, deadline?);
+    if deadline <= hold {
+        r.error(
+            s.path("health_deadline_s"),
+            format!("must be longer than updates.health_hold_s ({hold} s), got {deadline}"),
+        );
+        return None;
+    }
+    Some(UpdatesConfig {
+        health: HealthPolicy {
+            hold: std::time::Duration::from_secs(u64::from(hold)),
+            deadline: std::time::Duration::from_secs(u64::from(deadline)),
+        },
     })
 }
 
@@ -781,6 +801,36 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
 }
 
 #[cfg(test)]
+mod updates_tests {
+    use super::*;
+
+    const BASE: &str = "device_id = \"x\"\n[hub]\nhost = \"h\"\n[srtp]\nkey = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\"\n";
+
+    #[test]
+    fn the_health_gate_takes_its_times_from_updates_or_defaults() {
+        let c = parse_toml(BASE).unwrap();
+        assert_eq!(c.updates.health, HealthPolicy::default());
+        let c = parse_toml(&format!(
+            "{BASE}[updates]\nhealth_hold_s = 60\nhealth_deadline_s = 600\n"
+        ))
+        .unwrap();
+        assert_eq!(c.updates.health.hold.as_secs(), 60);
+        assert_eq!(c.updates.health.deadline.as_secs(), 600);
+    }
+
+    #[test]
+    fn a_deadline_not_longer_than_the_hold_is_refused() {
+        let errs = parse_toml(&format!(
+            "{BASE}[updates]\nhealth_hold_s = 600\nhealth_deadline_s = 300\ncolour = 1\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(errs.contains("updates.health_deadline_s: must be longer than updates.health_hold_s (600 s), got 300"), "{errs}");
+        assert!(errs.contains("updates.colour: unknown key"), "{errs}");
+    }
+}
+
+#[cfg(test)]
 mod control_plane_tests {
     use super::*;
 
@@ -912,6 +962,91 @@ config_keys = ["11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="]
         assert_eq!(
             errs.0[0].to_string(),
             "config: expected an object of settings"
+        );
+    }
+}
+
+#[cfg(test)]
+mod data_dir_tests {
+    use super::*;
+
+    fn data_dir_errors(dir: &str) -> Vec<String> {
+        let text = format!(
+            "device_id = \"x\"\ndata_dir = {dir:?}\n[hub]\nhost = \"h\"\n[srtp]\nkey = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\"\n"
+        );
+        match parse_toml(&text) {
+            Ok(_) => vec![],
+            Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn an_absolute_data_dir_is_accepted() {
+        assert_eq!(
+            data_dir_errors("/var/lib/bridgepoint"),
+            Vec::<String>::new()
+        );
+        assert_eq!(data_dir_errors("/tmp/bp-test/data"), Vec::<String>::new());
+        // Only whole components count: /processes is not /proc.
+        assert_eq!(data_dir_errors("/processes/bp"), Vec::<String>::new());
+        assert_eq!(data_dir_errors("/srv/running"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_relative_data_dir_is_refused() {
+        for dir in ["data", "./data", "var/lib/bridgepoint"] {
+            let errs = data_dir_errors(dir);
+            assert_eq!(errs.len(), 1, "{dir}: {errs:?}");
+            assert!(
+                errs[0].starts_with("data_dir: must be an absolute path"),
+                "{dir}: {errs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_data_dir_on_a_pseudo_filesystem_or_in_ram_is_refused() {
+        for (dir, top) in [
+            ("/proc/self", "/proc"),
+            ("/proc", "/proc"),
+            ("/sys/kernel", "/sys"),
+            ("/dev/shm/bp", "/dev"),
+            ("/run/bridgepoint", "/run"),
+            ("/var/run/bridgepoint", "/var/run"),
+            ("//proc//self/", "/proc"),
+            ("/./run/x", "/run"),
+        ] {
+            let errs = data_dir_errors(dir);
+            assert_eq!(errs.len(), 1, "{dir}: {errs:?}");
+            assert!(
+                errs[0].starts_with(&format!("data_dir: must not be under {top} (")),
+                "{dir}: {errs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_data_dir_that_climbs_out_with_dot_dot_is_refused() {
+        let errs = data_dir_errors("/var/lib/../../proc/self");
+        assert_eq!(
+            errs,
+            vec!["data_dir: must not contain \"..\", got \"/var/lib/../../proc/self\""]
+        );
+    }
+
+    #[test]
+    fn an_empty_data_dir_or_one_with_nul_is_refused() {
+        assert_eq!(data_dir_errors(""), vec!["data_dir: must not be empty"]);
+        let text = "device_id = \"x\"\ndata_dir = \"/var/lib/bp\\u0000x\"\n[hub]\nhost = \"h\"\n[srtp]\nkey = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\"\n";
+        let errs: Vec<String> = parse_toml(text)
+            .unwrap_err()
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            errs[0].starts_with("data_dir: must not contain a NUL byte"),
+            "{errs:?}"
         );
     }
 }

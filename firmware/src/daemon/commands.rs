@@ -1,91 +1,80 @@
-//! Commands from central IT, each answered on `cmd/result`.
+//! The door for central IT's commands: the core decides which to obey
+//! (`bridgepoint_core::command_gate`); this keeps the counter of the last
+//! signed command durably, so a replay is refused after a restart too.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use bridgepoint_core::command::{parse_command, Command};
-use bridgepoint_core::controller::Input;
+use bridgepoint_core::command_gate::{admit, CommandContext, CommandVerdict};
+use bridgepoint_store::Store;
 
-use super::runtime::BoxRuntime;
-use crate::control::messages;
+use super::trust::Trust;
+use crate::DaemonError;
 
-impl BoxRuntime {
-    /// A message on `cmd`.
-    pub fn on_command(&mut self, payload: &[u8]) {
-        let request = match parse_command(payload) {
-            Ok(r) => r,
-            Err(rejected) => {
-                tracing::warn!(id = ?rejected.id, reason = %rejected.reason, "command refused");
-                self.answer(rejected.id.as_deref(), Some(&rejected.reason));
-                return;
-            }
+/// The store record holding the last signed command's counter.
+const COUNTER_RECORD: &str = "command_counter";
+
+/// Admits commands.
+pub struct CommandDesk {
+    store: Arc<Store>,
+    last_counter: u64,
+}
+
+impl CommandDesk {
+    /// Reads the last counter from the store.
+    pub fn new(store: Arc<Store>) -> Result<CommandDesk, DaemonError> {
+        let last_counter = match store.record(COUNTER_RECORD)? {
+            Some(bytes) => <[u8; 8]>::try_from(bytes.as_slice())
+                .map(u64::from_be_bytes)
+                .unwrap_or_else(|_| {
+                    tracing::error!("the stored command counter is malformed; refusing every signed command older than now");
+                    u64::MAX / 2
+                }),
+            None => 0,
         };
-        tracing::info!(id = %request.id, command = ?request.command, "command");
-        let now = Instant::now();
-        let result: Result<(), String> = match request.command {
-            Command::SessionStart { srtp_key } => self.session_start(srtp_key, now),
-            Command::SessionEnd => {
-                self.core.handle_input(Input::HubEnd, now);
-                Ok(())
-            }
-            Command::Identify { seconds } => {
-                self.core.handle_input(
-                    Input::Identify(Duration::from_secs(u64::from(seconds))),
-                    now,
-                );
-                Ok(())
-            }
-            Command::Keyframe => {
-                if self.runner.force_keyframe() {
-                    Ok(())
-                } else {
-                    Err("not streaming".to_owned())
-                }
-            }
-            Command::Update { url } => self.start_update(url),
-            Command::Reboot => {
-                self.answer(Some(&request.id), None);
-                tracing::warn!("restart requested by central IT");
-                self.request_restart();
-                return;
-            }
-        };
-        self.answer(Some(&request.id), result.err().as_deref());
+        Ok(CommandDesk {
+            store,
+            last_counter,
+        })
     }
 
-    fn session_start(&mut self, srtp_key: Option<Vec<u8>>, now: Instant) -> Result<(), String> {
-        let Some(media) = self.settings.media() else {
-            return Err("no hub or SRTP key provisioned yet".to_owned());
-        };
-        if let Some(key) = &srtp_key {
-            let need = media.srtp.suite.key_len();
-            if key.len() != need {
-                return Err(format!(
-                    "args.srtp_key: must be {need} bytes for {}, got {}",
-                    media.srtp.suite,
-                    key.len()
-                ));
+    /// The core's verdict on `raw`; a signed command's counter is stored
+    /// (fsynced) before it is obeyed.
+    pub fn admit(
+        &mut self,
+        raw: &[u8],
+        device_id: &str,
+        trust: &Trust,
+        now_unix_s: Option<u64>,
+    ) -> CommandVerdict {
+        let verdict = trust.with_policy(|signatures| {
+            admit(
+                raw,
+                &CommandContext {
+                    device_id,
+                    signatures,
+                    last_counter: self.last_counter,
+                    now_unix_s,
+                },
+            )
+        });
+        if let CommandVerdict::Obey {
+            request,
+            counter: Some(counter),
+        } = &verdict
+        {
+            if let Err(e) = self
+                .store
+                .save_record(COUNTER_RECORD, &counter.to_be_bytes())
+            {
+                return CommandVerdict::Refuse {
+                    id: Some(request.id.clone()),
+                    reason: format!(
+                        "cannot store the command counter, so the command is not carried out: {e}"
+                    ),
+                };
             }
+            self.last_counter = *counter;
         }
-        let key_changed = srtp_key.is_some() && srtp_key != self.session_key;
-        if srtp_key.is_some() {
-            self.session_key = srtp_key;
-        }
-        self.runner.set_media(self.effective_media());
-        if key_changed {
-            // Already streaming (always mode, or a session in progress): rebuild with the new key.
-            self.core.handle_input(Input::RebuildStream, now);
-        }
-        self.core.handle_input(Input::HubStart, now);
-        Ok(())
-    }
-
-    fn answer(&self, id: Option<&str>, error: Option<&str>) {
-        let Some(control) = &self.control else { return };
-        control.link.publish(
-            control.topics.cmd_result(),
-            messages::command_result(id, error),
-            false,
-            None,
-        );
+        verdict
     }
 }

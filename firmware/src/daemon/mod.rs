@@ -1,39 +1,50 @@
 //! The daemon's main loop.
 //!
-//! One task owns the sans-IO core (inside [`runtime::BoxRuntime`]) and is
-//! the only place that mutates box state. It waits on: button edges from the
-//! board, events from the media pipeline, events from the MQTT link, the
-//! core's next timer, the telemetry tick, and the shutdown signal. Nothing
-//! in this loop waits on the network: publishes are handed to the link task.
+//! [`run`] wires the box together — store, board, MQTT link, media runner,
+//! RAUC — and then one task owns the state ([`box_loop::BoxLoop`]) and is the
+//! only place that mutates it. It waits on: button edges from the board,
+//! events from the media pipeline, events from the MQTT link, RAUC events,
+//! the next deadline (core timers, health gate, outbox retry), the
+//! telemetry tick, the watchdog tick, and the shutdown signal. Nothing in
+//! this loop waits on the network: publishes are handed to the link task.
 //!
-//! - [`runtime`]: the state the loop owns and how core outputs are carried out.
-//! - [`provisioning`]: pushed configs: decide, store, apply, report.
-//! - [`commands`]: commands from central IT.
+//! - [`box_loop`]: the loop's state and the routing of each event.
+//! - [`provisioning`]: the settings in force; pushed configs.
+//! - [`commands`]: which commands are obeyed (the core's gate) and the
+//!   durable counter of signed ones.
 //! - [`outbox`]: events through the durable outbox.
 //! - [`telemetry`]: periodic telemetry.
 //! - [`updates`]: RAUC updates and the post-update health gate.
+//! - [`control_plane`]: what the box publishes to central IT.
+//! - [`trust`]: the keys configs and commands are signed with.
+//! - [`boot`]: this boot's id and time.
 
+mod boot;
+mod box_loop;
 mod commands;
+mod control_plane;
 mod outbox;
 mod provisioning;
-mod runtime;
 mod telemetry;
+mod trust;
 mod updates;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bridgepoint_board::{BoardLink, BoardView};
 use bridgepoint_core::config::Config;
-use bridgepoint_core::controller::Input;
+use bridgepoint_proto::Topics;
 use bridgepoint_store::Store;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::control::{self, LinkEvent, Topics};
+use crate::control;
 use crate::media;
 use crate::service::ServiceNotifier;
 use crate::DaemonError;
-use runtime::{BoxRuntime, Control};
+use box_loop::{BoxLoop, BoxLoopParts};
+use control_plane::ControlPlane;
 
 /// How the daemon ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,13 +56,17 @@ pub enum Exit {
 }
 
 /// Runs the box until `cancel` fires (or a restart is requested).
+///
+/// Refuses to start, naming every error, when the config fails a startup
+/// check (`crate::startup_checks`, the same as `check-config --on-box`).
 pub async fn run(config: Config, cancel: CancellationToken) -> Result<Exit, DaemonError> {
+    crate::startup_checks::refuse_on_error(&config)?;
     std::fs::create_dir_all(&config.data_dir).map_err(|source| DaemonError::DataDir {
         path: config.data_dir.clone(),
         source,
     })?;
     media::init()?;
-    let store = Store::open(&config.data_dir.join("store"))?;
+    let store = Arc::new(Store::open(&config.data_dir.join("store"))?);
 
     let (edge_tx, mut edge_rx) = mpsc::channel(64);
     // The LEDs show the state the box starts in until the core says more.
@@ -71,15 +86,16 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<Exit, Daem
     let control = match &config.mqtt {
         Some(mqtt) => {
             let topics = Topics::new(&mqtt.topic_root, &config.device_id);
+            let settings = control::link::client_settings(mqtt, &config.device_id, &topics);
             let (handle, task) = control::link::spawn(
-                mqtt.clone(),
+                settings,
                 config.device_id.clone(),
-                topics.clone(),
+                topics,
                 link_tx,
                 cancel.child_token(),
             )?;
             link_task = Some(task);
-            Some(Control::new(handle, topics, &config.trust.config_keys))
+            Some(ControlPlane::new(handle))
         }
         None => {
             drop(link_tx);
@@ -88,14 +104,16 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<Exit, Daem
     };
 
     let (media_tx, mut media_rx) = mpsc::unbounded_channel();
-    let mut rt = BoxRuntime::new(
+    let mut lp = BoxLoop::new(
         &config,
-        store,
-        control,
-        media_tx,
-        view_tx,
-        board.button_down_at_start,
-        cancel.clone(),
+        BoxLoopParts {
+            store: store.clone(),
+            control,
+            media_events: media_tx,
+            view: view_tx,
+            button_down_at_start: board.button_down_at_start,
+            cancel: cancel.clone(),
+        },
     )?;
     let (update_tx, mut update_rx) = mpsc::unbounded_channel();
     // Updates need a RAUC-managed system, not just the rauc program: the
@@ -103,11 +121,14 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<Exit, Daem
     match crate::update::Rauc::locate() {
         Some(rauc) => match rauc.booted_slot().await {
             Some(slot) => {
-                tracing::info!(%slot, "RAUC system: updates enabled, health gate armed");
-                rt.updates = Some(updates::Updates::new(
+                tracing::info!(%slot, "RAUC system: remote updates enabled");
+                let boot = boot::Boot::current(config.board == "sim");
+                lp.set_updates(updates::Updates::new(
                     rauc,
-                    Some(slot),
-                    Instant::now(),
+                    slot,
+                    boot,
+                    config.updates.health,
+                    store,
                     update_tx,
                 ));
             }
@@ -121,63 +142,47 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<Exit, Daem
     let mut notifier = ServiceNotifier::from_env();
     // A config that cannot build a pipeline here (a pushed encoder this
     // board lacks, a missing plugin) must not keep the daemon from starting:
-    // it stays up on the control link so central IT can push a fix. The
-    // failure is logged, shows on the LEDs once the stream is wanted, and
-    // counts against the box's health.
-    match rt.check_pipeline_builds() {
-        Ok(()) => rt.set_pipeline_builds(true),
-        Err(DaemonError::Media(media::PipelineError::NotProvisioned)) => {
-            tracing::info!("no pipeline to check until the box is provisioned")
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "the configured pipeline cannot be built on this box")
-        }
-    }
+    // it stays up on the control link so central IT can push a fix.
+    lp.check_pipeline_builds();
+    // READY means the daemon is up: store, board and control link task
+    // started. It says nothing about health, and nothing marks an update
+    // good on it: only the health gate does.
     notifier.ready();
     tracing::info!("ready");
     let mut watchdog = notifier.watchdog_interval().map(tokio::time::interval);
-    let hang_at = test_fault_hang_at(&config);
+    let fault = TestFault::from_env(&config);
 
-    let mut telemetry =
-        tokio::time::interval(Duration::from_secs(u64::from(rt.telemetry_interval_s())));
-    telemetry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    telemetry.tick().await;
-    let mut telemetry_period = rt.telemetry_interval_s();
+    let mut telemetry_period = lp.telemetry_interval_s();
+    let mut telemetry = telemetry_interval(telemetry_period).await;
 
     loop {
-        rt.apply_outputs();
-        rt.check_health(Instant::now());
-        notifier.status(&rt.status_line());
-        if rt.telemetry_interval_s() != telemetry_period {
-            telemetry_period = rt.telemetry_interval_s();
-            telemetry = tokio::time::interval(Duration::from_secs(u64::from(telemetry_period)));
-            telemetry.tick().await;
+        lp.apply_outputs();
+        lp.refresh_status();
+        notifier.status(&lp.status_line());
+        if lp.telemetry_interval_s() != telemetry_period {
+            telemetry_period = lp.telemetry_interval_s();
+            telemetry = telemetry_interval(telemetry_period).await;
         }
-        let deadline = rt.poll_timeout();
+        let deadline = lp.poll_timeout();
         tokio::select! {
             _ = cancel.cancelled() => break,
-            Some(edge) = edge_rx.recv() => rt.handle_input(Input::ButtonLevel { pressed: edge.pressed }, edge.at),
-            Some(event) = media_rx.recv() => rt.on_media_event(event),
-            Some(event) = link_rx.recv() => on_link_event(&mut rt, event),
-            Some(event) = update_rx.recv() => rt.on_update_event(event),
-            _ = telemetry.tick() => rt.publish_telemetry(),
-            _ = sleep_until(deadline) => rt.handle_timeout(Instant::now()),
+            Some(edge) = edge_rx.recv() => lp.on_button_edge(edge),
+            Some(event) = media_rx.recv() => lp.on_media_event(event),
+            Some(event) = link_rx.recv() => lp.on_link_event(event),
+            Some(event) = update_rx.recv() => lp.on_update_event(event),
+            _ = telemetry.tick() => lp.on_telemetry_tick(),
+            _ = sleep_until(deadline) => lp.on_timeout(Instant::now()),
             // Pinged from this loop, never from a timer thread: if the loop
             // hangs, the pings stop and systemd restarts the daemon.
             _ = tick(&mut watchdog) => notifier.watchdog(),
-            _ = sleep_until(hang_at) => {
-                tracing::warn!("test fault (BRIDGEPOINT_SIM_FAULT): the core loop hangs now");
-                loop {
-                    std::thread::sleep(Duration::from_secs(3600));
-                }
-            }
+            _ = sleep_until(fault.as_ref().map(|f| f.at)) => fault.as_ref().map_or((), TestFault::strike),
         }
     }
 
     notifier.stopping();
     tracing::info!("shutting down");
-    let exit = rt.exit();
-    rt.stop_media();
+    let exit = lp.exit();
+    lp.stop_media();
     cancel.cancel();
     if let Some(task) = link_task {
         let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
@@ -187,14 +192,11 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<Exit, Daem
     Ok(exit)
 }
 
-fn on_link_event(rt: &mut BoxRuntime, event: LinkEvent) {
-    match event {
-        LinkEvent::Connected => rt.on_connected(),
-        LinkEvent::Disconnected { reason } => rt.on_disconnected(&reason),
-        LinkEvent::Desired(payload) => rt.on_desired(&payload),
-        LinkEvent::Command(payload) => rt.on_command(&payload),
-        LinkEvent::Acked { outbox_seq } => rt.on_acked(outbox_seq),
-    }
+async fn telemetry_interval(period_s: u32) -> tokio::time::Interval {
+    let mut interval = tokio::time::interval(Duration::from_secs(u64::from(period_s)));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await;
+    interval
 }
 
 async fn tick(interval: &mut Option<tokio::time::Interval>) {
@@ -206,23 +208,59 @@ async fn tick(interval: &mut Option<tokio::time::Interval>) {
     }
 }
 
-/// `BRIDGEPOINT_SIM_FAULT=hang-core-after=<seconds>`: a test-only fault that
-/// makes the core loop hang, to prove the watchdog notices. Honoured only on
-/// the simulated board, so a box in the field never obeys it.
-fn test_fault_hang_at(config: &Config) -> Option<Instant> {
-    let value = std::env::var("BRIDGEPOINT_SIM_FAULT").ok()?;
-    if config.board != "sim" {
-        tracing::warn!("BRIDGEPOINT_SIM_FAULT ignored: only the simulated board takes test faults");
-        return None;
-    }
-    let secs: f64 = value.strip_prefix("hang-core-after=")?.parse().ok()?;
-    tracing::warn!(after_s = secs, "test fault armed: the core loop will hang");
-    Some(Instant::now() + Duration::from_secs_f64(secs))
-}
-
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
         None => std::future::pending().await,
+    }
+}
+
+/// `BRIDGEPOINT_SIM_FAULT`: a test-only fault, honoured only on the
+/// simulated board so a box in the field never obeys it:
+/// - `hang-core-after=<seconds>`: the core loop hangs (the watchdog test);
+/// - `crash-after=<seconds>`: the daemon aborts (the update health test: a
+///   release that reaches READY and then crashes).
+struct TestFault {
+    at: Instant,
+    crash: bool,
+}
+
+impl TestFault {
+    fn from_env(config: &Config) -> Option<TestFault> {
+        let value = std::env::var("BRIDGEPOINT_SIM_FAULT").ok()?;
+        if config.board != "sim" {
+            tracing::warn!(
+                "BRIDGEPOINT_SIM_FAULT ignored: only the simulated board takes test faults"
+            );
+            return None;
+        }
+        let (crash, secs) = if let Some(s) = value.strip_prefix("hang-core-after=") {
+            (false, s)
+        } else if let Some(s) = value.strip_prefix("crash-after=") {
+            (true, s)
+        } else {
+            tracing::warn!(%value, "BRIDGEPOINT_SIM_FAULT not understood (hang-core-after=S or crash-after=S)");
+            return None;
+        };
+        let secs: f64 = secs
+            .parse()
+            .ok()
+            .filter(|s: &f64| s.is_finite() && *s >= 0.0)?;
+        tracing::warn!(after_s = secs, crash, "test fault armed");
+        Some(TestFault {
+            at: Instant::now() + Duration::from_secs_f64(secs),
+            crash,
+        })
+    }
+
+    fn strike(&self) {
+        if self.crash {
+            tracing::error!("test fault (BRIDGEPOINT_SIM_FAULT): the daemon crashes now");
+            std::process::abort();
+        }
+        tracing::warn!("test fault (BRIDGEPOINT_SIM_FAULT): the core loop hangs now");
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
     }
 }

@@ -1,39 +1,112 @@
-//! Pushed configs: decide (in the core), store, apply, report.
+//! The settings the box runs on, and pushed configs: decide (in the core),
+//! store, apply, report.
 //!
 //! The order is what makes a push safe: the whole push is validated first;
 //! an accepted config is written to the store and fsynced before it is
 //! applied and before `applied` is reported; a rejected one changes nothing
 //! and the box keeps running on its last good config.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use bridgepoint_core::controller::Input;
-use bridgepoint_core::provision::{evaluate, Change, Decision, PushContext, SignaturePolicy};
-use bridgepoint_signing::verify_compact;
+use bridgepoint_core::config::{parse_pushed_settings, Config, MediaConfig, Settings};
+use bridgepoint_core::provision::{check_renumber, evaluate, Change, Decision, PushContext};
+use bridgepoint_proto::ConfigReported;
+use bridgepoint_store::{Store, StoreError};
 
-use super::runtime::BoxRuntime;
-use crate::control::messages;
+use super::trust::Trust;
 
-impl BoxRuntime {
-    /// A message on `config/desired`.
-    pub fn on_desired(&mut self, payload: &[u8]) {
-        let Some(control) = &self.control else { return };
-        if payload.is_empty() {
-            return; // the retained push was cleared
-        }
-        let trusted = control.trusted.clone();
-        let verify = |token: &str| verify_compact(token, &trusted).map_err(|e| e.to_string());
-        let ctx = PushContext {
-            device_id: &self.device_id,
-            applied_version: self.applied_version,
-            current: &self.settings,
-            signatures: if trusted.is_empty() {
-                SignaturePolicy::Unsigned
-            } else {
-                SignaturePolicy::Required(&verify)
+/// What a push did.
+pub struct PushResult {
+    /// The report to publish.
+    pub report: ConfigReported,
+    /// When applied: how much it changes, and the settings it replaced.
+    pub applied: Option<(Change, Settings)>,
+}
+
+/// The settings in force and where they came from.
+pub struct Provisioning {
+    device_id: String,
+    store: Arc<Store>,
+    /// The settings from the local file (what a factory reset returns to).
+    file_settings: Settings,
+    settings: Settings,
+    /// The provisioned version in force (0 = the local file).
+    applied_version: u64,
+    /// A per-session SRTP key from `session.start`, until the session ends.
+    session_key: Option<Vec<u8>>,
+}
+
+impl Provisioning {
+    /// The stored provisioned config if there is a valid one, else the file's.
+    pub fn load(config: &Config, store: Arc<Store>) -> Result<Provisioning, StoreError> {
+        let (settings, applied_version) = match store.provisioned()? {
+            Some(stored) => match serde_json::from_str(&stored.config_json)
+                .map_err(|e| e.to_string())
+                .and_then(|v| parse_pushed_settings(&v).map_err(|e| e.to_string()))
+            {
+                Ok(settings) => {
+                    tracing::info!(
+                        version = stored.version,
+                        "running on the stored provisioned config"
+                    );
+                    (settings, stored.version)
+                }
+                Err(e) => {
+                    tracing::error!(version = stored.version, error = %e, "stored config no longer valid; running on the local file");
+                    (config.settings.clone(), 0)
+                }
             },
+            None => (config.settings.clone(), 0),
         };
-        match evaluate(payload, &ctx) {
+        Ok(Provisioning {
+            device_id: config.device_id.clone(),
+            store,
+            file_settings: config.settings.clone(),
+            settings,
+            applied_version,
+            session_key: None,
+        })
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The provisioned version in force (0 = the local file).
+    pub fn applied_version(&self) -> u64 {
+        self.applied_version
+    }
+
+    /// What pipelines are built from now (with the session key, if any);
+    /// `None` until the box has a hub and a key.
+    pub fn media(&self) -> Option<MediaConfig> {
+        let mut media = self.settings.media()?;
+        if let Some(key) = &self.session_key {
+            media.srtp.key = key.clone();
+        }
+        Some(media)
+    }
+
+    /// A message on `config/desired`.
+    pub fn on_push(&mut self, raw: &[u8], trust: &Trust, now_unix_ms: Option<u64>) -> PushResult {
+        let decision = trust.with_policy(|signatures| {
+            evaluate(
+                raw,
+                &PushContext {
+                    device_id: &self.device_id,
+                    applied_version: self.applied_version,
+                    current: &self.settings,
+                    signatures,
+                    now_unix_ms,
+                },
+            )
+        });
+        let rejected = |version, reason: String, applied| PushResult {
+            report: ConfigReported::rejected(version, reason, applied),
+            applied: None,
+        };
+        match decision {
             Decision::Apply {
                 version,
                 settings,
@@ -43,58 +116,77 @@ impl BoxRuntime {
                 if let Err(e) = self.store.save_provisioned(version, &config_json) {
                     let reason = format!("cannot store the config: {e}");
                     tracing::error!(version, %reason, "config rejected");
-                    self.report(Some(version), Some(&reason));
-                    return;
+                    return rejected(Some(version), reason, self.applied_version);
                 }
                 let previous = std::mem::replace(&mut self.settings, settings);
                 self.applied_version = version;
-                let now = Instant::now();
-                self.core.set_session(
-                    self.settings.session.mode,
-                    Duration::from_secs(u64::from(self.settings.session.call_timeout_s)),
-                    now,
-                );
-                match change {
-                    Change::Nothing => {}
-                    Change::Live => {
-                        let (v, a) = (
-                            self.settings.video.bitrate_kbps,
-                            self.settings.audio.bitrate_kbps,
-                        );
-                        if (v, a) != (previous.video.bitrate_kbps, previous.audio.bitrate_kbps) {
-                            self.runner.set_bitrates(v, a);
-                        }
-                    }
-                    Change::Restart => {
-                        self.runner.set_media(self.effective_media());
-                        self.core.handle_input(Input::RebuildStream, now);
-                    }
-                }
                 tracing::info!(version, ?change, "config applied");
-                self.report(Some(version), None);
-                self.publish_status(true);
+                PushResult {
+                    report: ConfigReported::applied(version),
+                    applied: Some((change, previous)),
+                }
             }
             Decision::AlreadyApplied { version } => {
                 tracing::debug!(
                     version,
                     "the applied config was sent again (retained); confirming"
                 );
-                self.report(Some(version), None);
+                PushResult {
+                    report: ConfigReported::applied(version),
+                    applied: None,
+                }
             }
             Decision::Reject { version, reason } => {
                 tracing::warn!(?version, %reason, applied_version = self.applied_version, "config rejected; running on the last good config");
-                self.report(version, Some(&reason));
+                rejected(version, reason, self.applied_version)
             }
         }
     }
 
-    fn report(&self, version: Option<u64>, error: Option<&str>) {
-        let Some(control) = &self.control else { return };
-        control.link.publish(
-            control.topics.reported(),
-            messages::reported(version, error, self.applied_version),
-            true,
-            None,
+    /// A per-session key from `session.start`, checked like a configured
+    /// key; returns whether it differs from the key in use.
+    pub fn start_session_key(&mut self, key: Vec<u8>) -> Result<bool, String> {
+        let Some(srtp) = &self.settings.srtp else {
+            return Err("no hub or SRTP key provisioned yet".to_owned());
+        };
+        bridgepoint_core::srtp::check_key(srtp.suite, &key)
+            .map_err(|e| format!("args.srtp_key: {e}"))?;
+        let changed = self.session_key.as_ref() != Some(&key);
+        self.session_key = Some(key);
+        Ok(changed)
+    }
+
+    /// The session ended: its key with it. Returns whether there was one.
+    pub fn end_session_key(&mut self) -> bool {
+        self.session_key.take().is_some()
+    }
+
+    /// Forgets the provisioned config (factory reset), keeping the identity.
+    pub fn factory_reset(&mut self) -> Result<(), StoreError> {
+        self.store.clear_provisioned()?;
+        self.settings = self.file_settings.clone();
+        self.applied_version = 0;
+        self.session_key = None;
+        Ok(())
+    }
+
+    /// `config.set_version`: the config in force, renumbered.
+    pub fn set_version(&mut self, version: u64) -> Result<(), String> {
+        check_renumber(self.applied_version, version)?;
+        let stored = self
+            .store
+            .provisioned()
+            .map_err(|e| format!("cannot read the stored config: {e}"))?
+            .ok_or("no provisioned config is stored: nothing to renumber")?;
+        self.store
+            .save_provisioned(version, &stored.config_json)
+            .map_err(|e| format!("cannot store the new version: {e}"))?;
+        tracing::warn!(
+            from = self.applied_version,
+            to = version,
+            "config version set by central IT"
         );
+        self.applied_version = version;
+        Ok(())
     }
 }

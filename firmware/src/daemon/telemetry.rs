@@ -1,12 +1,14 @@
-//! Periodic telemetry: uptime, what was sent, call and stream state, CPU
-//! temperature where the board has a sensor.
+//! Periodic telemetry: uptime, what was sent, call and stream state, what
+//! the hub's receiver reports say, CPU temperature where the board has a
+//! sensor.
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
-use serde_json::json;
+use bridgepoint_proto::time::rfc3339;
+use bridgepoint_proto::{CallStatus, RtcpStats, StreamStatus, Telemetry};
 
-use super::runtime::BoxRuntime;
-use crate::control::messages;
+use crate::media::runner::RtcpReport;
+use crate::media::stats::StatsSnapshot;
 
 /// Where Linux exposes the SoC temperature (millidegrees Celsius).
 const THERMAL_ZONE: &str = "/sys/class/thermal/thermal_zone0/temp";
@@ -17,38 +19,59 @@ fn cpu_temp_c() -> Option<f64> {
     Some((milli / 100.0).round() / 10.0)
 }
 
-impl BoxRuntime {
-    /// Publishes one telemetry report (if the link is up).
-    pub fn publish_telemetry(&mut self) {
-        let Some(control) = self.control.as_ref().filter(|c| c.connected) else {
-            return;
-        };
-        let stats = self.runner.stats().snapshot();
-        let bytes = stats.video_bytes + stats.audio_bytes;
-        let now = Instant::now();
-        let (last_bytes, last_at) = self.telemetry_bytes;
-        let secs = now.duration_since(last_at).as_secs_f64().max(0.001);
+/// What the rest of the box says at a report.
+pub struct TelemetryInputs {
+    /// The call.
+    pub call: CallStatus,
+    /// The stream.
+    pub stream: StreamStatus,
+    /// The config version it runs.
+    pub config_version: u64,
+    /// The pipeline's counters.
+    pub sent: StatsSnapshot,
+    /// The hub's receiver reports, if any came.
+    pub rtcp: Option<RtcpReport>,
+}
+
+/// Makes the reports; remembers the last one for the rate.
+pub struct TelemetryReporter {
+    started: Instant,
+    last_bytes: u64,
+    last_at: Instant,
+}
+
+impl TelemetryReporter {
+    /// A reporter for a daemon started at `started`.
+    pub fn new(started: Instant) -> TelemetryReporter {
+        TelemetryReporter {
+            started,
+            last_bytes: 0,
+            last_at: started,
+        }
+    }
+
+    /// One report.
+    pub fn report(&mut self, inputs: TelemetryInputs, now: Instant, wall: SystemTime) -> Telemetry {
+        let bytes = inputs.sent.video_bytes + inputs.sent.audio_bytes;
+        let secs = now.duration_since(self.last_at).as_secs_f64().max(0.001);
         let bitrate_kbps =
-            ((bytes.saturating_sub(last_bytes)) as f64 * 8.0 / 1000.0 / secs).round();
-        self.telemetry_bytes = (bytes, now);
-        let rtcp = self.runner.rtcp_report();
-        let report = json!({
-            "at": messages::rfc3339(std::time::SystemTime::now()),
-            "uptime_s": now.duration_since(self.started).as_secs(),
-            "call": self.core.call_state().name(),
-            "stream": self.core.stream_state().name(),
-            "config_version": self.applied_version,
-            "packets_sent": stats.video_packets + stats.audio_packets,
-            "bytes_sent": bytes,
-            "bitrate_kbps": bitrate_kbps,
-            "rtcp": {
-                "rtt_ms": rtcp.as_ref().and_then(|r| r.rtt_ms),
-                "fraction_lost": rtcp.as_ref().and_then(|r| r.fraction_lost),
+            (bytes.saturating_sub(self.last_bytes) as f64 * 8.0 / 1000.0 / secs).round();
+        self.last_bytes = bytes;
+        self.last_at = now;
+        Telemetry {
+            at: rfc3339(wall),
+            uptime_s: now.duration_since(self.started).as_secs(),
+            call: inputs.call,
+            stream: inputs.stream,
+            config_version: inputs.config_version,
+            packets_sent: inputs.sent.video_packets + inputs.sent.audio_packets,
+            bytes_sent: bytes,
+            bitrate_kbps: bitrate_kbps as u64,
+            rtcp: RtcpStats {
+                rtt_ms: inputs.rtcp.and_then(|r| r.rtt_ms),
+                fraction_lost: inputs.rtcp.and_then(|r| r.fraction_lost),
             },
-            "cpu_temp_c": cpu_temp_c(),
-        });
-        control
-            .link
-            .publish(control.topics.telemetry(), report.to_string(), false, None);
+            cpu_temp_c: cpu_temp_c(),
+        }
     }
 }

@@ -11,14 +11,21 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::UdpSocket;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command as Process, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use bridgepoint_firmware::media::latency::percentile;
-use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
-use serde_json::{json, Value};
+use bridgepoint_mqtt::client::mqttbytes::v5::Packet;
+use bridgepoint_mqtt::client::{Client, Event};
+use bridgepoint_mqtt::{ClientSettings, FileLabels, QoS, TlsFiles};
+use bridgepoint_proto::topics::split;
+use bridgepoint_proto::{
+    Command, CommandRequest, ConfigReported, Event as BoxEvent, EventKind, Leaf, PushPayload,
+    PushState, Status, Topics,
+};
+use serde_json::json;
 
 const DEVICE: &str = "bench-box";
 const ROOT: &str = "bridgepoint/v1";
@@ -45,7 +52,7 @@ fn start_mosquitto(dir: &Path) -> anyhow::Result<(Killed, u16)> {
         &conf,
         format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\nuser root\nlog_dest none\n"),
     )?;
-    let child = Command::new("mosquitto")
+    let child = Process::new("mosquitto")
         .arg("-c")
         .arg(&conf)
         .stdout(Stdio::null())
@@ -62,25 +69,36 @@ fn start_mosquitto(dir: &Path) -> anyhow::Result<(Killed, u16)> {
     bail!("mosquitto did not open port {port}")
 }
 
-fn topic(leaf: &str) -> String {
-    format!("{ROOT}/{DEVICE}/{leaf}")
+fn topic(leaf: Leaf) -> String {
+    Topics::new(ROOT, DEVICE).topic(leaf)
+}
+
+/// A message the bench's central side received, read with the protocol's types.
+enum Inbound {
+    Status(Status),
+    Reported(ConfigReported),
+    Event(BoxEvent),
 }
 
 /// Messages received by the bench's MQTT client, with their arrival time.
-type Inbox = mpsc::Receiver<(Instant, String, Value)>;
+type Inbox = mpsc::Receiver<(Instant, Inbound)>;
 
+/// Central IT's side, with the same client setup as bpctl.
 fn connect(port: u16) -> anyhow::Result<(Client, Inbox)> {
-    let mut options = MqttOptions::new(
-        format!("bench-central-{}", std::process::id()),
-        "127.0.0.1",
-        port,
-    );
-    options.set_keep_alive(Duration::from_secs(30));
-    let (client, mut connection) = Client::new(options, 256);
-    let mut network = rumqttc::NetworkOptions::new();
-    network.set_tcp_nodelay(true);
-    connection.eventloop.set_network_options(network);
-    for leaf in ["config/reported", "event", "status"] {
+    let settings = ClientSettings {
+        broker: bridgepoint_proto::BrokerUrl::parse(&format!("mqtt://127.0.0.1:{port}"))
+            .map_err(anyhow::Error::msg)?,
+        client_id: format!("bench-central-{}", std::process::id()),
+        keepalive: Duration::from_secs(30),
+        credentials: None,
+        tls: TlsFiles::default(),
+        labels: FileLabels::BPCTL,
+        max_packet_bytes: 1024 * 1024,
+        request_capacity: 256,
+        will: None,
+    };
+    let (client, mut connection) = Client::new(settings.options()?, 256);
+    for leaf in [Leaf::ConfigReported, Leaf::Event, Leaf::Status] {
         client.subscribe(topic(leaf), QoS::AtLeastOnce)?;
     }
     let (tx, rx) = mpsc::channel();
@@ -89,8 +107,17 @@ fn connect(port: u16) -> anyhow::Result<(Client, Inbox)> {
             match event {
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     let at = Instant::now();
-                    if let Ok(v) = serde_json::from_slice::<Value>(&p.payload) {
-                        if tx.send((at, p.topic.clone(), v)).is_err() {
+                    let t = String::from_utf8_lossy(&p.topic).into_owned();
+                    let inbound = match split(ROOT, &t).map(|(_, leaf)| leaf) {
+                        Some(Leaf::Status) => Status::parse(&p.payload).ok().map(Inbound::Status),
+                        Some(Leaf::ConfigReported) => ConfigReported::parse(&p.payload)
+                            .ok()
+                            .map(Inbound::Reported),
+                        Some(Leaf::Event) => BoxEvent::parse(&p.payload).ok().map(Inbound::Event),
+                        _ => None,
+                    };
+                    if let Some(inbound) = inbound {
+                        if tx.send((at, inbound)).is_err() {
                             return;
                         }
                     }
@@ -103,18 +130,31 @@ fn connect(port: u16) -> anyhow::Result<(Client, Inbox)> {
     Ok((client, rx))
 }
 
-fn wait_for(inbox: &Inbox, leaf: &str, want: impl Fn(&Value) -> bool) -> anyhow::Result<Instant> {
-    let topic = topic(leaf);
+/// Waits up to 10 s for a message `want` accepts; returns its arrival time.
+fn wait_for(inbox: &Inbox, what: &str, want: impl Fn(&Inbound) -> bool) -> anyhow::Result<Instant> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let (at, t, v) = inbox
+        let (at, m) = inbox
             .recv_timeout(left)
-            .with_context(|| format!("no matching message on {topic}"))?;
-        if t == topic && want(&v) {
+            .with_context(|| format!("no {what} within 10 s"))?;
+        if want(&m) {
             return Ok(at);
         }
     }
+}
+
+fn is_event(m: &Inbound, kind: &str) -> bool {
+    matches!(m, Inbound::Event(e) if e.kind.name() == kind)
+}
+
+fn command(id: String, command: Command) -> String {
+    CommandRequest {
+        id,
+        command,
+        binding: None,
+    }
+    .to_json()
 }
 
 fn report(name: &str, samples: &mut [Duration], target: &str) {
@@ -129,13 +169,18 @@ fn report(name: &str, samples: &mut [Duration], target: &str) {
     );
 }
 
-fn pushed(version: u64, video_port: u16, bitrate: u32) -> Value {
-    json!({"version": version, "device_id": DEVICE, "config": {
+fn pushed(version: u64, video_port: u16, bitrate: u32) -> PushPayload {
+    let config = json!({
         "hub": {"host": "127.0.0.1", "video_port": video_port, "audio_port": video_port + 2},
         "srtp": {"key": KEY_B64},
         "video": {"source": "test", "encoder": "x264", "width": 1280, "height": 720, "fps": 30, "bitrate_kbps": bitrate},
         "session": {"mode": "on_call"}
-    }})
+    });
+    PushPayload {
+        version,
+        device_id: Some(DEVICE.to_owned()),
+        config: config.as_object().cloned().unwrap_or_default(),
+    }
 }
 
 /// Runs the control-plane benchmark.
@@ -173,7 +218,7 @@ pub fn run(pushes: usize, presses: usize, sessions: usize) -> anyhow::Result<()>
     let exe = std::env::current_exe()?;
     let daemon_bin = exe.parent().context("exe dir")?.join("bridgepointd");
     let _daemon = Killed(
-        Command::new(&daemon_bin)
+        Process::new(&daemon_bin)
             .arg("--config")
             .arg(&config)
             .env("RUST_LOG", "warn")
@@ -182,19 +227,25 @@ pub fn run(pushes: usize, presses: usize, sessions: usize) -> anyhow::Result<()>
             .spawn()
             .with_context(|| format!("cannot start {}", daemon_bin.display()))?,
     );
-    wait_for(&inbox, "status", |v| v["online"] == true)?;
+    wait_for(
+        &inbox,
+        "online status",
+        |m| matches!(m, Inbound::Status(s) if s.is_online()),
+    )?;
 
     // 1. Push → applied.
     let mut samples = Vec::with_capacity(pushes);
     for i in 0..pushes {
         let version = i as u64 + 1;
-        let payload = pushed(version, hub_port, if i % 2 == 0 { 1000 } else { 1100 }).to_string();
+        let payload = pushed(version, hub_port, if i % 2 == 0 { 1000 } else { 1100 }).to_json();
         let token = bridgepoint_signing::sign_compact(payload.as_bytes(), &keys.signing);
         let t0 = Instant::now();
-        client.publish(topic("config/desired"), QoS::AtLeastOnce, true, token)?;
-        let at = wait_for(&inbox, "config/reported", |v| {
-            v["version"] == version && v["state"] == "applied"
-        })?;
+        client.publish(topic(Leaf::ConfigDesired), QoS::AtLeastOnce, true, token)?;
+        let at = wait_for(
+            &inbox,
+            "applied report",
+            |m| matches!(m, Inbound::Reported(r) if r.version == Some(version) && r.state == PushState::Applied),
+        )?;
         samples.push(at - t0);
     }
     report(
@@ -214,17 +265,21 @@ pub fn run(pushes: usize, presses: usize, sessions: usize) -> anyhow::Result<()>
     for i in 0..presses {
         let sent = Instant::now();
         writeln!(writer, "hold call {}", hold.as_millis())?;
-        let at = wait_for(&inbox, "event", |v| v["type"] == "call.request")?;
+        let at = wait_for(&inbox, "call.request", |m| {
+            is_event(m, EventKind::CallRequest.name())
+        })?;
         let mut line = String::new();
         reader.read_line(&mut line)?;
         samples.push(at.saturating_duration_since(sent + hold));
         client.publish(
-            topic("cmd"),
+            topic(Leaf::Cmd),
             QoS::AtLeastOnce,
             false,
-            json!({"id": format!("end-{i}"), "cmd": "session.end"}).to_string(),
+            command(format!("end-{i}"), Command::SessionEnd),
         )?;
-        wait_for(&inbox, "event", |v| v["type"] == "call.cancelled")?;
+        wait_for(&inbox, "call.cancelled", |m| {
+            is_event(m, EventKind::CallCancelled.name())
+        })?;
     }
     report(
         "button release → call.request at a subscriber",
@@ -238,22 +293,29 @@ pub fn run(pushes: usize, presses: usize, sessions: usize) -> anyhow::Result<()>
         while packets.try_recv().is_ok() {}
         let t0 = Instant::now();
         client.publish(
-            topic("cmd"),
+            topic(Leaf::Cmd),
             QoS::AtLeastOnce,
             false,
-            json!({"id": format!("start-{i}"), "cmd": "session.start"}).to_string(),
+            command(
+                format!("start-{i}"),
+                Command::SessionStart { srtp_key: None },
+            ),
         )?;
         let first = packets
             .recv_timeout(Duration::from_secs(10))
             .context("no packet after session.start")?;
         samples.push(first - t0);
         client.publish(
-            topic("cmd"),
+            topic(Leaf::Cmd),
             QoS::AtLeastOnce,
             false,
-            json!({"id": format!("stop-{i}"), "cmd": "session.end"}).to_string(),
+            command(format!("stop-{i}"), Command::SessionEnd),
         )?;
-        wait_for(&inbox, "event", |v| v["type"] == "session.ended")?;
+        wait_for(
+            &inbox,
+            "session.ended",
+            |m| matches!(m, Inbound::Event(e) if matches!(e.kind, EventKind::SessionEnded { .. })),
+        )?;
         // Wait until the stream has really stopped.
         while packets.recv_timeout(Duration::from_millis(300)).is_ok() {}
     }

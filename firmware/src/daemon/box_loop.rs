@@ -1,0 +1,613 @@
+//! The main loop's state: one handle per concern, and the routing of each
+//! event to them.
+//!
+//! Each concern owns its state behind a small interface in its own file —
+//! the settings in force and pushes ([`Provisioning`]), the outbox
+//! ([`Outbox`]), commands ([`CommandDesk`]), telemetry
+//! ([`TelemetryReporter`]), updates and the health gate ([`Updates`]), what
+//! is published ([`ControlPlane`]) — and the decisions are the core's.
+//! [`BoxLoop`] holds them, feeds the core, and carries out what the core
+//! and the concerns say; it reaches into no concern's fields.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bridgepoint_board::{BoardView, ButtonEdge};
+use bridgepoint_core::call::{CallEvent, CallState, EndReason};
+use bridgepoint_core::command_gate::CommandVerdict;
+use bridgepoint_core::config::Config;
+use bridgepoint_core::controller::{BoxCore, CoreSettings, Input, Output};
+use bridgepoint_core::health::HealthInputs;
+use bridgepoint_core::provision::Change;
+use bridgepoint_core::supervisor::{StreamAction, StreamState};
+use bridgepoint_core::wall_clock;
+use bridgepoint_proto::validate::DEFAULT_IDENTIFY_SECONDS;
+use bridgepoint_proto::{
+    CallStatus, Command, CommandRequest, CommandResult, EventKind, OnlineStatus, Status,
+    StreamStatus,
+};
+use bridgepoint_store::Store;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::commands::CommandDesk;
+use super::control_plane::ControlPlane;
+use super::outbox::Outbox;
+use super::provisioning::Provisioning;
+use super::telemetry::{TelemetryInputs, TelemetryReporter};
+use super::trust::Trust;
+use super::updates::Updates;
+use super::Exit;
+use crate::control::LinkEvent;
+use crate::media::{MediaEvent, MediaRunner};
+use crate::update::UpdateEvent;
+use crate::DaemonError;
+
+/// The firmware version reported in `status`.
+pub const FIRMWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Everything the main loop owns.
+pub struct BoxLoop {
+    device_id: String,
+    core: BoxCore,
+    /// The latest time the core was given (its clock never goes backwards).
+    core_now: Instant,
+    media: MediaRunner,
+    provisioning: Provisioning,
+    trust: Trust,
+    control: Option<ControlPlane>,
+    outbox: Outbox,
+    commands: CommandDesk,
+    telemetry: TelemetryReporter,
+    updates: Option<Updates>,
+    view: watch::Sender<BoardView>,
+    /// Whether the configured pipeline was built once (part of health).
+    pipeline_builds: bool,
+    exit: Exit,
+    cancel: CancellationToken,
+}
+
+/// What [`BoxLoop::new`] needs besides the config.
+pub struct BoxLoopParts {
+    /// The durable store.
+    pub store: Arc<Store>,
+    /// The MQTT control plane, if the box has one.
+    pub control: Option<ControlPlane>,
+    /// Where the media runner reports.
+    pub media_events: mpsc::UnboundedSender<MediaEvent>,
+    /// What the board shows.
+    pub view: watch::Sender<BoardView>,
+    /// Whether the call button was down at power-up.
+    pub button_down_at_start: bool,
+    /// The daemon's cancellation.
+    pub cancel: CancellationToken,
+}
+
+fn wire_call(state: CallState) -> CallStatus {
+    match state {
+        CallState::Idle => CallStatus::Idle,
+        CallState::Calling { .. } => CallStatus::Calling,
+        CallState::InSession { .. } => CallStatus::InSession,
+    }
+}
+
+fn wire_stream(state: &StreamState) -> StreamStatus {
+    match state {
+        StreamState::Stopped => StreamStatus::Stopped,
+        StreamState::Starting => StreamStatus::Starting,
+        StreamState::Streaming => StreamStatus::Streaming,
+        StreamState::Error { .. } => StreamStatus::Error,
+    }
+}
+
+/// The wall clock in Unix milliseconds, when it is plausible.
+fn plausible_unix_ms() -> Option<u64> {
+    let ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    wall_clock::plausible(ms)
+}
+
+impl BoxLoop {
+    /// Loads the stored config (if any) and builds the core and media runner.
+    pub fn new(config: &Config, parts: BoxLoopParts) -> Result<BoxLoop, DaemonError> {
+        let provisioning = Provisioning::load(config, parts.store.clone())?;
+        let settings = provisioning.settings();
+        let mut core_settings = CoreSettings::new(
+            settings.session.mode,
+            Duration::from_secs(u64::from(settings.session.call_timeout_s)),
+        );
+        core_settings.hub_signalling = parts.control.is_some();
+        core_settings.button_down_at_start = parts.button_down_at_start;
+        let now = Instant::now();
+        match provisioning.media() {
+            None => tracing::warn!(
+                "no hub or SRTP key yet: the box streams once central IT provisions it"
+            ),
+            Some(m) => tracing::info!(
+                device_id = %config.device_id,
+                hub = %format!("{}:{}/{}", m.hub.host, m.hub.video_port, m.hub.audio_port),
+                srtp = %m.srtp.suite,
+                video = %format!("{}x{}@{} {} kbit/s", m.video.width, m.video.height, m.video.fps, m.video.bitrate_kbps),
+                mode = ?m.session.mode,
+                config_version = provisioning.applied_version(),
+                "bridgepointd starting"
+            ),
+        }
+        Ok(BoxLoop {
+            device_id: config.device_id.clone(),
+            core: BoxCore::new(core_settings, now),
+            core_now: now,
+            media: MediaRunner::new(provisioning.media(), parts.media_events),
+            provisioning,
+            trust: Trust::new(&config.trust.config_keys),
+            control: parts.control,
+            outbox: Outbox::new(parts.store.clone()),
+            commands: CommandDesk::new(parts.store)?,
+            telemetry: TelemetryReporter::new(now),
+            updates: None,
+            view: parts.view,
+            pipeline_builds: false,
+            exit: Exit::Stopped,
+            cancel: parts.cancel,
+        })
+    }
+
+    /// Gives the box its update machinery (a RAUC system).
+    pub fn set_updates(&mut self, mut updates: Updates) {
+        let announcement = updates.take_announcement();
+        self.updates = Some(updates);
+        if let Some(event) = announcement {
+            self.emit(event);
+        }
+    }
+
+    /// Builds (and drops) the pipeline once, to prove every element is
+    /// installed. Nothing is sent; the RTCP sockets the build opens are
+    /// closed again. A failure is logged and counts against health, but
+    /// never keeps the daemon down: it stays reachable for a fixing push.
+    pub fn check_pipeline_builds(&mut self) {
+        let Some(media) = self.provisioning.media() else {
+            tracing::info!("no pipeline to check until the box is provisioned");
+            return;
+        };
+        let built = crate::media::plan::plan(&media)
+            .and_then(|plan| crate::media::pipeline::build_and_discard(&media, &plan));
+        match built {
+            Ok(()) => self.pipeline_builds = true,
+            Err(e) => {
+                tracing::error!(error = %e, "the configured pipeline cannot be built on this box")
+            }
+        }
+    }
+
+    /// Seconds between telemetry reports.
+    pub fn telemetry_interval_s(&self) -> u32 {
+        self.provisioning.settings().telemetry_interval_s
+    }
+
+    /// How the loop should end.
+    pub fn exit(&self) -> Exit {
+        self.exit
+    }
+
+    /// Stops the pipeline for shutdown.
+    pub fn stop_media(&mut self) {
+        self.media.stop();
+    }
+
+    /// When something next needs time: the core, the health gate, the
+    /// outbox's retry.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let gate = self.updates.as_ref().and_then(Updates::poll_timeout);
+        [self.core.poll_timeout(), gate, self.outbox.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// One line for `systemctl status`.
+    pub fn status_line(&self) -> String {
+        let link = match &self.control {
+            None => "standalone",
+            Some(c) if c.is_connected() => "control link up",
+            Some(_) => "control link down",
+        };
+        let mut line = format!(
+            "call {}, stream {}, config version {}, {}",
+            self.core.call_state().name(),
+            self.core.stream_state().name(),
+            self.provisioning.applied_version(),
+            link
+        );
+        if let Some(problem) = self.outbox.problem() {
+            line.push_str(&format!("; PROBLEM: {problem}"));
+        }
+        line
+    }
+
+    // --- Inputs ----------------------------------------------------------
+
+    /// Feeds the core. Times from boards are the kernel's edge times and can
+    /// be a little older than the last time the core saw: the core's clock
+    /// never goes backwards.
+    fn feed(&mut self, input: Input, at: Instant) {
+        self.core_now = self.core_now.max(at);
+        self.core.handle_input(input, self.core_now);
+    }
+
+    /// The call button's level changed.
+    pub fn on_button_edge(&mut self, edge: ButtonEdge) {
+        self.feed(
+            Input::ButtonLevel {
+                pressed: edge.pressed,
+            },
+            edge.at,
+        );
+    }
+
+    /// Time passed.
+    pub fn on_timeout(&mut self, now: Instant) {
+        self.core_now = self.core_now.max(now);
+        self.core.handle_timeout(self.core_now);
+        for publish in self.outbox.retry(now) {
+            if let Some(c) = &self.control {
+                c.publish_event(publish);
+            }
+        }
+    }
+
+    /// A pipeline event.
+    pub fn on_media_event(&mut self, event: MediaEvent) {
+        let now = Instant::now();
+        match event {
+            MediaEvent::FirstPacket { generation } if self.media.is_current(generation) => {
+                self.feed(Input::StreamStarted, now);
+            }
+            MediaEvent::Failed { generation, error } if self.media.is_current(generation) => {
+                tracing::error!(%error, "pipeline failed");
+                self.feed(
+                    Input::StreamFailed {
+                        reason: error.to_string(),
+                    },
+                    now,
+                );
+            }
+            stale => tracing::debug!(?stale, "event from a pipeline already stopped"),
+        }
+    }
+
+    /// Something from the MQTT link.
+    pub fn on_link_event(&mut self, event: LinkEvent) {
+        match event {
+            LinkEvent::Connected => {
+                if let Some(c) = &mut self.control {
+                    c.set_connected(true);
+                    for publish in self.outbox.pending() {
+                        c.publish_event(publish);
+                    }
+                }
+            }
+            LinkEvent::Disconnected { reason } => {
+                tracing::info!(%reason, "control link down; events are kept in the outbox");
+                if let Some(c) = &mut self.control {
+                    c.set_connected(false);
+                }
+            }
+            LinkEvent::Desired(payload) => self.on_push(&payload),
+            LinkEvent::Command(payload) => self.on_command(&payload),
+            LinkEvent::Acked { outbox_seq } => self.outbox.acked(outbox_seq),
+        }
+    }
+
+    /// Progress or the end of an update install.
+    pub fn on_update_event(&mut self, event: UpdateEvent) {
+        if let Some(updates) = self.updates.as_mut() {
+            let kind = updates.on_event(event);
+            self.emit(kind);
+        }
+    }
+
+    /// Time for a telemetry report.
+    pub fn on_telemetry_tick(&mut self) {
+        let Some(control) = self.control.as_ref().filter(|c| c.is_connected()) else {
+            return;
+        };
+        let report = self.telemetry.report(
+            TelemetryInputs {
+                call: wire_call(self.core.call_state()),
+                stream: wire_stream(&self.core.stream_state()),
+                config_version: self.provisioning.applied_version(),
+                sent: self.media.stats().snapshot(),
+                rtcp: self.media.rtcp_report(),
+            },
+            Instant::now(),
+            SystemTime::now(),
+        );
+        control.publish_telemetry(&report);
+    }
+
+    fn on_push(&mut self, payload: &[u8]) {
+        if self.control.is_none() || payload.is_empty() {
+            return; // the retained push was cleared
+        }
+        let result = self
+            .provisioning
+            .on_push(payload, &self.trust, plausible_unix_ms());
+        if let Some((change, previous)) = result.applied {
+            let settings = self.provisioning.settings().clone();
+            let now = Instant::now();
+            self.core.set_session(
+                settings.session.mode,
+                Duration::from_secs(u64::from(settings.session.call_timeout_s)),
+                now,
+            );
+            match change {
+                Change::Nothing => {}
+                Change::Live => {
+                    let (v, a) = (settings.video.bitrate_kbps, settings.audio.bitrate_kbps);
+                    if (v, a) != (previous.video.bitrate_kbps, previous.audio.bitrate_kbps) {
+                        self.media.set_bitrates(v, a);
+                    }
+                }
+                Change::Restart => {
+                    self.media.set_media(self.provisioning.media());
+                    self.feed(Input::RebuildStream, now);
+                }
+            }
+        }
+        if let Some(c) = &self.control {
+            c.report(&result.report);
+        }
+        self.publish_status();
+    }
+
+    fn on_command(&mut self, payload: &[u8]) {
+        let verdict = self.commands.admit(
+            payload,
+            &self.device_id,
+            &self.trust,
+            plausible_unix_ms().map(|ms| ms / 1000),
+        );
+        let request = match verdict {
+            CommandVerdict::Refuse { id, reason } => {
+                tracing::warn!(?id, %reason, "command refused");
+                self.answer(CommandResult::refused(id.as_deref(), &reason));
+                return;
+            }
+            CommandVerdict::Obey { request, .. } => request,
+        };
+        tracing::info!(id = %request.id, command = request.command.name(), signed = request.binding.is_some(), "command");
+        if request.command == Command::Reboot {
+            self.answer(CommandResult::ok(&request.id));
+            tracing::warn!("restart requested by central IT");
+            self.exit = Exit::RestartRequested;
+            self.cancel.cancel();
+            return;
+        }
+        let result = self.carry_out(&request);
+        self.answer(match result {
+            Ok(()) => CommandResult::ok(&request.id),
+            Err(reason) => CommandResult::refused(Some(&request.id), &reason),
+        });
+    }
+
+    fn carry_out(&mut self, request: &CommandRequest) -> Result<(), String> {
+        let now = Instant::now();
+        match &request.command {
+            Command::SessionStart { srtp_key } => {
+                if self.provisioning.media().is_none() {
+                    return Err("no hub or SRTP key provisioned yet".to_owned());
+                }
+                if let Some(key) = srtp_key {
+                    let changed = self.provisioning.start_session_key(key.clone())?;
+                    self.media.set_media(self.provisioning.media());
+                    if changed {
+                        // Already streaming (always mode, or a session in
+                        // progress): rebuild with the new key.
+                        self.feed(Input::RebuildStream, now);
+                    }
+                }
+                self.feed(Input::HubStart, now);
+                Ok(())
+            }
+            Command::SessionEnd => {
+                self.feed(Input::HubEnd, now);
+                Ok(())
+            }
+            Command::Identify { seconds } => {
+                let seconds = seconds.unwrap_or(DEFAULT_IDENTIFY_SECONDS);
+                self.feed(
+                    Input::Identify(Duration::from_secs(u64::from(seconds))),
+                    now,
+                );
+                Ok(())
+            }
+            Command::Keyframe => {
+                if self.media.force_keyframe() {
+                    Ok(())
+                } else {
+                    Err("not streaming".to_owned())
+                }
+            }
+            Command::Update { url } => {
+                let Some(updates) = self.updates.as_mut() else {
+                    return Err("this box has no RAUC: updates are not available".to_owned());
+                };
+                let started = updates.start(url)?;
+                self.emit(started);
+                Ok(())
+            }
+            Command::SetConfigVersion { version } => {
+                self.provisioning.set_version(*version)?;
+                self.publish_status();
+                Ok(())
+            }
+            Command::Reboot => Ok(()), // answered before the daemon ends (on_command)
+        }
+    }
+
+    fn answer(&self, result: CommandResult) {
+        if let Some(c) = &self.control {
+            c.answer(&result);
+        }
+    }
+
+    // --- Outputs ---------------------------------------------------------
+
+    /// Carries out everything the core decided, then feeds the health gate.
+    pub fn apply_outputs(&mut self) {
+        // The LEDs and the simulated board's view follow the core's state
+        // before anything below touches the disk or the network: a slow
+        // fsync of an event must not hold back the light the staff watch.
+        self.update_view();
+        let mut changed = false;
+        while let Some(output) = self.core.poll_output() {
+            changed = true;
+            match output {
+                Output::Stream(StreamAction::Start) => {
+                    self.media.set_media(self.provisioning.media());
+                    self.media.start();
+                }
+                Output::Stream(StreamAction::Stop) => self.media.stop(),
+                Output::Leds(leds) => {
+                    tracing::info!(status = %leds.status, call = %leds.call, "LEDs")
+                }
+                Output::Call(event) => {
+                    tracing::info!(?event, "call");
+                    self.on_call_event(event);
+                }
+                Output::StreamState(state) => self.on_stream_state(&state),
+                Output::Press(press) => tracing::info!(?press, "call button"),
+                Output::FactoryReset => self.factory_reset(),
+            }
+        }
+        if changed {
+            self.update_view();
+            self.publish_status();
+        }
+        self.check_health(Instant::now());
+    }
+
+    fn on_call_event(&mut self, event: CallEvent) {
+        let kind = match event {
+            CallEvent::Requested => EventKind::CallRequest,
+            CallEvent::Cancelled => EventKind::CallCancelled,
+            CallEvent::TimedOut => EventKind::CallTimeout,
+            CallEvent::SessionStarted => EventKind::SessionStarted,
+            CallEvent::SessionEnded(reason) => {
+                // A per-session key ends with its session.
+                if self.provisioning.end_session_key() {
+                    self.media.set_media(self.provisioning.media());
+                }
+                EventKind::SessionEnded {
+                    reason: match reason {
+                        EndReason::LongPress => bridgepoint_proto::EndReason::LongPress,
+                        EndReason::Hub => bridgepoint_proto::EndReason::Hub,
+                    },
+                }
+            }
+        };
+        self.emit(kind);
+    }
+
+    fn on_stream_state(&mut self, state: &StreamState) {
+        match state {
+            StreamState::Error {
+                reason,
+                failures,
+                retry_at,
+            } => {
+                tracing::warn!(
+                    %reason,
+                    failures,
+                    retry_in_ms = retry_at.saturating_duration_since(Instant::now()).as_millis() as u64,
+                    "stream error; restarting after backoff"
+                );
+                if *failures == 1 {
+                    self.emit(EventKind::Error {
+                        message: reason.clone(),
+                    });
+                }
+            }
+            other => tracing::info!(stream = %other, "stream"),
+        }
+    }
+
+    /// Stores an event durably, then publishes it if the link is up.
+    fn emit(&mut self, kind: EventKind) {
+        let Some(control) = &self.control else {
+            return; // standalone box: nobody to tell
+        };
+        if let Some(publish) = self.outbox.emit(kind, SystemTime::now(), Instant::now()) {
+            control.publish_event(publish);
+        }
+    }
+
+    fn check_health(&mut self, now: Instant) {
+        let Some(updates) = self.updates.as_mut() else {
+            return;
+        };
+        let inputs = HealthInputs {
+            streaming: self.core.stream_state() == StreamState::Streaming,
+            has_control_link: self.control.is_some(),
+            control_link_up: self
+                .control
+                .as_ref()
+                .is_some_and(ControlPlane::is_connected),
+            pipeline_builds: self.pipeline_builds || self.provisioning.media().is_none(),
+        };
+        if let Some(event) = updates.check_health(inputs, now) {
+            self.emit(event);
+        }
+    }
+
+    /// Hands the core's current LEDs and states to the board.
+    fn update_view(&mut self) {
+        let next = BoardView {
+            leds: self.core.leds().clone(),
+            call: self.core.call_state().name(),
+            stream: self.core.stream_state().name(),
+        };
+        self.view.send_if_modified(|v| {
+            let differs = *v != next;
+            *v = next;
+            differs
+        });
+    }
+
+    fn factory_reset(&mut self) {
+        tracing::warn!("factory reset (call button held from power-up): forgetting the provisioned config, keeping the device identity");
+        if let Err(e) = self.provisioning.factory_reset() {
+            tracing::error!(error = %e, "factory reset: cannot clear the stored config");
+            return;
+        }
+        self.media.set_media(self.provisioning.media());
+        self.feed(Input::RebuildStream, Instant::now());
+        self.publish_status();
+    }
+
+    /// Publishes the retained status (when it changed).
+    fn publish_status(&mut self) {
+        let status = Status::Online(OnlineStatus {
+            device_id: self.device_id.clone(),
+            firmware: FIRMWARE_VERSION.to_owned(),
+            config_version: self.provisioning.applied_version(),
+            call: wire_call(self.core.call_state()),
+            stream: wire_stream(&self.core.stream_state()),
+            slot: self.updates.as_ref().map(|u| u.slot().to_owned()),
+            problem: self.outbox.problem(),
+        });
+        if let Some(c) = &mut self.control {
+            c.publish_status(&status);
+        }
+    }
+
+    /// Publishes the status if anything in it changed, also what changes
+    /// without a core output (the outbox's storage trouble). The link keeps
+    /// the latest and publishes it on every connect.
+    pub fn refresh_status(&mut self) {
+        self.publish_status();
+    }
+}

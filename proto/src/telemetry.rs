@@ -1,0 +1,84 @@
+//! `telemetry` (box → central, every `telemetry_interval_s`): counters and
+//! what the hub's RTCP receiver reports say.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{CallStatus, StreamStatus};
+
+/// What the hub's RTCP receiver reports say about the video stream; `null`
+/// members until the hub sends one (a stock ffmpeg recorder sends none).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RtcpStats {
+    /// Round trip in milliseconds.
+    pub rtt_ms: Option<f64>,
+    /// Fraction of packets lost since the previous report (0 to 1).
+    pub fraction_lost: Option<f64>,
+}
+
+/// One telemetry report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Telemetry {
+    /// When: UTC, RFC 3339 with milliseconds.
+    pub at: String,
+    /// Seconds since the daemon started.
+    pub uptime_s: u64,
+    /// The call.
+    pub call: CallStatus,
+    /// The stream.
+    pub stream: StreamStatus,
+    /// The config version the box runs.
+    pub config_version: u64,
+    /// RTP packets sent (video + audio) by the current pipeline.
+    pub packets_sent: u64,
+    /// Bytes sent by the current pipeline.
+    pub bytes_sent: u64,
+    /// The send rate since the previous report.
+    pub bitrate_kbps: u64,
+    /// From the hub's receiver reports.
+    pub rtcp: RtcpStats,
+    /// The SoC's temperature; `null` on boards without a sensor.
+    pub cpu_temp_c: Option<f64>,
+}
+
+impl Telemetry {
+    /// Reads a report.
+    pub fn parse(raw: &[u8]) -> Result<Telemetry, String> {
+        serde_json::from_slice(raw).map_err(|e| format!("telemetry: {e}"))
+    }
+
+    /// The payload.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn telemetry_round_trips_with_and_without_rtcp() {
+        let t = Telemetry {
+            at: "2026-11-23T18:30:05.123Z".into(),
+            uptime_s: 60,
+            call: CallStatus::Idle,
+            stream: StreamStatus::Streaming,
+            config_version: 3,
+            packets_sent: 10,
+            bytes_sent: 9000,
+            bitrate_kbps: 1980,
+            rtcp: RtcpStats::default(),
+            cpu_temp_c: None,
+        };
+        let text = t.to_json();
+        assert!(
+            text.contains(r#""rtcp":{"rtt_ms":null,"fraction_lost":null}"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""bitrate_kbps":1980,"#),
+            "an integer, not 1980.0: {text}"
+        );
+        assert_eq!(Telemetry::parse(text.as_bytes()).unwrap(), t);
+    }
+}
