@@ -8,43 +8,16 @@ use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use bridgepoint_system_tests::bin;
+use bridgepoint_system_tests::{bin, fixtures};
 use bridgepoint_testkit::{wait_for, TempDir};
-
-/// A valid SRTP key (30 bytes, base64).
-const KEY: &str = "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZ";
 
 /// The known boards, as the error lists them (the built-in profiles).
 const KNOWN: &str = "(known: sim, rpi4, rpi5, generic-cdev, gpio-sim";
 
 /// A standalone config with test sources that waits for a call (no stream).
 fn config(data_dir: &str, board: &str) -> String {
-    format!(
-        r#"device_id = "check-box-01"
-data_dir = "{data_dir}"
-board = "{board}"
-
-[hub]
-host = "127.0.0.1"
-video_port = 5004
-audio_port = 5006
-
-[srtp]
-key = "{KEY}"
-
-[video]
-source = "test"
-encoder = "x264"
-width = 320
-height = 240
-
-[audio]
-source = "test"
-
-[session]
-mode = "on_call"
-"#
-    )
+    fixtures::config(Path::new(data_dir), 5004, 5006, "on_call", (320, 240))
+        .replace("board = \"sim\"", &format!("board = \"{board}\""))
 }
 
 /// What a finished command left.

@@ -3,36 +3,18 @@
 //! `config.set_version` (bpctl set-version), after which normal pushes apply
 //! again. The real daemon, a real mosquitto and the real bpctl.
 
-use std::process::Command as Process;
 use std::time::Duration;
 
 use bridgepoint_proto::Leaf;
-use bridgepoint_system_tests::bin;
 use bridgepoint_system_tests::control::{
-    box_config, push, pushed_config, topic, unix_now, wait_json, BoxLink, Central, Keys,
+    bpctl_plain, push, pushed_config, start_plain_box, topic, unix_now, wait_json, Central, Keys,
 };
-use bridgepoint_system_tests::daemon::Daemon;
 use bridgepoint_system_tests::free_ports;
 use bridgepoint_testkit::broker::Broker;
 use bridgepoint_testkit::TempDir;
 use serde_json::{json, Value};
 
 const DEVICE: &str = "lang-son-01";
-
-fn bpctl(broker: &Broker, args: &[&str]) -> std::process::Output {
-    Process::new(bin("bpctl"))
-        .args([
-            "--url",
-            &broker.url(),
-            "--allow-plaintext",
-            "--timeout",
-            "10",
-        ])
-        .args(args)
-        .env_remove("BPCTL_SIGNING_KEY")
-        .output()
-        .expect("run bpctl")
-}
 
 #[test]
 fn a_box_renumbered_by_a_signed_set_version_takes_normal_pushes_again() {
@@ -45,16 +27,8 @@ fn a_box_renumbered_by_a_signed_set_version_takes_normal_pushes_again() {
         topic(DEVICE, Leaf::Status),
     );
     let sub = central.subscribe(&[&reported, &status]);
-    let text = box_config(
-        &dir.path().join("data"),
-        DEVICE,
-        &broker,
-        BoxLink::Plain,
-        &[&keys.public_b64],
-        None,
-        "on_call",
-    );
-    let daemon = Daemon::start(dir.path(), &text);
+    let trust = [keys.public_b64.as_str()];
+    let daemon = start_plain_box(dir.path(), DEVICE, &broker, &trust, None, "on_call");
     let (video_port, audio_port) = free_ports();
     let config = pushed_config(video_port, audio_port, 1000);
     let pushed = |version: u64| {
@@ -84,7 +58,7 @@ fn a_box_renumbered_by_a_signed_set_version_takes_normal_pushes_again() {
     assert_eq!(pushed(17)["state"], "rejected", "an older version");
 
     // set-version must be signed.
-    let out = bpctl(&broker, &["set-version", DEVICE, "1"]);
+    let out = bpctl_plain(&broker, &["set-version", DEVICE, "1"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && err.contains("unsigned version change refused"),
@@ -92,7 +66,7 @@ fn a_box_renumbered_by_a_signed_set_version_takes_normal_pushes_again() {
     );
 
     let key = keys.private_jwk.to_str().unwrap();
-    let out = bpctl(&broker, &["set-version", DEVICE, "1", "--key", key]);
+    let out = bpctl_plain(&broker, &["set-version", DEVICE, "1", "--key", key]);
     assert!(
         out.status.success(),
         "{}\nlog:\n{}",

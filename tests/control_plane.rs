@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use bridgepoint_proto::Leaf;
 use bridgepoint_system_tests::control::{
-    all_json, box_config, plain_box_config, push, pushed_config, topic, wait_json, wait_ok_result,
-    wait_online, write_json, BoxLink, Central, Keys,
+    all_json, box_config, bpctl_plain, plain_box_config, push, pushed_config, start_plain_box,
+    start_streaming_box, topic, wait_json, wait_ok_result, wait_online, write_json, BoxLink,
+    Central, Keys,
 };
 use bridgepoint_system_tests::daemon::{run_cli, Daemon};
 use bridgepoint_system_tests::ffmpeg::{decode_errors, probe, record};
@@ -244,19 +245,8 @@ fn bad_pushes_are_rejected_with_a_reason_and_the_box_keeps_streaming() {
     let reported = topic(DEVICE, Leaf::ConfigReported);
     let results = topic(DEVICE, Leaf::CmdResult);
     let sub = central.subscribe(&[&reported, &results]);
-    let (video_port, audio_port) = free_ports();
-    let text = box_config(
-        &dir.path().join("data"),
-        DEVICE,
-        &broker,
-        BoxLink::Plain,
-        &[&keys.public_b64],
-        Some((video_port, audio_port)),
-        "always",
-    );
-    let daemon = Daemon::start(dir.path(), &text);
-    let mut board = SimBoard::connect(&daemon.socket());
-    board.assert_stream("streaming", Duration::from_secs(10), &daemon);
+    let (daemon, mut board, (video_port, audio_port)) =
+        start_streaming_box(dir.path(), DEVICE, &broker, &keys);
 
     // A good push first: version 5 becomes the last good config.
     let good = keys.sign(&push_payload(5, always_on(video_port, audio_port, 1500)));
@@ -563,16 +553,8 @@ fn a_config_signed_by_jwcrypto_is_applied_and_bpctl_tokens_verify_in_jwcrypto() 
     let reported = topic(DEVICE, Leaf::ConfigReported);
     let desired = topic(DEVICE, Leaf::ConfigDesired);
     let sub = central.subscribe(&[&reported, &desired]);
-    let text = box_config(
-        &dir.path().join("data"),
-        DEVICE,
-        &broker,
-        BoxLink::Plain,
-        &[&public_b64],
-        None,
-        "on_call",
-    );
-    let daemon = Daemon::start(dir.path(), &text);
+    let trust = [public_b64.as_str()];
+    let daemon = start_plain_box(dir.path(), DEVICE, &broker, &trust, None, "on_call");
 
     let (video_port, audio_port) = free_ports();
     let payload =
@@ -604,22 +586,18 @@ fn a_config_signed_by_jwcrypto_is_applied_and_bpctl_tokens_verify_in_jwcrypto() 
     write_json(&config_file, &pushed_config(video_port, audio_port, 900));
     let before = sub.messages().len();
     // The box trusts only the jwcrypto key, so it must reject bpctl's push.
-    let out = std::process::Command::new(bridgepoint_system_tests::bin("bpctl"))
-        .args([
-            "--url",
-            &broker.url(),
-            "--allow-plaintext",
-            "--timeout",
-            "10",
-            "push",
-            DEVICE,
-        ])
-        .arg(&config_file)
-        .arg("--key")
-        .arg(key_prefix.with_extension("key.jwk"))
-        .args(["--version", "8"])
-        .output()
-        .unwrap();
+    let out = bpctl_plain(
+        &broker,
+        [
+            "push".as_ref(),
+            DEVICE.as_ref(),
+            config_file.as_os_str(),
+            "--key".as_ref(),
+            key_prefix.with_extension("key.jwk").as_os_str(),
+            "--version".as_ref(),
+            "8".as_ref(),
+        ],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         !out.status.success() && stdout.contains("rejected"),
@@ -668,16 +646,8 @@ fn telemetry_reports_rtcp_round_trip_and_loss_from_the_hubs_receiver_reports() {
         .decode(bridgepoint_system_tests::fixtures::KEY)
         .unwrap();
     let _hub = bridgepoint_system_tests::rtcp_receiver::RtcpReceiver::start(video_port, &key);
-    let text = box_config(
-        &dir.path().join("data"),
-        DEVICE,
-        &broker,
-        BoxLink::Plain,
-        &[],
-        Some((video_port, audio_port)),
-        "always",
-    );
-    let daemon = Daemon::start(dir.path(), &text);
+    let hub = Some((video_port, audio_port));
+    let daemon = start_plain_box(dir.path(), DEVICE, &broker, &[], hub, "always");
     // Receiver reports start a few seconds in; telemetry comes every 5 s.
     let report = wait_json(&sub, &telemetry, 0, Duration::from_secs(30), |v| {
         v["rtcp"]["rtt_ms"].is_number()

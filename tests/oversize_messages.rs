@@ -9,12 +9,9 @@ use std::time::Duration;
 
 use bridgepoint_proto::{Command, Leaf};
 use bridgepoint_system_tests::control::{
-    box_config, command, push, pushed_config, topic, wait_json, wait_ok_result, BoxLink, Central,
+    command, push, pushed_config, start_streaming_box, topic, wait_json, wait_ok_result, Central,
     Keys,
 };
-use bridgepoint_system_tests::daemon::Daemon;
-use bridgepoint_system_tests::free_ports;
-use bridgepoint_system_tests::sim::SimBoard;
 use bridgepoint_testkit::broker::Broker;
 use bridgepoint_testkit::{wait_for, TempDir};
 use serde_json::json;
@@ -33,19 +30,8 @@ fn a_3_mb_retained_config_and_a_3_mb_command_never_cut_the_box_off() {
         topic(DEVICE, Leaf::Status),
     );
     let sub = central.subscribe(&[&reported, &results, &status]);
-    let (video_port, audio_port) = free_ports();
-    let text = box_config(
-        &dir.path().join("data"),
-        DEVICE,
-        &broker,
-        BoxLink::Plain,
-        &[&keys.public_b64],
-        Some((video_port, audio_port)),
-        "always",
-    );
-    let daemon = Daemon::start(dir.path(), &text);
-    let mut board = SimBoard::connect(&daemon.socket());
-    board.assert_stream("streaming", Duration::from_secs(10), &daemon);
+    let (daemon, mut board, (video_port, audio_port)) =
+        start_streaming_box(dir.path(), DEVICE, &broker, &keys);
     assert!(
         wait_json(&sub, &status, 0, Duration::from_secs(10), |v| v["online"]
             == true)

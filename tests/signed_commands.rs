@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bridgepoint_proto::{Command, Leaf};
 use bridgepoint_system_tests::control::{
-    box_config, command, topic, unix_now, wait_json, BoxLink, Central, Keys,
+    command, start_plain_box, topic, unix_now, wait_json, Central, Keys,
 };
 use bridgepoint_system_tests::daemon::Daemon;
 use bridgepoint_system_tests::free_ports;
@@ -51,16 +51,9 @@ fn unsigned_forged_expired_replayed_and_other_box_commands_are_refused_and_signe
         &topic(DEVICE, Leaf::Status),
     ]);
     let (video_port, audio_port) = free_ports();
-    let text = box_config(
-        &dir.path().join("data"),
-        DEVICE,
-        &broker,
-        BoxLink::Plain,
-        &[&keys.public_b64],
-        Some((video_port, audio_port)),
-        "on_call",
-    );
-    let daemon = Daemon::start(dir.path(), &text);
+    let hub = Some((video_port, audio_port));
+    let trust = [keys.public_b64.as_str()];
+    let daemon = start_plain_box(dir.path(), DEVICE, &broker, &trust, hub, "on_call");
     let mut board = SimBoard::connect(&daemon.socket());
     assert!(
         wait_json(
@@ -77,60 +70,72 @@ fn unsigned_forged_expired_replayed_and_other_box_commands_are_refused_and_signe
     let now = unix_now();
     let key: Vec<u8> = (1..=30).collect();
 
-    let unsigned = command("c1", Command::Reboot, None);
-    refused_with(
-        &ask(&central, &sub, "c1", &unsigned, &daemon),
-        "unsigned reboot refused",
-    );
-    let unsigned_key = command(
-        "c2",
-        Command::SessionStart {
-            srtp_key: Some(key.clone()),
-        },
-        None,
-    );
-    refused_with(
-        &ask(&central, &sub, "c2", &unsigned_key, &daemon),
-        "unsigned session key refused",
-    );
-    let unsigned_update = command(
-        "c3",
-        Command::Update {
-            url: "https://fw.example/x.raucb".into(),
-        },
-        None,
-    );
-    refused_with(
-        &ask(&central, &sub, "c3", &unsigned_update, &daemon),
-        "unsigned update refused",
-    );
-    let forged = command(
-        "c4",
-        Command::Reboot,
-        Some((&stranger, DEVICE, 10, now + 60)),
-    );
-    refused_with(&ask(&central, &sub, "c4", &forged, &daemon), "signature:");
-    let other_box = command("c5", Command::Reboot, Some((&keys, "hue-02", 10, now + 60)));
-    refused_with(
-        &ask(&central, &sub, "c5", &other_box, &daemon),
-        "device_id: command is for \"hue-02\", this box is \"lang-son-01\"",
-    );
-    let expired = command("c6", Command::Reboot, Some((&keys, DEVICE, 10, now - 30)));
-    refused_with(
-        &ask(&central, &sub, "c6", &expired, &daemon),
-        "expires_at: the command expired",
-    );
-    let zero_key = command(
-        "c7",
-        Command::SessionStart {
-            srtp_key: Some(vec![0; 30]),
-        },
-        Some((&keys, DEVICE, 11, now + 60)),
-    );
-    refused_with(
-        &ask(&central, &sub, "c7", &zero_key, &daemon),
-        "args.srtp_key: is a constant byte pattern",
-    );
+    let session_key = |k: Vec<u8>| Command::SessionStart { srtp_key: Some(k) };
+    let update = Command::Update {
+        url: "https://fw.example/x.raucb".into(),
+    };
+    // (id, command, signed by, for box, counter, expires at, the refusal)
+    let refused = [
+        (
+            "c1",
+            Command::Reboot,
+            None,
+            DEVICE,
+            0,
+            0,
+            "unsigned reboot refused",
+        ),
+        (
+            "c2",
+            session_key(key.clone()),
+            None,
+            DEVICE,
+            0,
+            0,
+            "unsigned session key refused",
+        ),
+        ("c3", update, None, DEVICE, 0, 0, "unsigned update refused"),
+        (
+            "c4",
+            Command::Reboot,
+            Some(&stranger),
+            DEVICE,
+            10,
+            now + 60,
+            "signature:",
+        ),
+        (
+            "c5",
+            Command::Reboot,
+            Some(&keys),
+            "hue-02",
+            10,
+            now + 60,
+            "device_id: command is for \"hue-02\", this box is \"lang-son-01\"",
+        ),
+        (
+            "c6",
+            Command::Reboot,
+            Some(&keys),
+            DEVICE,
+            10,
+            now - 30,
+            "expires_at: the command expired",
+        ),
+        (
+            "c7",
+            session_key(vec![0; 30]),
+            Some(&keys),
+            DEVICE,
+            11,
+            now + 60,
+            "args.srtp_key: is a constant byte pattern",
+        ),
+    ];
+    for (id, cmd, signer, device, counter, expires_at, expected) in refused {
+        let payload = command(id, cmd, signer.map(|k| (k, device, counter, expires_at)));
+        refused_with(&ask(&central, &sub, id, &payload, &daemon), expected);
+    }
     assert_eq!(
         board.state()["stream"],
         "stopped",
@@ -163,7 +168,7 @@ fn unsigned_forged_expired_replayed_and_other_box_commands_are_refused_and_signe
 
     // After a restart the counter is remembered: the replay is still refused.
     assert!(daemon.stop(), "a clean stop");
-    let daemon = Daemon::start(dir.path(), &text);
+    let daemon = start_plain_box(dir.path(), DEVICE, &broker, &trust, hub, "on_call");
     assert!(
         wait_for(Duration::from_secs(10), || daemon
             .log_text()

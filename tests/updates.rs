@@ -43,13 +43,7 @@ esac
 #[test]
 fn update_progress_reboot_refusal_and_health() {
     let dir = TempDir::new("updates");
-    let rauc = dir.path().join("rauc");
-    std::fs::write(&rauc, FAKE_RAUC).unwrap();
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&rauc)
-        .status()
-        .unwrap();
+    let rauc = fake_rauc(dir.path());
     let rebooted = dir.path().join("rebooted");
 
     let broker = Broker::plain();
@@ -150,6 +144,45 @@ fn update_progress_reboot_refusal_and_health() {
     );
 }
 
+/// A managed box's config with the health gate's hold and deadline.
+fn config_with_gate(
+    dir: &std::path::Path,
+    broker: &Broker,
+    hold_s: u32,
+    deadline_s: u32,
+) -> String {
+    format!(
+        "{}\n[updates]\nhealth_hold_s = {hold_s}\nhealth_deadline_s = {deadline_s}\n",
+        plain_box_config(dir, DEVICE, broker)
+    )
+}
+
+/// The time of a boot happening now, for `BRIDGEPOINT_SIM_BOOT`.
+fn new_boot() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string()
+}
+
+/// Boots the factory slot A once (the first boot: marked good, recorded),
+/// stops the daemon, clears the call log and books slot B for the next
+/// boot, as an installed update does.
+fn boot_factory_slot_then_update_to_b(dir: &std::path::Path, text: &str, env: &[(&str, &str)]) {
+    let calls = dir.join("rauc-calls.log");
+    let daemon = Daemon::start_with_env(dir, text, env);
+    let marked = wait_for(Duration::from_secs(10), || {
+        std::fs::read_to_string(&calls)
+            .ok()
+            .filter(|c| c.contains("status mark-good"))
+    });
+    assert!(marked.is_some(), "log:\n{}", daemon.log_text());
+    assert!(daemon.stop());
+    std::fs::write(&calls, "").unwrap();
+    std::fs::write(dir.join("booted-slot"), "B").unwrap();
+}
+
 /// Writes the stand-in `rauc` into `dir` and returns its path.
 fn fake_rauc(dir: &std::path::Path) -> std::path::PathBuf {
     let rauc = dir.join("rauc");
@@ -177,15 +210,14 @@ fn a_new_slot_whose_daemon_crashes_after_ready_is_marked_bad_at_the_deadline_nev
     let events = topic(DEVICE, Leaf::Event);
     let sub = central.subscribe(&[&events]);
     // Hold 5 s, deadline 30 s after boot.
-    let text = format!(
-        "{}\n[updates]\nhealth_hold_s = 5\nhealth_deadline_s = 30\n",
-        plain_box_config(dir.path(), DEVICE, &broker)
-    );
+    let text = config_with_gate(dir.path(), &broker, 5, 30);
     let reboot_cmd = format!("touch {}", rebooted.display());
     let rauc_env = rauc.to_str().unwrap().to_owned();
 
-    // The factory slot A, booted once: proven, recorded good.
-    let daemon = Daemon::start_with_env(
+    // The factory slot A, booted once: proven, recorded good. Then an
+    // update boots slot B; its daemon crashes 3 s after each start, before
+    // the 5 s hold. systemd's Restart=always is played by the loop.
+    boot_factory_slot_then_update_to_b(
         dir.path(),
         &text,
         &[
@@ -193,25 +225,7 @@ fn a_new_slot_whose_daemon_crashes_after_ready_is_marked_bad_at_the_deadline_nev
             ("BRIDGEPOINT_REBOOT", &reboot_cmd),
         ],
     );
-    assert!(
-        wait_for(Duration::from_secs(10), || std::fs::read_to_string(&calls)
-            .ok()
-            .filter(|c| c.contains("status mark-good")))
-        .is_some(),
-        "log:\n{}",
-        daemon.log_text()
-    );
-    assert!(daemon.stop());
-    std::fs::write(&calls, "").unwrap();
-
-    // An update booted slot B now; the daemon crashes 3 s after each start,
-    // before the 5 s hold. systemd's Restart=always is played by the loop.
-    std::fs::write(dir.path().join("booted-slot"), "B").unwrap();
-    let boot = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .to_string();
+    let boot = new_boot();
     let started = std::time::Instant::now();
     let mut starts = 0;
     while !rebooted.exists() && started.elapsed() < Duration::from_secs(50) {
@@ -291,32 +305,16 @@ fn a_new_slot_healthy_for_the_hold_is_marked_good_once_and_not_before() {
     let rauc = fake_rauc(dir.path());
     let calls = dir.path().join("rauc-calls.log");
     let broker = Broker::plain();
-    let text = format!(
-        "{}\n[updates]\nhealth_hold_s = 5\nhealth_deadline_s = 60\n",
-        plain_box_config(dir.path(), DEVICE, &broker)
-    );
+    let text = config_with_gate(dir.path(), &broker, 5, 60);
     let rauc_env = rauc.to_str().unwrap().to_owned();
     let env = [
         ("BRIDGEPOINT_RAUC", rauc_env.as_str()),
         ("BRIDGEPOINT_REBOOT", "true"),
     ];
-    let daemon = Daemon::start_with_env(dir.path(), &text, &env);
-    assert!(
-        wait_for(Duration::from_secs(10), || std::fs::read_to_string(&calls)
-            .ok()
-            .filter(|c| c.contains("mark-good")))
-        .is_some()
-    );
-    assert!(daemon.stop());
-    std::fs::write(&calls, "").unwrap();
-    std::fs::write(dir.path().join("booted-slot"), "B").unwrap();
+    boot_factory_slot_then_update_to_b(dir.path(), &text, &env);
 
     // Slot B comes up in a new boot (the update rebooted the box).
-    let boot = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .to_string();
+    let boot = new_boot();
     let env = [
         ("BRIDGEPOINT_RAUC", rauc_env.as_str()),
         ("BRIDGEPOINT_REBOOT", "true"),

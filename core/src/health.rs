@@ -282,32 +282,49 @@ mod tests {
     #[test]
     fn the_gate_runs_only_on_a_slot_not_yet_proven() {
         let none = SlotRecord::default();
-        assert_eq!(gate_start(&none, "A", "boot-1"), GateStart::Factory);
         let a_good = record_verdict(&none, "A", "boot-1", SlotVerdict::Good);
-        assert_eq!(
-            gate_start(&a_good, "A", "boot-1"),
-            GateStart::AlreadyDecided(SlotVerdict::Good)
-        );
-        assert_eq!(
-            gate_start(&a_good, "A", "boot-2"),
-            GateStart::Proven,
-            "a later boot of a proven slot"
-        );
-        assert_eq!(
-            gate_start(&a_good, "B", "boot-3"),
-            GateStart::Watch,
-            "after an update"
-        );
         let b_bad = record_verdict(&a_good, "B", "boot-3", SlotVerdict::Bad);
         assert_eq!(b_bad.last_good_slot.as_deref(), Some("A"));
-        assert_eq!(
-            gate_start(&b_bad, "B", "boot-3"),
-            GateStart::AlreadyDecided(SlotVerdict::Bad)
-        );
-        assert_eq!(
-            gate_start(&b_bad, "A", "boot-4"),
-            GateStart::Proven,
-            "fell back to the proven slot"
-        );
+        let cases = [
+            (
+                &none,
+                "A",
+                "boot-1",
+                GateStart::Factory,
+                "no record: the factory slot",
+            ),
+            (
+                &a_good,
+                "A",
+                "boot-1",
+                GateStart::AlreadyDecided(SlotVerdict::Good),
+                "same boot",
+            ),
+            (
+                &a_good,
+                "A",
+                "boot-2",
+                GateStart::Proven,
+                "a later boot of a proven slot",
+            ),
+            (&a_good, "B", "boot-3", GateStart::Watch, "after an update"),
+            (
+                &b_bad,
+                "B",
+                "boot-3",
+                GateStart::AlreadyDecided(SlotVerdict::Bad),
+                "same boot",
+            ),
+            (
+                &b_bad,
+                "A",
+                "boot-4",
+                GateStart::Proven,
+                "fell back to the proven slot",
+            ),
+        ];
+        for (record, slot, boot, want, why) in cases {
+            assert_eq!(gate_start(record, slot, boot), want, "{why}");
+        }
     }
 }

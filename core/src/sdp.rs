@@ -6,8 +6,6 @@
 //! audio Opus (payload type 111), each SRTP-protected with an SDES
 //! `a=crypto` line (RFC 4568). RTCP uses each RTP port + 1.
 
-use std::fmt::Write as _;
-
 use base64::Engine as _;
 
 use crate::config::MediaConfig;
@@ -42,40 +40,38 @@ pub fn session_description(device_id: &str, media: &MediaConfig) -> String {
     let key = base64::engine::general_purpose::STANDARD.encode(&media.srtp.key);
     let crypto = format!("a=crypto:1 {} inline:{}", media.srtp.suite.name(), key);
     let v = &media.video;
-    let mut sdp = String::new();
-    // `writeln!` into a String cannot fail.
-    let _ = writeln!(sdp, "v=0");
-    let _ = writeln!(sdp, "o=- 0 0 IN {ip_version} {}", hub.host);
-    let _ = writeln!(sdp, "s=Bridgepoint {device_id}");
-    let _ = writeln!(sdp, "c=IN {ip_version} {}", hub.host);
-    let _ = writeln!(sdp, "t=0 0");
-    let _ = writeln!(
-        sdp,
-        "m=video {} RTP/SAVP {VIDEO_PAYLOAD_TYPE}",
-        hub.video_port
-    );
-    let _ = writeln!(sdp, "a=rtpmap:{VIDEO_PAYLOAD_TYPE} H264/90000");
-    let _ = writeln!(
-        sdp,
-        "a=fmtp:{VIDEO_PAYLOAD_TYPE} packetization-mode=1;profile-level-id={}",
-        profile_level_id(v.width, v.height, v.fps)
-    );
-    let _ = writeln!(sdp, "a=framerate:{}", v.fps);
-    let _ = writeln!(sdp, "a=recvonly");
-    let _ = writeln!(sdp, "{crypto}");
-    let _ = writeln!(
-        sdp,
-        "m=audio {} RTP/SAVP {AUDIO_PAYLOAD_TYPE}",
-        hub.audio_port
-    );
-    let _ = writeln!(sdp, "a=rtpmap:{AUDIO_PAYLOAD_TYPE} opus/48000/2");
-    let _ = writeln!(
-        sdp,
-        "a=fmtp:{AUDIO_PAYLOAD_TYPE} minptime=10;useinbandfec=1"
-    );
-    let _ = writeln!(sdp, "a=recvonly");
-    let _ = writeln!(sdp, "{crypto}");
-    sdp
+    let video = [
+        format!("m=video {} RTP/SAVP {VIDEO_PAYLOAD_TYPE}", hub.video_port),
+        format!("a=rtpmap:{VIDEO_PAYLOAD_TYPE} H264/90000"),
+        format!(
+            "a=fmtp:{VIDEO_PAYLOAD_TYPE} packetization-mode=1;profile-level-id={}",
+            profile_level_id(v.width, v.height, v.fps)
+        ),
+        format!("a=framerate:{}", v.fps),
+    ];
+    let audio = [
+        format!("m=audio {} RTP/SAVP {AUDIO_PAYLOAD_TYPE}", hub.audio_port),
+        format!("a=rtpmap:{AUDIO_PAYLOAD_TYPE} opus/48000/2"),
+        format!("a=fmtp:{AUDIO_PAYLOAD_TYPE} minptime=10;useinbandfec=1"),
+    ];
+    let session = [
+        "v=0".to_owned(),
+        format!("o=- 0 0 IN {ip_version} {}", hub.host),
+        format!("s=Bridgepoint {device_id}"),
+        format!("c=IN {ip_version} {}", hub.host),
+        "t=0 0".to_owned(),
+    ];
+    // Each media section ends with its direction and key.
+    let tail = ["a=recvonly".to_owned(), crypto];
+    let lines = session
+        .iter()
+        .chain(video.iter().chain(&tail))
+        .chain(audio.iter().chain(&tail));
+    lines.fold(String::new(), |mut sdp, line| {
+        sdp.push_str(line);
+        sdp.push('\n');
+        sdp
+    })
 }
 
 #[cfg(test)]

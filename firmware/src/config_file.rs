@@ -118,23 +118,7 @@ pub fn escape_controls(text: &str) -> String {
 mod tests {
     use super::*;
 
-    struct Dir(std::path::PathBuf);
-
-    impl Dir {
-        fn new(label: &str) -> Dir {
-            let path =
-                std::env::temp_dir().join(format!("bp-config-file-{label}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path).unwrap();
-            Dir(path)
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use bridgepoint_testkit::TempDir as Dir;
 
     fn error(i: usize) -> ConfigError {
         ConfigError {
@@ -146,7 +130,7 @@ mod tests {
     #[test]
     fn a_file_over_the_limit_is_refused_naming_its_size_and_the_limit() {
         let dir = Dir::new("big");
-        let file = dir.0.join("big.toml");
+        let file = dir.path().join("big.toml");
         std::fs::write(&file, vec![b'#'; MAX_CONFIG_BYTES as usize + 1]).unwrap();
         let e = load(&file).unwrap_err().to_string();
         assert_eq!(
@@ -161,7 +145,7 @@ mod tests {
     #[test]
     fn a_file_at_the_limit_is_read() {
         let dir = Dir::new("limit");
-        let file = dir.0.join("box.toml");
+        let file = dir.path().join("box.toml");
         std::fs::write(&file, vec![b'#'; MAX_CONFIG_BYTES as usize]).unwrap();
         // Read, then refused for what it says, not for its size.
         let e = load(&file).unwrap_err().to_string();
@@ -182,9 +166,9 @@ mod tests {
     #[test]
     fn a_directory_or_binary_file_is_refused_with_a_reason() {
         let dir = Dir::new("kinds");
-        let e = load(&dir.0).unwrap_err().to_string();
+        let e = load(dir.path()).unwrap_err().to_string();
         assert!(e.ends_with(": it is a directory"), "{e}");
-        let file = dir.0.join("bin.toml");
+        let file = dir.path().join("bin.toml");
         std::fs::write(&file, b"device_id = \"\xff\"").unwrap();
         let e = load(&file).unwrap_err().to_string();
         assert!(

@@ -273,23 +273,7 @@ mod tests {
     /// base64 of the identity point (y = 1): small order, a weak key.
     const WEAK_KEY: &str = "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
-    struct Dir(PathBuf);
-
-    impl Dir {
-        fn new(label: &str) -> Dir {
-            let path =
-                std::env::temp_dir().join(format!("bp-startup-{label}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path).unwrap();
-            Dir(path)
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use bridgepoint_testkit::TempDir as Dir;
 
     fn config(data_dir: &Path, extra: &str) -> Config {
         let text = format!(
@@ -306,12 +290,12 @@ mod tests {
     #[test]
     fn a_good_config_on_the_box_has_no_findings() {
         let dir = Dir::new("good");
-        let found = check(&config(&dir.0.join("data"), ""), Place::Box);
+        let found = check(&config(&dir.path().join("data"), ""), Place::Box);
         assert_eq!(found, Findings::default());
-        let found = check(&config(&dir.0, ""), Place::Box);
+        let found = check(&config(dir.path(), ""), Place::Box);
         assert_eq!(found, Findings::default());
         assert_eq!(
-            std::fs::read_dir(&dir.0).unwrap().count(),
+            std::fs::read_dir(dir.path()).unwrap().count(),
             0,
             "probe left behind"
         );
@@ -321,7 +305,7 @@ mod tests {
     fn an_unknown_board_is_an_error_listing_the_known_ones() {
         let dir = Dir::new("board");
         let found = check(
-            &config(&dir.0, "board = \"no-such-board\""),
+            &config(dir.path(), "board = \"no-such-board\""),
             Place::Elsewhere,
         );
         let errs = errors(&found);
@@ -333,17 +317,17 @@ mod tests {
             "{errs:?}"
         );
         // A built-in profile is known; its pins are opened only by the daemon.
-        let found = check(&config(&dir.0, "board = \"rpi4\""), Place::Elsewhere);
+        let found = check(&config(dir.path(), "board = \"rpi4\""), Place::Elsewhere);
         assert_eq!(found, Findings::default());
     }
 
     #[test]
     fn a_broken_profile_file_is_an_error_naming_the_board() {
         let dir = Dir::new("profile");
-        std::fs::create_dir_all(dir.0.join("boards")).unwrap();
-        std::fs::write(dir.0.join("boards/mine.toml"), "backend = \"cdev\"\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("boards")).unwrap();
+        std::fs::write(dir.path().join("boards/mine.toml"), "backend = \"cdev\"\n").unwrap();
         let errs = errors(&check(
-            &config(&dir.0, "board = \"mine\""),
+            &config(dir.path(), "board = \"mine\""),
             Place::Elsewhere,
         ));
         assert_eq!(errs.len(), 1, "{errs:?}");
@@ -356,7 +340,7 @@ mod tests {
     #[test]
     fn a_data_dir_that_is_a_file_is_an_error() {
         let dir = Dir::new("file");
-        let file = dir.0.join("data");
+        let file = dir.path().join("data");
         std::fs::write(&file, "").unwrap();
         let errs = errors(&check(&config(&file, ""), Place::Elsewhere));
         assert_eq!(
@@ -381,8 +365,8 @@ mod tests {
     #[test]
     fn a_store_that_is_a_file_is_an_error() {
         let dir = Dir::new("store");
-        std::fs::write(dir.0.join("store"), "").unwrap();
-        let errs = errors(&check(&config(&dir.0, ""), Place::Elsewhere));
+        std::fs::write(dir.path().join("store"), "").unwrap();
+        let errs = errors(&check(&config(dir.path(), ""), Place::Elsewhere));
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert!(
             errs[0].ends_with("/store (the store) exists and is not a directory"),
@@ -407,12 +391,12 @@ mod tests {
     #[test]
     fn missing_mqtt_files_are_warnings_elsewhere_and_errors_on_the_box() {
         let dir = Dir::new("mqtt");
-        let ca = dir.0.join("ca.pem");
+        let ca = dir.path().join("ca.pem");
         std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
-        let empty = dir.0.join("empty.pem");
+        let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "").unwrap();
         let c = config(
-            &dir.0,
+            dir.path(),
             &format!(
                 "[mqtt]\nurl = \"mqtts://broker\"\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"/nonexistent/box.key\"",
                 ca.display(),
@@ -442,7 +426,7 @@ mod tests {
     fn an_unusable_trust_key_is_an_error() {
         let dir = Dir::new("trust");
         let c = config(
-            &dir.0,
+            dir.path(),
             &format!("[trust]\nconfig_keys = [\"{GOOD_KEY}\", \"{WEAK_KEY}\"]"),
         );
         assert_eq!(
@@ -454,10 +438,10 @@ mod tests {
     #[test]
     fn an_mqtt_file_without_a_pem_block_is_named() {
         let dir = Dir::new("pem");
-        let der = dir.0.join("box.der");
+        let der = dir.path().join("box.der");
         std::fs::write(&der, [0x30, 0x82, 0x01, 0x0a]).unwrap();
         let c = config(
-            &dir.0,
+            dir.path(),
             &format!(
                 "[mqtt]\nurl = \"mqtts://broker\"\nca_file = \"{}\"",
                 der.display()

@@ -275,9 +275,13 @@ fn read_command(cmd: &str, args: &Map<String, Value>) -> Result<Command, ProtoEr
             };
             Command::SessionStart { srtp_key }
         }
-        "session.end" => {
+        "session.end" | "keyframe" | "reboot" => {
             allow(&[])?;
-            Command::SessionEnd
+            match cmd {
+                "session.end" => Command::SessionEnd,
+                "keyframe" => Command::Keyframe,
+                _ => Command::Reboot,
+            }
         }
         "identify" => {
             allow(&["seconds"])?;
@@ -291,14 +295,6 @@ fn read_command(cmd: &str, args: &Map<String, Value>) -> Result<Command, ProtoEr
                 ),
             };
             Command::Identify { seconds }
-        }
-        "keyframe" => {
-            allow(&[])?;
-            Command::Keyframe
-        }
-        "reboot" => {
-            allow(&[])?;
-            Command::Reboot
         }
         "update" => {
             allow(&["url"])?;
@@ -480,58 +476,65 @@ mod tests {
         );
         assert!(e("{oops").reason.starts_with("command is not valid JSON"));
         assert_eq!(e(r#"{"cmd":"reboot"}"#).reason, "id: missing");
-        assert!(e(r#"{"id":"","cmd":"reboot"}"#)
-            .reason
-            .starts_with("id: expected a string of 1 to 128"));
-        assert!(e(r#"{"id":"x","cmd":"identify","args":{"seconds":0}}"#)
-            .reason
-            .starts_with("args.seconds: must be 1 to 600"));
-        assert!(e(r#"{"id":"x","cmd":"identify","args":{"seconds":-1}}"#)
-            .reason
-            .starts_with("args.seconds: must be 1 to 600"));
-        assert!(e(r#"{"id":"x","cmd":"reboot","args":{"now":true}}"#)
-            .reason
-            .starts_with("args.now: unknown argument"));
-        assert!(
-            e(r#"{"id":"x","cmd":"session.start","args":{"srtp_key":"!!"}}"#)
-                .reason
-                .starts_with("args.srtp_key: is not valid base64")
-        );
-        assert!(e(r#"{"id":"x","cmd":5}"#)
-            .reason
-            .starts_with("cmd: expected a string"));
-        assert!(e(r#"{"id":"x","cmd":"update","args":{}}"#)
-            .reason
-            .starts_with("args.url: missing"));
-        assert!(
-            e(r#"{"id":"x","cmd":"update","args":{"url":"file:///tmp/x.raucb"}}"#)
-                .reason
-                .starts_with("args.url: must be an http(s) URL")
-        );
-        assert!(
-            e(r#"{"id":"x","cmd":"update","args":{"url":"https://x/y.tar"}}"#)
-                .reason
-                .starts_with("args.url: must name a .raucb")
-        );
-        assert!(
-            e(r#"{"id":"x","cmd":"config.set_version","args":{"version":0}}"#)
-                .reason
-                .starts_with("args.version: must be an integer")
-        );
-        assert!(e(r#"{"id":"x","cmd":"reboot","extra":1}"#)
-            .reason
-            .starts_with("extra: unknown key"));
-        assert!(e(r#"{"id":"x","cmd":"reboot","device_id":"b"}"#)
-            .reason
-            .starts_with("counter: missing: device_id, counter and expires_at go together"));
-        assert!(
-            e(r#"{"id":"x","cmd":"reboot","device_id":"b","counter":1,"expires_at":"soon"}"#)
-                .reason
-                .starts_with("expires_at: must be a Unix time")
-        );
-        assert!(e(r#"{"id":"x","cmd":"reboot","device_id":"b","counter":18446744073709551615,"expires_at":1}"#)
-            .reason
-            .starts_with("counter: must be an integer from 1 to"));
+        let cases = [
+            (
+                r#"{"id":"","cmd":"reboot"}"#,
+                "id: expected a string of 1 to 128",
+            ),
+            (
+                r#"{"id":"x","cmd":"identify","args":{"seconds":0}}"#,
+                "args.seconds: must be 1 to 600",
+            ),
+            (
+                r#"{"id":"x","cmd":"identify","args":{"seconds":-1}}"#,
+                "args.seconds: must be 1 to 600",
+            ),
+            (
+                r#"{"id":"x","cmd":"reboot","args":{"now":true}}"#,
+                "args.now: unknown argument",
+            ),
+            (
+                r#"{"id":"x","cmd":"session.start","args":{"srtp_key":"!!"}}"#,
+                "args.srtp_key: is not valid base64",
+            ),
+            (r#"{"id":"x","cmd":5}"#, "cmd: expected a string"),
+            (
+                r#"{"id":"x","cmd":"update","args":{}}"#,
+                "args.url: missing",
+            ),
+            (
+                r#"{"id":"x","cmd":"update","args":{"url":"file:///tmp/x.raucb"}}"#,
+                "args.url: must be an http(s) URL",
+            ),
+            (
+                r#"{"id":"x","cmd":"update","args":{"url":"https://x/y.tar"}}"#,
+                "args.url: must name a .raucb",
+            ),
+            (
+                r#"{"id":"x","cmd":"config.set_version","args":{"version":0}}"#,
+                "args.version: must be an integer",
+            ),
+            (
+                r#"{"id":"x","cmd":"reboot","extra":1}"#,
+                "extra: unknown key",
+            ),
+            (
+                r#"{"id":"x","cmd":"reboot","device_id":"b"}"#,
+                "counter: missing: device_id, counter and expires_at go together",
+            ),
+            (
+                r#"{"id":"x","cmd":"reboot","device_id":"b","counter":1,"expires_at":"soon"}"#,
+                "expires_at: must be a Unix time",
+            ),
+            (
+                r#"{"id":"x","cmd":"reboot","device_id":"b","counter":18446744073709551615,"expires_at":1}"#,
+                "counter: must be an integer from 1 to",
+            ),
+        ];
+        for (raw, expected) in cases {
+            let reason = e(raw).reason;
+            assert!(reason.starts_with(expected), "{raw}: {reason}");
+        }
         let dup = e(r#"{"id":"x","cmd":"reboot","cmd":"keyframe"}"#);
         assert!(
             dup.reason.contains("cmd (it appears twice)"),

@@ -31,17 +31,9 @@ impl CommandResult {
             error: Some(reason.to_owned()),
         }
     }
-
-    /// Reads a result.
-    pub fn parse(raw: &[u8]) -> Result<CommandResult, String> {
-        serde_json::from_slice(raw).map_err(|e| format!("result: {e}"))
-    }
-
-    /// The payload.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
 }
+
+lenient_payload!(CommandResult, "result");
 
 #[cfg(test)]
 mod tests {

@@ -121,17 +121,9 @@ pub struct Event {
     pub kind: EventKind,
 }
 
-impl Event {
-    /// Reads an event (of a type this reader knows).
-    pub fn parse(raw: &[u8]) -> Result<Event, String> {
-        serde_json::from_slice(raw).map_err(|e| format!("event: {e}"))
-    }
+impl Event {}
 
-    /// The payload.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-}
+lenient_payload!(Event, "event");
 
 #[cfg(test)]
 mod tests {

@@ -31,6 +31,26 @@
 //!   [`event`], [`telemetry`]: the payloads, one module per topic.
 //! - [`error`]: the error type, [`ProtoError`].
 
+/// `parse` and `to_json` for a payload central IT reads from boxes: read
+/// leniently (members a later firmware adds are ignored) with a message
+/// that starts with `what`; written compactly. Used in the file that defines
+/// the type, so its impl stays there.
+macro_rules! lenient_payload {
+    ($t:ty, $what:literal) => {
+        impl $t {
+            /// Reads the payload (members this reader does not know are ignored).
+            pub fn parse(raw: &[u8]) -> Result<$t, String> {
+                serde_json::from_slice(raw).map_err(|e| format!(concat!($what, ": {}"), e))
+            }
+
+            /// The payload.
+            pub fn to_json(&self) -> String {
+                serde_json::to_string(self).unwrap_or_default()
+            }
+        }
+    };
+}
+
 pub mod broker_url;
 pub mod command;
 pub mod command_result;

@@ -47,16 +47,6 @@ impl ConfigReported {
         }
     }
 
-    /// Reads a report.
-    pub fn parse(raw: &[u8]) -> Result<ConfigReported, String> {
-        serde_json::from_slice(raw).map_err(|e| format!("report: {e}"))
-    }
-
-    /// The payload.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
     /// What this report says about the push of `pushed`: `Some(Ok(()))`
     /// applied, `Some(Err(reason))` rejected, `None` not about it. A
     /// rejection without a version answers the push too: the box could not
@@ -75,6 +65,8 @@ impl ConfigReported {
         }
     }
 }
+
+lenient_payload!(ConfigReported, "report");
 
 #[cfg(test)]
 mod tests {

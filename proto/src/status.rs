@@ -112,16 +112,6 @@ impl Status {
             Status::Offline(_) => None,
         }
     }
-
-    /// Reads a `status` payload.
-    pub fn parse(raw: &[u8]) -> Result<Status, String> {
-        serde_json::from_slice(raw).map_err(|e| format!("status: {e}"))
-    }
-
-    /// The payload.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
 }
 
 impl Serialize for Status {
@@ -156,6 +146,8 @@ impl<'de> Deserialize<'de> for Status {
         }
     }
 }
+
+lenient_payload!(Status, "status");
 
 #[cfg(test)]
 mod tests {

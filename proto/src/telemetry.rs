@@ -40,17 +40,9 @@ pub struct Telemetry {
     pub cpu_temp_c: Option<f64>,
 }
 
-impl Telemetry {
-    /// Reads a report.
-    pub fn parse(raw: &[u8]) -> Result<Telemetry, String> {
-        serde_json::from_slice(raw).map_err(|e| format!("telemetry: {e}"))
-    }
+impl Telemetry {}
 
-    /// The payload.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-}
+lenient_payload!(Telemetry, "telemetry");
 
 #[cfg(test)]
 mod tests {

@@ -3,8 +3,9 @@
 //! with `mosquitto_pub` (through a file, so a 1 MB payload fits), and waiting
 //! for the box's JSON messages.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command as Process, Stdio};
+use std::process::{Command as Process, Output, Stdio};
 use std::time::Duration;
 
 use bridgepoint_proto::{Command, CommandBinding, CommandRequest, Leaf, PushPayload, Topics};
@@ -14,6 +15,8 @@ use bridgepoint_testkit::{assert_success, wait_for};
 use serde_json::Value;
 
 use crate::bin;
+use crate::daemon::Daemon;
+use crate::sim::SimBoard;
 
 /// The topic root the tests use.
 pub const ROOT: &str = bridgepoint_proto::topics::DEFAULT_TOPIC_ROOT;
@@ -176,6 +179,68 @@ pub fn plain_box_config(dir: &Path, device: &str, broker: &Broker) -> String {
         None,
         "on_call",
     )
+}
+
+/// Starts a box on the plain `broker` (data in `dir/data`) that trusts the
+/// public keys `trust`, with a hub in its file (`Some((video_port,
+/// audio_port))`) or none, in session `mode`.
+pub fn start_plain_box(
+    dir: &Path,
+    device: &str,
+    broker: &Broker,
+    trust: &[&str],
+    hub: Option<(u16, u16)>,
+    mode: &str,
+) -> Daemon {
+    let text = box_config(
+        &dir.join("data"),
+        device,
+        broker,
+        BoxLink::Plain,
+        trust,
+        hub,
+        mode,
+    );
+    Daemon::start(dir, &text)
+}
+
+/// Starts a box on the plain `broker` that trusts `keys`, streams always
+/// (test sources) to free loopback ports, and is streaming when this
+/// returns; with its simulated board and the ports.
+pub fn start_streaming_box(
+    dir: &Path,
+    device: &str,
+    broker: &Broker,
+    keys: &Keys,
+) -> (Daemon, SimBoard, (u16, u16)) {
+    let (video_port, audio_port) = crate::free_ports();
+    let trust = [keys.public_b64.as_str()];
+    let hub = Some((video_port, audio_port));
+    let daemon = start_plain_box(dir, device, broker, &trust, hub, "always");
+    let mut board = SimBoard::connect(&daemon.socket());
+    board.assert_stream("streaming", Duration::from_secs(10), &daemon);
+    (daemon, board, (video_port, audio_port))
+}
+
+/// Runs bpctl against the plain `broker` (plain MQTT allowed, 10 s timeout,
+/// no signing key from the environment) with `args`.
+pub fn bpctl_plain<I, A>(broker: &Broker, args: I) -> Output
+where
+    I: IntoIterator<Item = A>,
+    A: AsRef<OsStr>,
+{
+    Process::new(bin("bpctl"))
+        .args([
+            "--url",
+            &broker.url(),
+            "--allow-plaintext",
+            "--timeout",
+            "10",
+        ])
+        .args(args)
+        .env_remove("BPCTL_SIGNING_KEY")
+        .output()
+        .expect("run bpctl")
 }
 
 /// The `config` object of a push sending the stream to 127.0.0.1.

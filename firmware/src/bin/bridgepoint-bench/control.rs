@@ -148,13 +148,17 @@ fn is_event(m: &Inbound, kind: &str) -> bool {
     matches!(m, Inbound::Event(e) if e.kind.name() == kind)
 }
 
-fn command(id: String, command: Command) -> String {
-    CommandRequest {
+/// Publishes an unsigned command (the bench's box trusts a key, but these
+/// commands need no signature).
+fn send(client: &Client, id: String, command: Command) -> anyhow::Result<()> {
+    let payload = CommandRequest {
         id,
         command,
         binding: None,
     }
-    .to_json()
+    .to_json();
+    client.publish(topic(Leaf::Cmd), QoS::AtLeastOnce, false, payload)?;
+    Ok(())
 }
 
 fn report(name: &str, samples: &mut [Duration], target: &str) {
@@ -271,12 +275,7 @@ pub fn run(pushes: usize, presses: usize, sessions: usize) -> anyhow::Result<()>
         let mut line = String::new();
         reader.read_line(&mut line)?;
         samples.push(at.saturating_duration_since(sent + hold));
-        client.publish(
-            topic(Leaf::Cmd),
-            QoS::AtLeastOnce,
-            false,
-            command(format!("end-{i}"), Command::SessionEnd),
-        )?;
+        send(&client, format!("end-{i}"), Command::SessionEnd)?;
         wait_for(&inbox, "call.cancelled", |m| {
             is_event(m, EventKind::CallCancelled.name())
         })?;
@@ -292,25 +291,16 @@ pub fn run(pushes: usize, presses: usize, sessions: usize) -> anyhow::Result<()>
     for i in 0..sessions {
         while packets.try_recv().is_ok() {}
         let t0 = Instant::now();
-        client.publish(
-            topic(Leaf::Cmd),
-            QoS::AtLeastOnce,
-            false,
-            command(
-                format!("start-{i}"),
-                Command::SessionStart { srtp_key: None },
-            ),
+        send(
+            &client,
+            format!("start-{i}"),
+            Command::SessionStart { srtp_key: None },
         )?;
         let first = packets
             .recv_timeout(Duration::from_secs(10))
             .context("no packet after session.start")?;
         samples.push(first - t0);
-        client.publish(
-            topic(Leaf::Cmd),
-            QoS::AtLeastOnce,
-            false,
-            command(format!("stop-{i}"), Command::SessionEnd),
-        )?;
+        send(&client, format!("stop-{i}"), Command::SessionEnd)?;
         wait_for(
             &inbox,
             "session.ended",
