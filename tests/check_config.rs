@@ -316,3 +316,89 @@ fn a_daemon_log_written_to_a_file_has_no_colour_codes() {
         "colour codes in a log file:\n{text:?}"
     );
 }
+
+/// The fixture's `[video]` with `encoder`, `width`x`height` at `fps`.
+fn with_video(text: &str, encoder: &str, (width, height): (u32, u32), fps: u32) -> String {
+    text.replace("encoder = \"x264\"", &format!("encoder = \"{encoder}\""))
+        .replace("width = 320", &format!("width = {width}"))
+        .replace("height = 240", &format!("height = {height}"))
+        .replace("fps = 30", &format!("fps = {fps}"))
+}
+
+/// A `[video]` an encoder cannot do, and what the refusal says.
+struct Beyond {
+    name: &'static str,
+    encoder: &'static str,
+    size: (u32, u32),
+    fps: u32,
+    expected: &'static [&'static str],
+}
+
+#[test]
+fn check_config_refuses_what_the_encoder_cannot_do_naming_each_key() {
+    let cases = [
+        Beyond {
+            name: "4k-hardware",
+            encoder: "hardware",
+            size: (3840, 240),
+            fps: 30,
+            expected: &["  video.width: 3840 is wider than the hardware encoder takes (at most 1920)"],
+        },
+        Beyond {
+            name: "gop-1",
+            encoder: "x264",
+            size: (320, 240),
+            fps: 1,
+            expected: &["  video.keyframe_interval_s: a keyframe every frame (fps 1 × 1 s) hangs the hardware encoder; at least 2 frames per keyframe"],
+        },
+        Beyond {
+            name: "1080p60-hardware",
+            encoder: "hardware",
+            size: (1920, 1080),
+            fps: 60,
+            expected: &["  video.fps: 60 fps at 1920x1080 is more than H.264 level 4 allows (245760 macroblocks/s; at most 30 fps at this size)"],
+        },
+        Beyond {
+            name: "all-at-once",
+            encoder: "hardware",
+            size: (3840, 240),
+            fps: 1,
+            expected: &[
+                "has 2 error(s):",
+                "  video.width: 3840 is wider than the hardware encoder takes (at most 1920)",
+                "  video.keyframe_interval_s: a keyframe every frame (fps 1 × 1 s) hangs the hardware encoder",
+            ],
+        },
+    ];
+    for case in cases {
+        let dir = TempDir::new(&format!("cc-enc-{}", case.name));
+        let data = dir.path().join("data");
+        let fixture = config(data.to_str().unwrap(), "sim");
+        let text = with_video(&fixture, case.encoder, case.size, case.fps);
+        refused_by_both(dir.path(), text.as_bytes(), case.expected);
+        assert!(
+            !data.exists(),
+            "{}: the daemon created data_dir before refusing",
+            case.name
+        );
+    }
+}
+
+#[test]
+fn check_config_at_the_desk_warns_that_a_pi_would_refuse_1080p60_with_encoder_auto() {
+    let dir = TempDir::new("cc-enc-auto");
+    let data = dir.path().join("data");
+    let fixture = config(data.to_str().unwrap(), "sim");
+    let text = with_video(&fixture, "auto", (1920, 1080), 60);
+    let file = dir.path().join("box.toml");
+    std::fs::write(&file, text).unwrap();
+    let desk = run(dir.path(), &["check-config", file.to_str().unwrap()]);
+    // Software encoders take 1080p60, so the file is valid; a board with the
+    // hardware encoder would refuse it.
+    assert!(desk.status.success(), "{}", desk.stderr);
+    assert!(
+        desk.stderr.contains("warning: video.fps: 60 fps at 1920x1080 is more than H.264 level 4 allows (245760 macroblocks/s; at most 30 fps at this size); a board with the hardware encoder (v4l2h264enc, Raspberry Pi 4) uses it for video.encoder = \"auto\" and refuses this file"),
+        "{}",
+        desk.stderr
+    );
+}

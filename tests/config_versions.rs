@@ -58,7 +58,7 @@ fn a_box_renumbered_by_a_signed_set_version_takes_normal_pushes_again() {
     assert_eq!(pushed(17)["state"], "rejected", "an older version");
 
     // set-version must be signed.
-    let out = bpctl_plain(&broker, &["set-version", DEVICE, "1"]);
+    let out = bpctl_plain(&broker, ["set-version", DEVICE, "1"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && err.contains("unsigned version change refused"),
@@ -66,7 +66,7 @@ fn a_box_renumbered_by_a_signed_set_version_takes_normal_pushes_again() {
     );
 
     let key = keys.private_jwk.to_str().unwrap();
-    let out = bpctl_plain(&broker, &["set-version", DEVICE, "1", "--key", key]);
+    let out = bpctl_plain(&broker, ["set-version", DEVICE, "1", "--key", key]);
     assert!(
         out.status.success(),
         "{}\nlog:\n{}",

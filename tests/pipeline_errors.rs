@@ -31,8 +31,8 @@ fn a_camera_that_is_not_there_is_named_and_retried_with_backoff() {
     let log =
         restarts.unwrap_or_else(|| panic!("no repeated restarts; log:\n{}", daemon.log_text()));
     assert!(
-        log.contains("element video-source"),
-        "error does not name the element:\n{log}"
+        log.contains("video.source: /dev/video-absent: not a camera"),
+        "error does not name the device:\n{log}"
     );
     assert!(
         log.contains("failures=1") && log.contains("failures=2") && log.contains("failures=3"),
@@ -71,8 +71,33 @@ fn auto_encoder_falls_back_to_software_and_says_so() {
     board.assert_stream("streaming", Duration::from_secs(10), &daemon);
     let log = daemon.log_text();
     assert!(
-        log.contains("no hardware H.264 encoder")
-            && log.contains("falling back to software encoder x264enc"),
+        log.contains(
+            "x264enc: this board has no hardware H.264 encoder (v4l2h264enc missing), so software"
+        ),
         "{log}"
     );
+}
+
+/// This machine has no camera at all (no /dev/video*): `video.source =
+/// "auto"` says "no camera", keeps retrying, and the box keeps running and
+/// answering.
+#[test]
+fn with_no_camera_at_all_the_error_says_no_camera_and_the_box_keeps_running() {
+    let dir = TempDir::new("nocam-auto");
+    let text = config_on_free_ports(dir.path(), "always", (640, 360))
+        .replace("source = \"test\"\nencoder", "source = \"auto\"\nencoder");
+    let daemon = Daemon::start(dir.path(), &text);
+    let log = wait_for(Duration::from_secs(10), || {
+        let log = daemon.log_text();
+        log.contains("stream error").then_some(log)
+    })
+    .unwrap_or_else(|| panic!("no stream error; log:\n{}", daemon.log_text()));
+    assert!(
+        log.contains("video.source: no camera: no video capture device found"),
+        "{log}"
+    );
+    let mut board = SimBoard::connect(&daemon.socket());
+    assert_eq!(board.state()["stream"], "error");
+    assert!(!board.cmd("leds").is_empty(), "the board still answers");
+    assert!(!log.contains("panicked"));
 }

@@ -61,7 +61,7 @@ impl Progress {
                 eprintln!();
                 self.shown = false;
             }
-        } else if done % 100 == 0 || done == self.total {
+        } else if done.is_multiple_of(100) || done == self.total {
             eprintln!("{what} {done}/{}", self.total);
         }
     }

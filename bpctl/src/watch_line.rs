@@ -93,7 +93,7 @@ fn generic_line(device: &str, what: &str, map: &Map<String, Value>) -> String {
 fn telemetry_line(device: &str, t: &Telemetry) -> String {
     let opt = |v: Option<f64>, unit: &str| v.map_or("-".into(), |v| format!("{v}{unit}"));
     format!(
-        "{} {device} telemetry call={} stream={} bitrate={}kbps packets_sent={} bytes_sent={} uptime_s={} rtt={} lost={} cpu_temp={}",
+        "{} {device} telemetry call={} stream={} bitrate={}kbps packets_sent={} bytes_sent={} uptime_s={} rtt={} lost={} cpu_temp={} stalls={}",
         t.at,
         t.call.name(),
         t.stream.name(),
@@ -104,6 +104,7 @@ fn telemetry_line(device: &str, t: &Telemetry) -> String {
         opt(t.rtcp.rtt_ms, "ms"),
         opt(t.rtcp.fraction_lost, ""),
         opt(t.cpu_temp_c, "C"),
+        t.stalls,
     )
 }
 
@@ -149,7 +150,22 @@ mod tests {
         );
         assert_eq!(
             t.line,
-            "2026-11-23T18:30:05.123Z lang-son-01 telemetry call=idle stream=streaming bitrate=1980kbps packets_sent=10 bytes_sent=9000 uptime_s=60 rtt=12.5ms lost=- cpu_temp=-"
+            "2026-11-23T18:30:05.123Z lang-son-01 telemetry call=idle stream=streaming bitrate=1980kbps packets_sent=10 bytes_sent=9000 uptime_s=60 rtt=12.5ms lost=- cpu_temp=- stalls=0",
+            "a box that does not report stalls shows 0"
+        );
+        let stalled = watch_line(
+            "b",
+            Leaf::Telemetry,
+            br#"{"at":"x","uptime_s":60,"call":"idle","stream":"starting","config_version":3,"packets_sent":10,"bytes_sent":9000,"bitrate_kbps":0,"stalls":2,"rtcp":{"rtt_ms":null,"fraction_lost":null},"cpu_temp_c":null}"#,
+            false,
+        );
+        assert!(
+            stalled
+                .line
+                .starts_with("x b telemetry call=idle stream=starting bitrate=0kbps")
+                && stalled.line.ends_with(" stalls=2"),
+            "{}",
+            stalled.line
         );
         let j = watch_line("b", Leaf::Event, br#"{"id":"u2","type":"error"}"#, true);
         let v: Value = serde_json::from_str(&j.line).unwrap();

@@ -61,6 +61,14 @@ pub enum Input {
         /// What failed, naming the element.
         reason: String,
     },
+    /// The RTP packets sent so far, reported every second: the stream
+    /// supervisor's stall watchdog restarts a stream whose counts stop.
+    PacketsSent {
+        /// Video packets.
+        video: u64,
+        /// Audio packets.
+        audio: u64,
+    },
     /// The hub started a session (or accepted a call).
     HubStart,
     /// The hub ended the session (or refused the call).
@@ -135,6 +143,12 @@ impl BoxCore {
         self.stream.state()
     }
 
+    /// How many times the stream stalled and was restarted since the core
+    /// was made (the daemon's start).
+    pub fn stalls(&self) -> u64 {
+        self.stream.stalls()
+    }
+
     /// The LEDs as they should show now.
     pub fn leds(&self) -> &LedStates {
         &self.leds
@@ -162,6 +176,7 @@ impl BoxCore {
                 }
             }
             Input::StreamStarted => self.stream.on_streaming(now),
+            Input::PacketsSent { video, audio } => self.stream.on_packets(video, audio, now),
             Input::StreamFailed { reason } => {
                 if let Some(action) = self.stream.on_failed(reason, now) {
                     self.outputs.push_back(Output::Stream(action));
@@ -345,6 +360,78 @@ mod tests {
         core.handle_timeout(retry);
         assert!(drain(&mut core).contains(&Output::Stream(StreamAction::Start)));
         assert_eq!(core.stream_state(), StreamState::Starting);
+    }
+
+    #[test]
+    fn a_stream_whose_packets_stop_is_restarted_and_counted() {
+        let t0 = Instant::now();
+        let mut core = BoxCore::new(
+            CoreSettings::new(SessionMode::Always, Duration::from_secs(60)),
+            t0,
+        );
+        core.handle_input(Input::StreamStarted, t0 + ms(300));
+        // As the daemon does: every second, time passes and the counts are
+        // reported. Video stops moving after 2 s; audio goes on.
+        for i in 1..=6u64 {
+            let now = t0 + ms(1000 * i);
+            core.handle_timeout(now);
+            let video = 30 * i.min(2);
+            core.handle_input(
+                Input::PacketsSent {
+                    video,
+                    audio: 50 * i,
+                },
+                now,
+            );
+        }
+        drain(&mut core);
+        assert_eq!(core.stream_state(), StreamState::Streaming);
+        assert_eq!(
+            core.poll_timeout(),
+            Some(t0 + ms(7000)),
+            "5 s after video last moved"
+        );
+        core.handle_timeout(t0 + ms(6999));
+        assert!(drain(&mut core).is_empty());
+        core.handle_timeout(t0 + ms(7000));
+        let out = drain(&mut core);
+        assert!(out.contains(&Output::Stream(StreamAction::Stop)), "{out:?}");
+        assert_eq!(core.stalls(), 1);
+        assert_eq!(core.stream_state().name(), "error");
+    }
+
+    #[test]
+    fn a_stall_goes_through_error_and_back_off_to_a_new_pipeline() {
+        let t0 = Instant::now();
+        let mut core = BoxCore::new(
+            CoreSettings::new(SessionMode::Always, Duration::from_secs(60)),
+            t0,
+        );
+        drain(&mut core);
+        core.handle_input(Input::StreamStarted, t0);
+        core.handle_input(Input::PacketsSent { video: 5, audio: 5 }, t0);
+        drain(&mut core);
+        core.handle_timeout(t0 + ms(4999));
+        assert!(drain(&mut core).is_empty(), "nothing before 5 s");
+        core.handle_timeout(t0 + ms(5000));
+        let out = drain(&mut core);
+        assert!(out.contains(&Output::Stream(StreamAction::Stop)), "{out:?}");
+        assert!(
+            out.iter().any(
+                |o| matches!(o, Output::StreamState(StreamState::Error { reason, failures: 1, .. })
+                if reason == "no video packet left the box for 5 s (the encoder stalled?)")
+            ),
+            "{out:?}"
+        );
+        assert_eq!(core.leds().status, LedPattern::BlinkFast);
+        assert_eq!(core.stalls(), 1);
+        let retry = core.poll_timeout().unwrap();
+        assert_eq!(retry, t0 + ms(5500));
+        core.handle_timeout(retry);
+        assert!(drain(&mut core).contains(&Output::Stream(StreamAction::Start)));
+        core.handle_input(Input::StreamStarted, retry + ms(400));
+        assert_eq!(core.stream_state(), StreamState::Streaming);
+        assert_eq!(core.stalls(), 1, "the count is kept across restarts");
     }
 
     #[test]

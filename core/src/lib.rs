@@ -15,6 +15,7 @@
 //! - [`sdp`]: the SDP a hub receiver records the stream with.
 //! - [`button`]: debounce and short/long/power-up press classification.
 //! - [`call`]: the call/session state machine.
+//! - [`capture`]: which camera mode and which microphone channels to use.
 //! - [`command_gate`]: which commands from central IT the box obeys
 //!   (signatures, binding to the box, replay counter, expiry).
 //! - [`provision`]: whether a pushed config is applied or rejected, and how.
@@ -33,9 +34,11 @@
 pub mod backoff;
 pub mod button;
 pub mod call;
+pub mod capture;
 pub mod command_gate;
 pub mod config;
 pub mod controller;
+pub mod encoder_limits;
 pub mod health;
 pub mod led;
 pub mod provision;

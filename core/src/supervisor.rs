@@ -9,6 +9,15 @@
 //! streamed for `stable_after` before failing starts again from the initial
 //! delay. A pipeline that does not deliver its first packet within
 //! `start_timeout` counts as failed.
+//!
+//! **Stall watchdog.** While streaming, the adapter reports the packet
+//! counters ([`StreamSupervisor::on_packets`], every second). A stream whose
+//! video or audio counter stays still for `stall_timeout` has stalled (an
+//! encoder that stops producing, a known fault of the Pi's hardware encoder):
+//! it counts as a failure like any other, so the pipeline is torn down and
+//! restarted through the same back-off, and [`StreamSupervisor::stalls`]
+//! counts it. The watchdog is armed by the first report after the stream
+//! started, so an adapter that reports nothing is never declared stalled.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -26,6 +35,8 @@ pub struct RestartPolicy {
     pub stable_after: Duration,
     /// A start that sends nothing for this long has failed.
     pub start_timeout: Duration,
+    /// A stream whose video or audio packets stop for this long has stalled.
+    pub stall_timeout: Duration,
 }
 
 impl Default for RestartPolicy {
@@ -35,6 +46,7 @@ impl Default for RestartPolicy {
             max_backoff: Duration::from_secs(30),
             stable_after: Duration::from_secs(30),
             start_timeout: Duration::from_secs(15),
+            stall_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -89,9 +101,50 @@ pub enum StreamAction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Stopped,
-    Starting { since: Instant },
-    Streaming { since: Instant },
-    Backoff { until: Instant },
+    Starting {
+        since: Instant,
+    },
+    Streaming {
+        since: Instant,
+        /// The stall watchdog; `None` until the first packet report.
+        progress: Option<Progress>,
+    },
+    Backoff {
+        until: Instant,
+    },
+}
+
+/// The last packet counts seen while streaming, and when each last moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Progress {
+    video: Counter,
+    audio: Counter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Counter {
+    total: u64,
+    moved_at: Instant,
+}
+
+impl Counter {
+    fn observe(&mut self, total: u64, now: Instant) {
+        if total != self.total {
+            self.total = total;
+            self.moved_at = now;
+        }
+    }
+}
+
+impl Progress {
+    /// The stream that stalled first, and since when.
+    fn stalled_since(&self) -> (&'static str, &'static str, Instant) {
+        if self.audio.moved_at < self.video.moved_at {
+            ("audio", "the microphone", self.audio.moved_at)
+        } else {
+            ("video", "the encoder", self.video.moved_at)
+        }
+    }
 }
 
 /// The restart policy's state.
@@ -103,6 +156,7 @@ pub struct StreamSupervisor {
     failures: u32,
     backoff: Backoff,
     last_error: Option<String>,
+    stalls: u64,
 }
 
 impl StreamSupervisor {
@@ -115,6 +169,7 @@ impl StreamSupervisor {
             failures: 0,
             backoff: Backoff::new(policy.initial_backoff, policy.max_backoff),
             last_error: None,
+            stalls: 0,
         }
     }
 
@@ -173,17 +228,54 @@ impl StreamSupervisor {
         }
     }
 
+    /// How many times a stream stalled (since this supervisor was made).
+    pub fn stalls(&self) -> u64 {
+        self.stalls
+    }
+
     /// The adapter saw the first packet leave.
     pub fn on_streaming(&mut self, now: Instant) {
         if let Phase::Starting { .. } = self.phase {
-            self.phase = Phase::Streaming { since: now };
+            self.phase = Phase::Streaming {
+                since: now,
+                progress: None,
+            };
         }
+    }
+
+    /// The packets sent so far (the adapter's counters, cumulative or not:
+    /// only a change counts). Outside streaming it changes nothing.
+    pub fn on_packets(&mut self, video: u64, audio: u64, now: Instant) {
+        let Phase::Streaming { since, progress } = self.phase else {
+            return;
+        };
+        let progress = match progress {
+            None => Progress {
+                video: Counter {
+                    total: video,
+                    moved_at: now,
+                },
+                audio: Counter {
+                    total: audio,
+                    moved_at: now,
+                },
+            },
+            Some(mut p) => {
+                p.video.observe(video, now);
+                p.audio.observe(audio, now);
+                p
+            }
+        };
+        self.phase = Phase::Streaming {
+            since,
+            progress: Some(progress),
+        };
     }
 
     /// The pipeline failed. Returns `Stop` so the adapter tears it down.
     pub fn on_failed(&mut self, reason: String, now: Instant) -> Option<StreamAction> {
         let stable = match self.phase {
-            Phase::Streaming { since } => {
+            Phase::Streaming { since, .. } => {
                 now.saturating_duration_since(since) >= self.policy.stable_after
             }
             Phase::Starting { .. } => false,
@@ -207,11 +299,15 @@ impl StreamSupervisor {
         match self.phase {
             Phase::Starting { since } => Some(since + self.policy.start_timeout),
             Phase::Backoff { until } => Some(until),
+            Phase::Streaming {
+                progress: Some(p), ..
+            } => Some(p.stalled_since().2 + self.policy.stall_timeout),
             _ => None,
         }
     }
 
-    /// Lets time pass: retries after backoff, and fails a start that hangs.
+    /// Lets time pass: retries after backoff, fails a start that hangs and
+    /// a stream that stalled.
     pub fn handle_timeout(&mut self, now: Instant) -> Option<StreamAction> {
         match self.phase {
             Phase::Backoff { until } if now >= until => {
@@ -226,6 +322,22 @@ impl StreamSupervisor {
                     ),
                     now,
                 ),
+            Phase::Streaming {
+                progress: Some(p), ..
+            } => {
+                let (stream, culprit, since) = p.stalled_since();
+                if now < since + self.policy.stall_timeout {
+                    return None;
+                }
+                self.stalls += 1;
+                self.on_failed(
+                    format!(
+                        "no {stream} packet left the box for {} s ({culprit} stalled?)",
+                        self.policy.stall_timeout.as_secs()
+                    ),
+                    now,
+                )
+            }
             _ => None,
         }
     }
@@ -357,6 +469,149 @@ mod tests {
         s.set_wanted(false, t0);
         assert_eq!(s.on_failed("late".into(), t0), None);
         assert_eq!(s.state(), StreamState::Stopped);
+    }
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    /// A supervisor streaming since `t0`, with a first packet report at `t0`.
+    fn streaming(t0: Instant) -> StreamSupervisor {
+        let mut s = StreamSupervisor::new(RestartPolicy::default());
+        s.set_wanted(true, t0);
+        s.on_streaming(t0);
+        s.on_packets(10, 20, t0);
+        s
+    }
+
+    #[test]
+    fn a_stall_is_detected_at_exactly_the_timeout_and_not_before() {
+        let t0 = Instant::now();
+        let mut s = streaming(t0);
+        // The counters move for 3 s, then stop at 100 video packets.
+        for i in 1..=3 {
+            s.on_packets(10 + 30 * i, 20 + 50 * i, t0 + secs(i));
+        }
+        for i in 4..=7 {
+            s.on_packets(100, 20 + 50 * i, t0 + secs(i));
+        }
+        assert_eq!(
+            s.poll_timeout(),
+            Some(t0 + secs(8)),
+            "5 s after video last moved"
+        );
+        assert_eq!(s.handle_timeout(t0 + secs(8) - ms(1)), None);
+        assert_eq!(s.state(), StreamState::Streaming);
+        assert_eq!(s.stalls(), 0);
+        assert_eq!(s.handle_timeout(t0 + secs(8)), Some(StreamAction::Stop));
+        assert_eq!(s.stalls(), 1);
+        match s.state() {
+            StreamState::Error {
+                reason, failures, ..
+            } => {
+                assert_eq!(
+                    reason,
+                    "no video packet left the box for 5 s (the encoder stalled?)"
+                );
+                assert_eq!(failures, 1);
+            }
+            other => panic!("expected error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_slow_but_flowing_stream_is_not_a_stall() {
+        let t0 = Instant::now();
+        let mut s = streaming(t0);
+        // One packet of each every 4.9 s, for an hour.
+        let mut now = t0;
+        for i in 1..=735u64 {
+            now = t0 + ms(4900 * i);
+            assert_eq!(s.handle_timeout(now), None, "at {:?}", now - t0);
+            s.on_packets(10 + i, 20 + i, now);
+        }
+        assert_eq!(s.state(), StreamState::Streaming);
+        assert_eq!(s.stalls(), 0);
+        assert_eq!(s.poll_timeout(), Some(now + secs(5)));
+    }
+
+    #[test]
+    fn stalled_audio_is_a_stall_too_and_names_the_microphone() {
+        let t0 = Instant::now();
+        let mut s = streaming(t0);
+        for i in 1..=5 {
+            s.on_packets(10 + 30 * i, 20, t0 + secs(i));
+        }
+        assert_eq!(s.handle_timeout(t0 + secs(5)), Some(StreamAction::Stop));
+        assert!(
+            matches!(s.state(), StreamState::Error { reason, .. } if reason == "no audio packet left the box for 5 s (the microphone stalled?)")
+        );
+    }
+
+    #[test]
+    fn every_stall_is_counted_and_a_restart_resets_the_clock() {
+        let t0 = Instant::now();
+        let mut s = streaming(t0);
+        let mut now = t0;
+        let mut total = 10;
+        for n in 1..=4u64 {
+            // Stalls 5 s after the last report.
+            let stall = now + secs(5);
+            assert_eq!(s.poll_timeout(), Some(stall));
+            assert_eq!(s.handle_timeout(stall), Some(StreamAction::Stop));
+            assert_eq!(s.stalls(), n);
+            let retry = s.poll_timeout().unwrap();
+            assert_eq!(s.handle_timeout(retry), Some(StreamAction::Start));
+            // The new pipeline has not sent anything yet: no stall clock,
+            // only the start timeout.
+            assert_eq!(s.state(), StreamState::Starting);
+            assert_eq!(s.poll_timeout(), Some(retry + secs(15)));
+            s.on_packets(total, 20, retry + ms(100));
+            assert_eq!(
+                s.state(),
+                StreamState::Starting,
+                "reports do not start a stream"
+            );
+            // It streams, and the watchdog waits for its first report.
+            now = retry + secs(1);
+            s.on_streaming(now);
+            assert_eq!(s.poll_timeout(), None, "disarmed until the first report");
+            total += 1;
+            s.on_packets(total, 20, now);
+        }
+        match s.state() {
+            StreamState::Streaming => {}
+            other => panic!("expected streaming, got {other:?}"),
+        }
+        // Back to back stalls back off like any failure: 0.5, 1, 2, 4 s.
+        assert_eq!(s.failures, 4);
+    }
+
+    #[test]
+    fn without_packet_reports_a_stream_is_never_declared_stalled() {
+        let t0 = Instant::now();
+        let mut s = StreamSupervisor::new(RestartPolicy::default());
+        s.set_wanted(true, t0);
+        s.on_streaming(t0);
+        assert_eq!(s.poll_timeout(), None);
+        assert_eq!(s.handle_timeout(t0 + secs(3600)), None);
+        assert_eq!(s.state(), StreamState::Streaming);
+    }
+
+    #[test]
+    fn a_stall_after_a_long_stable_stream_is_a_first_failure() {
+        let t0 = Instant::now();
+        let mut s = streaming(t0);
+        for i in 1..=60 {
+            s.on_packets(10 + i, 20 + i, t0 + secs(i));
+        }
+        s.handle_timeout(t0 + secs(65));
+        assert!(matches!(s.state(), StreamState::Error { failures: 1, .. }));
+        assert_eq!(
+            s.poll_timeout(),
+            Some(t0 + secs(65) + ms(500)),
+            "the back-off starts over"
+        );
     }
 
     #[test]

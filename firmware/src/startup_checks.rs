@@ -22,6 +22,19 @@
 //! - `trust.config_keys[i]`: a usable Ed25519 public key (a curve point that
 //!   is not of small order), so that a key that could never verify a push is
 //!   refused instead of silently ignored.
+//! - `video.width`, `video.height`, `video.fps`, `video.keyframe_interval_s`
+//!   with `video.encoder = "auto"`: within the limits of the encoder this
+//!   box picks (`bridgepoint_core::encoder_limits`). Parsing already checked
+//!   a named encoder, and with `auto` what no encoder can do; here `auto` on
+//!   a board with the hardware encoder is checked against the hardware's
+//!   limits (1920×1920, level 4: 1080p30). Which encoder the box picks is
+//!   the planner's decision (`media::plan::choose_encoder`), made from the
+//!   GStreamer registry (`v4l2h264enc` exists only where a V4L2 M2M encoder
+//!   device does): no pipeline is built and no device opened, but GStreamer
+//!   must be initialised, so on the box this check initialises it itself
+//!   (`gst::init` is idempotent: the daemon's own `media::init` right after
+//!   is then a no-op). Elsewhere nothing is initialised: the hardware's
+//!   limits are reported as warnings, since a Pi 4 would refuse the file.
 //!
 //! Where the check runs matters ([`Place`]): on central IT's desk the box's
 //! files do not exist, so `check-config` (without `--on-box`) reports
@@ -32,11 +45,13 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use bridgepoint_board::{profile, BoardError};
-use bridgepoint_core::config::{Config, ConfigError, ConfigErrors};
+use bridgepoint_core::config::{Config, ConfigError, ConfigErrors, VideoEncoder};
+use bridgepoint_core::encoder_limits::{self, EncoderFamily};
 // The CA bundle the MQTT link reads when `mqtt.ca_file` is not set.
 use bridgepoint_mqtt::settings::SYSTEM_CA_BUNDLE;
 use bridgepoint_signing::PublicKey;
 
+use crate::media::plan;
 use crate::DaemonError;
 
 /// The longest path a Unix socket address holds (`sun_path` is 108 bytes
@@ -81,6 +96,7 @@ pub fn check(config: &Config, place: Place) -> Findings {
         }
     }
     found.errors.extend(trust_keys(config));
+    encoder(config, place, &mut found);
     found
 }
 
@@ -245,6 +261,53 @@ fn pem_file(path: &Path, what: &str) -> Result<(), String> {
     }
 }
 
+/// `video.*` with `video.encoder = "auto"`: the limits of the encoder the
+/// box picks (on the box), or of the hardware encoder a Pi would pick
+/// (elsewhere, as warnings). See the module docs.
+fn encoder(config: &Config, place: Place, found: &mut Findings) {
+    let video = &config.settings.video;
+    if video.encoder != VideoEncoder::Auto {
+        return; // parsing checked the encoder the file names
+    }
+    match place {
+        Place::Box => {
+            if let Err(e) = crate::media::init() {
+                found.warnings.push(error(
+                    "video.encoder",
+                    format!("cannot tell which encoder \"auto\" picks on this box: {e}"),
+                ));
+                return;
+            }
+            let Ok((picked, _why)) = plan::choose_encoder(VideoEncoder::Auto) else {
+                return;
+            };
+            let Some(family) = picked.family() else {
+                return;
+            };
+            for v in encoder_limits::check(video, family) {
+                let mut e = v.into_config_error();
+                if family == EncoderFamily::Hardware {
+                    e.message.push_str(&format!(
+                        "; video.encoder = \"auto\" uses this board's hardware encoder ({})",
+                        plan::HARDWARE_ENCODER
+                    ));
+                }
+                found.errors.push(e);
+            }
+        }
+        Place::Elsewhere => {
+            for v in encoder_limits::check(video, EncoderFamily::Hardware) {
+                let mut e = v.into_config_error();
+                e.message.push_str(&format!(
+                    "; a board with the hardware encoder ({}, Raspberry Pi 4) uses it for video.encoder = \"auto\" and refuses this file",
+                    plan::HARDWARE_ENCODER
+                ));
+                found.warnings.push(e);
+            }
+        }
+    }
+}
+
 /// `trust.config_keys[i]`: each a usable Ed25519 public key.
 fn trust_keys(config: &Config) -> Vec<ConfigError> {
     config
@@ -266,6 +329,7 @@ fn trust_keys(config: &Config) -> Vec<ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::plan::EncoderPlan;
     use bridgepoint_core::config::parse_toml;
 
     /// A valid public key (RFC 8037's example).
@@ -433,6 +497,56 @@ mod tests {
             errors(&check(&c, Place::Elsewhere)),
             vec!["trust.config_keys[1]: not a usable Ed25519 public key: public key is a weak (small-order) Ed25519 point"]
         );
+    }
+
+    #[test]
+    fn auto_at_1080p60_is_checked_against_the_encoder_this_box_picks() {
+        let dir = Dir::new("encoder");
+        let c = config(
+            dir.path(),
+            "[video]\nencoder = \"auto\"\nwidth = 1920\nheight = 1080\nfps = 60",
+        );
+        let fps = "video.fps: 60 fps at 1920x1080 is more than H.264 level 4 allows (245760 macroblocks/s; at most 30 fps at this size)";
+        // At the desk: a warning, since a Pi 4 would refuse it.
+        let desk = check(&c, Place::Elsewhere);
+        assert!(desk.errors.is_empty(), "{desk:?}");
+        assert_eq!(desk.warnings.len(), 1, "{desk:?}");
+        assert!(desk.warnings[0].to_string().starts_with(fps), "{desk:?}");
+        assert!(desk.warnings[0].message.contains("v4l2h264enc"), "{desk:?}");
+        // On the box: refused only where the hardware encoder is what
+        // "auto" picks (not on this test machine unless it has one).
+        let on_box = check(&c, Place::Box);
+        if plan::element_exists(plan::HARDWARE_ENCODER) {
+            assert_eq!(on_box.errors.len(), 1, "{on_box:?}");
+            assert!(on_box.errors[0].to_string().starts_with(fps), "{on_box:?}");
+        } else {
+            assert_eq!(on_box, Findings::default(), "x264 encodes 1080p60");
+        }
+    }
+
+    #[test]
+    fn a_named_software_encoder_is_not_held_to_the_hardware_limits() {
+        let dir = Dir::new("x264");
+        let c = config(
+            dir.path(),
+            "[video]\nencoder = \"x264\"\nwidth = 1920\nheight = 1080\nfps = 60",
+        );
+        assert_eq!(check(&c, Place::Elsewhere), Findings::default());
+        assert_eq!(check(&c, Place::Box), Findings::default());
+    }
+
+    #[test]
+    fn every_planned_encoder_has_its_family() {
+        assert_eq!(
+            EncoderPlan::Hardware.family(),
+            Some(EncoderFamily::Hardware)
+        );
+        assert_eq!(EncoderPlan::X264.family(), Some(EncoderFamily::X264));
+        assert_eq!(
+            EncoderPlan::OpenH264.family(),
+            Some(EncoderFamily::OpenH264)
+        );
+        assert_eq!(EncoderPlan::PassThrough.family(), None);
     }
 
     #[test]

@@ -29,6 +29,7 @@
 //! - [`strict_json`]: JSON without duplicated members.
 //! - [`status`], [`push`], [`report`], [`command`], [`command_result`],
 //!   [`event`], [`telemetry`]: the payloads, one module per topic.
+//! - [`devices`]: what a box found plugged in and uses (`probe`, telemetry).
 //! - [`error`]: the error type, [`ProtoError`].
 
 /// `parse` and `to_json` for a payload central IT reads from boxes: read
@@ -54,6 +55,7 @@ macro_rules! lenient_payload {
 pub mod broker_url;
 pub mod command;
 pub mod command_result;
+pub mod devices;
 pub mod envelope;
 pub mod error;
 pub mod event;

@@ -28,19 +28,26 @@ pub struct Telemetry {
     pub stream: StreamStatus,
     /// The config version the box runs.
     pub config_version: u64,
-    /// RTP packets sent (video + audio) by the current pipeline.
+    /// RTP packets sent (video + audio) since the daemon started (the
+    /// counters run on across pipeline restarts).
     pub packets_sent: u64,
-    /// Bytes sent by the current pipeline.
+    /// Bytes sent since the daemon started.
     pub bytes_sent: u64,
     /// The send rate since the previous report.
     pub bitrate_kbps: u64,
+    /// How many times the stream stalled (no packet left for 5 s) and was
+    /// restarted since the daemon started; 0 from firmware that predates it.
+    #[serde(default)]
+    pub stalls: u64,
     /// From the hub's receiver reports.
     pub rtcp: RtcpStats,
     /// The SoC's temperature; `null` on boards without a sensor.
     pub cpu_temp_c: Option<f64>,
+    /// What the box found plugged in and uses: in the first report after
+    /// the daemon starts only (absent in the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<crate::devices::DeviceSummary>,
 }
-
-impl Telemetry {}
 
 lenient_payload!(Telemetry, "telemetry");
 
@@ -59,8 +66,10 @@ mod tests {
             packets_sent: 10,
             bytes_sent: 9000,
             bitrate_kbps: 1980,
+            stalls: 2,
             rtcp: RtcpStats::default(),
             cpu_temp_c: None,
+            devices: None,
         };
         let text = t.to_json();
         assert!(
@@ -71,6 +80,13 @@ mod tests {
             text.contains(r#""bitrate_kbps":1980,"#),
             "an integer, not 1980.0: {text}"
         );
+        assert!(text.contains(r#""stalls":2,"#), "{text}");
         assert_eq!(Telemetry::parse(text.as_bytes()).unwrap(), t);
+    }
+
+    #[test]
+    fn telemetry_from_a_box_without_the_stall_count_reads_as_none() {
+        let older = r#"{"at":"2026-11-23T18:30:05.123Z","uptime_s":60,"call":"idle","stream":"streaming","config_version":3,"packets_sent":10,"bytes_sent":9000,"bitrate_kbps":1980,"rtcp":{"rtt_ms":null,"fraction_lost":null},"cpu_temp_c":null}"#;
+        assert_eq!(Telemetry::parse(older.as_bytes()).unwrap().stalls, 0);
     }
 }

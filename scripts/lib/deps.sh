@@ -55,6 +55,7 @@ MEDIA_PACKAGES=(
     gstreamer1.0-plugins-good
     gstreamer1.0-plugins-bad
     gstreamer1.0-plugins-ugly
+    gstreamer1.0-alsa
     ffmpeg
 )
 

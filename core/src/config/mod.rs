@@ -246,6 +246,24 @@ pub struct VideoConfig {
     pub bitrate_kbps: u32,
     /// Seconds between keyframes (SPS/PPS are sent with each).
     pub keyframe_interval_s: u32,
+    /// Whether a camera's own H.264 may be sent as it is.
+    pub passthrough: Passthrough,
+}
+
+/// Whether a camera that encodes H.264 itself (UVC H.264) is passed
+/// through. Such cameras choose their own keyframe interval (often one
+/// every 8 s or more), ignore keyframe requests, and send Main or High
+/// profile, so the default is `Never`: their raw or MJPEG modes are encoded
+/// by the box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Passthrough {
+    /// Always encode on the box.
+    Never,
+    /// Pass the camera's H.264 through when it offers the configured size
+    /// and rate exactly.
+    Auto,
+    /// Pass through whenever the camera offers H.264 (the nearest mode).
+    Always,
 }
 
 /// Where audio comes from.
@@ -266,6 +284,22 @@ pub struct AudioConfig {
     pub source: AudioSource,
     /// Opus bitrate.
     pub bitrate_kbps: u32,
+    /// Which input channel(s) make the mono microphone signal.
+    pub channel: AudioChannel,
+}
+
+/// Which channels of the capture device make the mono signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioChannel {
+    /// Mix the channels of devices that can give one or two; channel 0 of
+    /// devices that give three or more only (microphone arrays put their
+    /// processed signal first and raw microphones and the echo reference
+    /// after it).
+    Auto,
+    /// Mix every channel.
+    Mix,
+    /// Only this channel (0-based).
+    Only(u32),
 }
 
 /// When the box streams.

@@ -9,7 +9,7 @@ use bridgepoint_proto::validate::{check_device_id, check_topic_root};
 use bridgepoint_proto::BrokerUrl;
 use serde_json::Value;
 
-use super::reader::{Reader, Section};
+use super::reader::{Reader, Section, StringOrInteger};
 use super::*;
 use crate::health::HealthPolicy;
 
@@ -58,8 +58,9 @@ const VIDEO_KEYS: &[&str] = &[
     "fps",
     "bitrate_kbps",
     "keyframe_interval_s",
+    "passthrough",
 ];
-const AUDIO_KEYS: &[&str] = &["source", "bitrate_kbps"];
+const AUDIO_KEYS: &[&str] = &["source", "bitrate_kbps", "channel"];
 const SESSION_KEYS: &[&str] = &["mode", "call_timeout_s"];
 const UPDATES_KEYS: &[&str] = &["health_hold_s", "health_deadline_s"];
 
@@ -462,7 +463,21 @@ fn parse_video(r: &mut Reader, s: &Section<'_>) -> Option<VideoConfig> {
     let fps = r_int(r, s, "fps", 30, 1, 60);
     let bitrate_kbps = r_int(r, s, "bitrate_kbps", 2000, 100, 20000);
     let keyframe_interval_s = r_int(r, s, "keyframe_interval_s", 2, 1, 10);
-    Some(VideoConfig {
+    let passthrough = r
+        .string(s, "passthrough", Some("never"))
+        .and_then(|v| match v.as_str() {
+            "never" => Some(Passthrough::Never),
+            "auto" => Some(Passthrough::Auto),
+            "always" => Some(Passthrough::Always),
+            other => {
+                r.error(
+                    s.path("passthrough"),
+                    format!("must be \"never\", \"auto\" or \"always\", got {other:?}"),
+                );
+                None
+            }
+        });
+    let video = VideoConfig {
         source: source?,
         encoder: encoder?,
         width: width?,
@@ -470,7 +485,14 @@ fn parse_video(r: &mut Reader, s: &Section<'_>) -> Option<VideoConfig> {
         fps: fps?,
         bitrate_kbps: bitrate_kbps?,
         keyframe_interval_s: keyframe_interval_s?,
-    })
+        passthrough: passthrough?,
+    };
+    // What no board can encode (the encoder named, or with "auto" the
+    // laxest); the daemon checks the encoder it actually picks at start.
+    for v in crate::encoder_limits::check_on_any_board(&video) {
+        r.error(s.path(v.key), v.message);
+    }
+    Some(video)
 }
 
 fn parse_audio(r: &mut Reader, s: &Section<'_>) -> Option<AudioConfig> {
@@ -493,9 +515,28 @@ fn parse_audio(r: &mut Reader, s: &Section<'_>) -> Option<AudioConfig> {
         });
     // Opus supports 6 to 510 kbit/s.
     let bitrate_kbps = r_int(r, s, "bitrate_kbps", 32, 6, 510);
+    let channel = match s.has("channel") {
+        false => Some(AudioChannel::Auto),
+        true => match r.string_or_integer(s, "channel") {
+            Some(StringOrInteger::Text(t)) if t == "auto" => Some(AudioChannel::Auto),
+            Some(StringOrInteger::Text(t)) if t == "mix" => Some(AudioChannel::Mix),
+            Some(StringOrInteger::Integer(n)) if (0..=31).contains(&n) => {
+                Some(AudioChannel::Only(n as u32))
+            }
+            Some(other) => {
+                r.error(
+                    s.path("channel"),
+                    format!("must be \"auto\", \"mix\" or a channel number 0 to 31, got {other}"),
+                );
+                None
+            }
+            None => None,
+        },
+    };
     Some(AudioConfig {
         source: source?,
         bitrate_kbps: bitrate_kbps?,
+        channel: channel?,
     })
 }
 
@@ -796,6 +837,56 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
         assert!(
             dbg.contains("<30 bytes>") && !dbg.contains("0, 1, 2"),
             "{dbg}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod capture_key_tests {
+    use super::*;
+
+    const BASE: &str = "device_id = \"x\"\n[hub]\nhost = \"h\"\n[srtp]\nkey = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\"\n";
+
+    #[test]
+    fn passthrough_and_channel_take_their_defaults_and_values() {
+        let c = parse_toml(BASE).unwrap();
+        assert_eq!(c.settings.video.passthrough, Passthrough::Never);
+        assert_eq!(c.settings.audio.channel, AudioChannel::Auto);
+        let c = parse_toml(&format!(
+            "{BASE}[video]\npassthrough = \"auto\"\n[audio]\nchannel = 3\n"
+        ))
+        .unwrap();
+        assert_eq!(c.settings.video.passthrough, Passthrough::Auto);
+        assert_eq!(c.settings.audio.channel, AudioChannel::Only(3));
+        let c = parse_toml(&format!("{BASE}[audio]\nchannel = \"mix\"\n")).unwrap();
+        assert_eq!(c.settings.audio.channel, AudioChannel::Mix);
+    }
+
+    #[test]
+    fn bad_passthrough_and_channel_are_named() {
+        let errs = parse_toml(&format!(
+            "{BASE}[video]\npassthrough = \"sometimes\"\n[audio]\nchannel = 40\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            errs.contains(
+                "video.passthrough: must be \"never\", \"auto\" or \"always\", got \"sometimes\""
+            ),
+            "{errs}"
+        );
+        assert!(
+            errs.contains(
+                "audio.channel: must be \"auto\", \"mix\" or a channel number 0 to 31, got 40"
+            ),
+            "{errs}"
+        );
+        let errs = parse_toml(&format!("{BASE}[audio]\nchannel = 1.5\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            errs.contains("audio.channel: expected a string or an integer, got a float"),
+            "{errs}"
         );
     }
 }

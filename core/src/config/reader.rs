@@ -8,6 +8,24 @@ use serde_json::{Map, Value};
 
 use super::ConfigError;
 
+/// A value that may be a string or an integer (`audio.channel`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StringOrInteger {
+    /// A string.
+    Text(String),
+    /// An integer.
+    Integer(i64),
+}
+
+impl std::fmt::Display for StringOrInteger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StringOrInteger::Text(t) => write!(f, "{t:?}"),
+            StringOrInteger::Integer(n) => write!(f, "{n}"),
+        }
+    }
+}
+
 /// Collects errors while reading one document.
 #[derive(Debug, Default)]
 pub struct Reader {
@@ -211,6 +229,25 @@ impl Reader {
             return None;
         }
         Some(n as u64)
+    }
+
+    /// A string or an integer, when present.
+    pub fn string_or_integer(
+        &mut self,
+        section: &Section<'_>,
+        key: &str,
+    ) -> Option<StringOrInteger> {
+        match section.map.get(key)? {
+            Value::String(t) => Some(StringOrInteger::Text(t.clone())),
+            v if v.is_i64() => v.as_i64().map(StringOrInteger::Integer),
+            other => {
+                self.error(
+                    section.path(key),
+                    format!("expected a string or an integer, got {}", type_name(other)),
+                );
+                None
+            }
+        }
     }
 
     /// An array of strings; an empty array when absent.

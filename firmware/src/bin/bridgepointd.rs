@@ -6,6 +6,10 @@
 //!                                     (--on-box: also the box's own files)
 //! bridgepointd sdp --config FILE      print the SDP a hub receiver records with
 //! bridgepointd board --config FILE CMD send a command to the simulated board
+//! bridgepointd probe [--config FILE] [--json]
+//!                                     the cameras, microphones, speakers,
+//!                                     displays and GPIO chips found, and
+//!                                     what the box would use
 //! ```
 
 use std::path::PathBuf;
@@ -49,6 +53,19 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// List the cameras, microphones, speakers, displays and GPIO chips this box has,
+    /// the modes each camera offers, and what the box would use and why.
+    ///
+    /// With --config, the choice follows that file's [video] and [audio]; without, it is
+    /// what `source = "auto"` would pick at 1280x720@30.
+    Probe {
+        /// The config file whose [video] and [audio] settings the choice follows.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print JSON (the same summary the box sends in its first telemetry report).
+        #[arg(long)]
+        json: bool,
+    },
     /// Send one command to a running daemon's simulated board and print the answer
     /// (`press call`, `hold call <ms>`, `leds`, `state`, `help`).
     Board {
@@ -65,6 +82,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::CheckConfig { file, on_box }) => check_config(&file, on_box),
+        Some(Command::Probe { config, json }) => probe(config.as_deref(), json),
         Some(Command::Sdp { config }) => match config_file::load(&config) {
             Ok(c) => match c.settings.media() {
                 Some(media) => {
@@ -102,6 +120,40 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// `probe`: discovery and the choices, for provincial and central IT.
+fn probe(config: Option<&std::path::Path>, json: bool) -> ExitCode {
+    use bridgepoint_firmware::media::discovery;
+    let settings = match config {
+        Some(path) => match config_file::load(path) {
+            Ok(c) => c.settings,
+            Err(e) => return report(&e),
+        },
+        None => {
+            let text = "device_id = \"probe\"\n[hub]\nhost = \"127.0.0.1\"\n[srtp]\nkey = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\"\n[video]\nsource = \"auto\"\n[audio]\nsource = \"auto\"\n";
+            match bridgepoint_core::config::parse_toml(text) {
+                Ok(c) => c.settings,
+                Err(e) => {
+                    eprintln!("error: the built-in probe settings do not parse: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
+    if let Err(e) = bridgepoint_firmware::media::init() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    let v = &settings.video;
+    let devices = discovery::discover((v.width, v.height, v.fps));
+    let summary = discovery::summary::summarize(&devices, v, &settings.audio);
+    if json {
+        println!("{}", summary.to_json());
+    } else {
+        print!("{}", discovery::summary::render(&summary));
+    }
+    ExitCode::SUCCESS
 }
 
 fn board_command(socket: &std::path::Path, line: &str) -> ExitCode {

@@ -63,6 +63,8 @@ pub struct BoxLoop {
     view: watch::Sender<BoardView>,
     /// Whether the configured pipeline was built once (part of health).
     pipeline_builds: bool,
+    /// What discovery found at start, until the first telemetry report.
+    devices_to_report: Option<bridgepoint_proto::devices::DeviceSummary>,
     exit: Exit,
     cancel: CancellationToken,
 }
@@ -149,6 +151,7 @@ impl BoxLoop {
             updates: None,
             view: parts.view,
             pipeline_builds: false,
+            devices_to_report: None,
             exit: Exit::Stopped,
             cancel: parts.cancel,
         })
@@ -180,6 +183,19 @@ impl BoxLoop {
                 tracing::error!(error = %e, "the configured pipeline cannot be built on this box")
             }
         }
+    }
+
+    /// Looks at the devices plugged in, logs what was found and what the box
+    /// would use, and keeps the summary for the first telemetry report.
+    pub fn discover_devices(&mut self) {
+        let settings = self.provisioning.settings();
+        let v = &settings.video;
+        let devices = crate::media::discovery::discover((v.width, v.height, v.fps));
+        let summary = crate::media::discovery::summary::summarize(&devices, v, &settings.audio);
+        for line in crate::media::discovery::summary::render(&summary).lines() {
+            tracing::info!("devices: {}", line.trim_end());
+        }
+        self.devices_to_report = Some(summary);
     }
 
     /// Seconds between telemetry reports.
@@ -221,6 +237,10 @@ impl BoxLoop {
             self.provisioning.applied_version(),
             link
         );
+        let stalls = self.core.stalls();
+        if stalls > 0 {
+            line.push_str(&format!(", {stalls} stalled stream(s) restarted"));
+        }
         if let Some(problem) = self.outbox.problem() {
             line.push_str(&format!("; PROBLEM: {problem}"));
         }
@@ -256,6 +276,24 @@ impl BoxLoop {
                 c.publish_event(publish);
             }
         }
+    }
+
+    /// The packet counters, every second: the core's stall watchdog.
+    pub fn on_packets_tick(&mut self) {
+        let sent = self.media.stats().snapshot();
+        self.feed(
+            Input::PacketsSent {
+                video: sent.video_packets,
+                audio: sent.audio_packets,
+            },
+            Instant::now(),
+        );
+    }
+
+    /// Test fault (simulated board only): the first pipeline's video
+    /// encoder stops producing `after` its start.
+    pub fn stall_video_after(&mut self, after: Duration) {
+        self.media.stall_video_after(after);
     }
 
     /// A pipeline event.
@@ -321,6 +359,8 @@ impl BoxLoop {
                 config_version: self.provisioning.applied_version(),
                 sent: self.media.stats().snapshot(),
                 rtcp: self.media.rtcp_report(),
+                stalls: self.core.stalls(),
+                devices: self.devices_to_report.take(),
             },
             Instant::now(),
             SystemTime::now(),

@@ -143,6 +143,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<Exit, Daem
     // A config that cannot build a pipeline here (a pushed encoder this
     // board lacks, a missing plugin) must not keep the daemon from starting:
     // it stays up on the control link so central IT can push a fix.
+    lp.discover_devices();
     lp.check_pipeline_builds();
     // READY means the daemon is up: store, board and control link task
     // started. It says nothing about health, and nothing marks an update
@@ -151,6 +152,13 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<Exit, Daem
     tracing::info!("ready");
     let mut watchdog = notifier.watchdog_interval().map(tokio::time::interval);
     let fault = TestFault::from_env(&config);
+    if let Some(after) = fault.as_ref().and_then(TestFault::video_stall) {
+        lp.stall_video_after(after);
+    }
+    let strike_at = fault.as_ref().and_then(TestFault::strike_at);
+    // The packet counters go to the core's stall watchdog every second.
+    let mut packets = tokio::time::interval(PACKETS_TICK);
+    packets.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let mut telemetry_period = lp.telemetry_interval_s();
     let mut telemetry = telemetry_interval(telemetry_period).await;
@@ -171,11 +179,12 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<Exit, Daem
             Some(event) = link_rx.recv() => lp.on_link_event(event),
             Some(event) = update_rx.recv() => lp.on_update_event(event),
             _ = telemetry.tick() => lp.on_telemetry_tick(),
+            _ = packets.tick() => lp.on_packets_tick(),
             _ = sleep_until(deadline) => lp.on_timeout(Instant::now()),
             // Pinged from this loop, never from a timer thread: if the loop
             // hangs, the pings stop and systemd restarts the daemon.
             _ = tick(&mut watchdog) => notifier.watchdog(),
-            _ = sleep_until(fault.as_ref().map(|f| f.at)) => fault.as_ref().map_or((), TestFault::strike),
+            _ = sleep_until(strike_at) => fault.as_ref().map_or((), TestFault::strike),
         }
     }
 
@@ -191,6 +200,10 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<Exit, Daem
     tracing::info!("stopped");
     Ok(exit)
 }
+
+/// How often the packet counters are handed to the core (its stall
+/// watchdog's resolution).
+const PACKETS_TICK: Duration = Duration::from_secs(1);
 
 async fn telemetry_interval(period_s: u32) -> tokio::time::Interval {
     let mut interval = tokio::time::interval(Duration::from_secs(u64::from(period_s)));
@@ -219,10 +232,20 @@ async fn sleep_until(deadline: Option<Instant>) {
 /// simulated board so a box in the field never obeys it:
 /// - `hang-core-after=<seconds>`: the core loop hangs (the watchdog test);
 /// - `crash-after=<seconds>`: the daemon aborts (the update health test: a
-///   release that reaches READY and then crashes).
+///   release that reaches READY and then crashes);
+/// - `stall-video-after=<seconds>`: the first pipeline's video encoder stops
+///   producing that long after it starts (the stall watchdog test; the
+///   media runner drops its output).
 struct TestFault {
     at: Instant,
-    crash: bool,
+    kind: FaultKind,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum FaultKind {
+    HangCore,
+    Crash,
+    StallVideo(Duration),
 }
 
 impl TestFault {
@@ -234,27 +257,46 @@ impl TestFault {
             );
             return None;
         }
-        let (crash, secs) = if let Some(s) = value.strip_prefix("hang-core-after=") {
-            (false, s)
+        let seconds = |s: &str| {
+            s.parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(Duration::from_secs_f64)
+        };
+        let (kind, after) = if let Some(s) = value.strip_prefix("hang-core-after=") {
+            (FaultKind::HangCore, seconds(s)?)
         } else if let Some(s) = value.strip_prefix("crash-after=") {
-            (true, s)
+            (FaultKind::Crash, seconds(s)?)
+        } else if let Some(s) = value.strip_prefix("stall-video-after=") {
+            let after = seconds(s)?;
+            (FaultKind::StallVideo(after), after)
         } else {
-            tracing::warn!(%value, "BRIDGEPOINT_SIM_FAULT not understood (hang-core-after=S or crash-after=S)");
+            tracing::warn!(%value, "BRIDGEPOINT_SIM_FAULT not understood (hang-core-after=S, crash-after=S or stall-video-after=S)");
             return None;
         };
-        let secs: f64 = secs
-            .parse()
-            .ok()
-            .filter(|s: &f64| s.is_finite() && *s >= 0.0)?;
-        tracing::warn!(after_s = secs, crash, "test fault armed");
+        tracing::warn!(%value, "test fault armed");
         Some(TestFault {
-            at: Instant::now() + Duration::from_secs_f64(secs),
-            crash,
+            at: Instant::now() + after,
+            kind,
         })
     }
 
+    /// For `stall-video-after`: how long after its start the first
+    /// pipeline's video stops.
+    fn video_stall(&self) -> Option<Duration> {
+        match self.kind {
+            FaultKind::StallVideo(after) => Some(after),
+            _ => None,
+        }
+    }
+
+    /// When the main loop must strike (the faults that hang or end it).
+    fn strike_at(&self) -> Option<Instant> {
+        self.video_stall().is_none().then_some(self.at)
+    }
+
     fn strike(&self) {
-        if self.crash {
+        if self.kind == FaultKind::Crash {
             tracing::error!("test fault (BRIDGEPOINT_SIM_FAULT): the daemon crashes now");
             std::process::abort();
         }

@@ -31,6 +31,10 @@ pub struct TelemetryInputs {
     pub sent: StatsSnapshot,
     /// The hub's receiver reports, if any came.
     pub rtcp: Option<RtcpReport>,
+    /// Stalled streams restarted since the daemon started (the core's count).
+    pub stalls: u64,
+    /// What the box found plugged in, for the first report only.
+    pub devices: Option<bridgepoint_proto::devices::DeviceSummary>,
 }
 
 /// Makes the reports; remembers the last one for the rate.
@@ -67,11 +71,13 @@ impl TelemetryReporter {
             packets_sent: inputs.sent.video_packets + inputs.sent.audio_packets,
             bytes_sent: bytes,
             bitrate_kbps: bitrate_kbps as u64,
+            stalls: inputs.stalls,
             rtcp: RtcpStats {
                 rtt_ms: inputs.rtcp.and_then(|r| r.rtt_ms),
                 fraction_lost: inputs.rtcp.and_then(|r| r.fraction_lost),
             },
             cpu_temp_c: cpu_temp_c(),
+            devices: inputs.devices,
         }
     }
 }

@@ -22,9 +22,16 @@ pub enum PipelineError {
     /// `video.encoder = "hardware"` on a board without one.
     #[error("video.encoder is \"hardware\" but this board has no hardware H.264 encoder (GStreamer element v4l2h264enc is missing); use \"auto\" to fall back to software")]
     NoHardwareEncoder,
-    /// `video.source = "auto"` found no camera.
-    #[error("video.source is \"auto\" but no V4L2 capture device (/dev/video*) was found")]
-    NoCamera,
+    /// No camera, or none offers a mode the box can use (names the device).
+    #[error("video.source: {0}")]
+    Camera(String),
+    /// The configured video is more than the chosen encoder can do (each
+    /// reason names its key).
+    #[error("{0}")]
+    EncoderLimits(String),
+    /// No microphone, or the configured channel is not there.
+    #[error("audio.source: {0}")]
+    Microphone(String),
     /// The suite is not supported by this GStreamer's SRTP plugin.
     #[error("srtp.suite {suite}: this GStreamer's srtpenc does not support cipher {cipher:?}")]
     UnsupportedSuite {

@@ -1,6 +1,10 @@
 //! The GStreamer adapter: plan, build, run and count the media pipeline.
 //!
-//! - [`plan`]: which camera, encoder and microphone this board uses.
+//! - [`discovery`]: the cameras, microphones, speakers, displays and GPIO
+//!   chips plugged in.
+//! - [`plan`]: which camera mode, encoder and microphone channels this
+//!   board uses (the choices are the core's).
+//! - [`elements`]: every element factory it can create, and its packages.
 //! - [`pipeline`]: builds the SRTP pipeline in one function.
 //! - [`runner`]: starts/stops pipelines and reports typed events.
 //! - [`start_align`]: starts the audio at the video's first frame.
@@ -8,6 +12,8 @@
 //! - [`latency`]: encoder-to-send delay probes (for the benchmark).
 //! - [`error`]: typed pipeline errors naming the element.
 
+pub mod discovery;
+pub mod elements;
 pub mod error;
 pub mod latency;
 pub mod pipeline;

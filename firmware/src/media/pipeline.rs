@@ -22,7 +22,10 @@ use bridgepoint_core::sdp::{AUDIO_PAYLOAD_TYPE, VIDEO_PAYLOAD_TYPE};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
-use super::plan::{CameraPlan, EncoderPlan, MediaPlan, MicrophonePlan};
+use bridgepoint_core::capture::camera::{CameraChoice, CameraPath, PixelFormat};
+use bridgepoint_core::capture::microphone::ChannelPick;
+
+use super::plan::{CameraPlan, EncoderPlan, MediaPlan, MicrophonePlan, HARDWARE_ENCODER};
 use super::start_align::{StartAlign, SAMPLE_RATE};
 use super::PipelineError;
 
@@ -46,16 +49,13 @@ pub mod names {
     pub const RTPBIN: &str = "rtpbin";
 }
 
-/// The Debian package that provides an element, for "missing element" errors.
+/// The Debian package that provides an element, for "missing element" errors
+/// (from the table in [`super::elements`]).
 pub fn package_of(factory: &str) -> &'static str {
-    match factory {
-        "srtpenc" | "srtpdec" | "h264parse" | "openh264enc" => "gstreamer1.0-plugins-bad",
-        "x264enc" => "gstreamer1.0-plugins-ugly",
-        "rtpbin" | "rtph264pay" | "rtpopuspay" | "udpsink" | "udpsrc" | "v4l2src"
-        | "v4l2h264enc" => "gstreamer1.0-plugins-good",
-        "queue" | "capsfilter" => "libgstreamer1.0-0",
-        _ => "gstreamer1.0-plugins-base",
-    }
+    super::elements::lookup(factory).map_or(
+        "the package that provides it (this element is missing from firmware/src/media/elements.rs)",
+        |e| e.debian,
+    )
 }
 
 fn make(factory: &str, name: &str, role: &'static str) -> Result<gst::Element, PipelineError> {
@@ -247,41 +247,30 @@ fn build_video(
     let fps = gst::Fraction::new(v.fps as i32, 1);
     let mut chain: Vec<gst::Element> = Vec::new();
 
-    match &plan.camera {
+    let raw_caps = |format: &str| {
+        gst::Caps::builder("video/x-raw")
+            .field("format", format)
+            .field("width", v.width as i32)
+            .field("height", v.height as i32)
+            .field("framerate", fps)
+            .build()
+    };
+    let encode = match &plan.camera {
         CameraPlan::Test => {
             let src = make("videotestsrc", names::VIDEO_SOURCE, "test video source")?;
             src.set_property("is-live", true);
             set_nick(&src, "pattern", "smpte")?;
             src.set_property("horizontal-speed", 4i32);
             chain.push(src);
+            chain.push(caps_filter("video-caps", raw_caps("I420"))?);
+            true
         }
-        CameraPlan::Raw(dev) | CameraPlan::H264(dev) => {
-            let src = make("v4l2src", names::VIDEO_SOURCE, "camera")?;
-            src.set_property("device", dev.to_string_lossy().to_string());
-            chain.push(src);
+        CameraPlan::Device(choice) => {
+            camera_chain(&mut chain, choice, plan, &raw_caps)?;
+            choice.path != CameraPath::PassThrough
         }
-    }
-
-    if let CameraPlan::H264(_) = plan.camera {
-        let caps = gst::Caps::builder("video/x-h264")
-            .field("width", v.width as i32)
-            .field("height", v.height as i32)
-            .field("framerate", fps)
-            .build();
-        chain.push(caps_filter("video-caps", caps)?);
-    } else {
-        if let CameraPlan::Raw(_) = plan.camera {
-            chain.push(make("videoconvert", "video-convert", "colour conversion")?);
-            chain.push(make("videoscale", "video-scale", "scaling")?);
-            chain.push(make("videorate", "video-rate", "frame rate conversion")?);
-        }
-        let caps = gst::Caps::builder("video/x-raw")
-            .field("format", "I420")
-            .field("width", v.width as i32)
-            .field("height", v.height as i32)
-            .field("framerate", fps)
-            .build();
-        chain.push(caps_filter("video-caps", caps)?);
+    };
+    if encode {
         let queue = make("queue", "video-queue", "encoder queue")?;
         queue.set_property("max-size-buffers", 2u32);
         queue.set_property("max-size-bytes", 0u32);
@@ -310,6 +299,102 @@ fn build_video(
     add_all(pipeline, &refs)?;
     link_chain(&refs)?;
     Ok(pay)
+}
+
+/// The GStreamer raw format of a V4L2 fourcc.
+fn gst_raw_format(format: &PixelFormat) -> Option<&'static str> {
+    match format {
+        PixelFormat::Yuyv => Some("YUY2"),
+        PixelFormat::Uyvy => Some("UYVY"),
+        PixelFormat::Nv12 => Some("NV12"),
+        PixelFormat::I420 => Some("I420"),
+        _ => None,
+    }
+}
+
+/// Whether the encoder takes `format` as it is. The software encoders send
+/// constrained baseline, which is 4:2:0 only; the hardware encoder converts
+/// packed 4:2:2 itself (its sink template says which).
+fn encoder_takes(encoder: EncoderPlan, format: &str) -> bool {
+    match encoder {
+        EncoderPlan::X264 | EncoderPlan::OpenH264 => matches!(format, "I420" | "NV12"),
+        EncoderPlan::PassThrough => false,
+        EncoderPlan::Hardware => gst::ElementFactory::find(HARDWARE_ENCODER)
+            .map(|f| {
+                f.static_pad_templates().iter().any(|t| {
+                    t.direction() == gst::PadDirection::Sink
+                        && t.caps().iter().any(|s| {
+                            s.get::<gst::List>("format")
+                                .map(|l| l.iter().any(|v| v.get::<&str>() == Ok(format)))
+                                .or_else(|_| s.get::<&str>("format").map(|f| f == format))
+                                .unwrap_or(false)
+                        })
+                })
+            })
+            .unwrap_or(false),
+    }
+}
+
+/// The camera in its chosen mode, up to the encoder's input (or the parser,
+/// for the camera's own H.264): a decoder for MJPEG, and conversion,
+/// scaling and frame rate conversion only where needed.
+fn camera_chain(
+    chain: &mut Vec<gst::Element>,
+    choice: &CameraChoice,
+    plan: &MediaPlan,
+    raw_caps: &dyn Fn(&str) -> gst::Caps,
+) -> Result<(), PipelineError> {
+    let src = make("v4l2src", names::VIDEO_SOURCE, "camera")?;
+    src.set_property("device", &choice.device);
+    chain.push(src);
+    let rate = gst::Fraction::new(choice.rate.num as i32, choice.rate.den as i32);
+    let mode = |media_type: &str| {
+        gst::Caps::builder(media_type)
+            .field("width", choice.width as i32)
+            .field("height", choice.height as i32)
+            .field("framerate", rate)
+    };
+    let decoded = match choice.path {
+        CameraPath::PassThrough => {
+            chain.push(caps_filter("camera-caps", mode("video/x-h264").build())?);
+            return Ok(());
+        }
+        CameraPath::Mjpeg => {
+            chain.push(caps_filter("camera-caps", mode("image/jpeg").build())?);
+            chain.push(make(plan.jpeg_decoder, "video-decoder", "MJPEG decoder")?);
+            None
+        }
+        CameraPath::Raw => {
+            let format = gst_raw_format(&choice.format).ok_or_else(|| {
+                PipelineError::Camera(format!(
+                    "{}: format {} has no GStreamer name",
+                    choice.device, choice.format
+                ))
+            })?;
+            chain.push(caps_filter(
+                "camera-caps",
+                mode("video/x-raw").field("format", format).build(),
+            )?);
+            Some(format)
+        }
+    };
+    // The decoder's output format is known only once it runs: convert
+    // unless a raw format the encoder takes is captured as it is.
+    let direct = decoded.filter(|f| encoder_takes(plan.encoder, f));
+    if direct.is_none() {
+        chain.push(make("videoconvert", "video-convert", "colour conversion")?);
+    }
+    if choice.scale {
+        chain.push(make("videoscale", "video-scale", "scaling")?);
+    }
+    if choice.rerate {
+        chain.push(make("videorate", "video-rate", "frame rate conversion")?);
+    }
+    chain.push(caps_filter(
+        "video-caps",
+        raw_caps(direct.unwrap_or("I420")),
+    )?);
+    Ok(())
 }
 
 /// The encoder element and the caps it must produce.
@@ -370,15 +455,27 @@ fn build_audio(
             src.set_property("samplesperbuffer", 960i32);
             src
         }
-        MicrophonePlan::Alsa(device) => {
+        MicrophonePlan::Alsa(choice) => {
             let src = make("alsasrc", names::AUDIO_SOURCE, "microphone")?;
-            if let Some(device) = device {
-                src.set_property("device", device);
-            }
+            src.set_property("device", &choice.device);
             src
         }
     };
+    let mut front = vec![src];
     let convert = make("audioconvert", "audio-convert", "audio conversion")?;
+    if let MicrophonePlan::Alsa(choice) = &plan.microphone {
+        if let Some(channels) = choice.channels {
+            // Capture exactly this many channels, then make the mono signal
+            // from the chosen one(s).
+            front.push(caps_filter(
+                "microphone-caps",
+                gst::Caps::builder("audio/x-raw")
+                    .field("channels", channels as i32)
+                    .build(),
+            )?);
+            convert.set_property("mix-matrix", mono_matrix(choice.pick, channels));
+        }
+    }
     let resample = make("audioresample", "audio-resample", "audio resampling")?;
     let caps = caps_filter(
         "audio-caps",
@@ -400,10 +497,27 @@ fn build_audio(
     set_nick(&encoder, "audio-type", "voice")?;
     let pay = make("rtpopuspay", "audio-pay", "Opus RTP payloader")?;
     pay.set_property("pt", u32::from(AUDIO_PAYLOAD_TYPE));
-    let chain = [&src, &convert, &resample, &caps, &queue, &encoder, &pay];
+    let mut chain: Vec<&gst::Element> = front.iter().collect();
+    chain.extend([&convert, &resample, &caps, &queue, &encoder, &pay]);
     add_all(pipeline, &chain)?;
     link_chain(&chain)?;
     Ok((encoder, pay))
+}
+
+/// audioconvert's mix matrix from `channels` inputs to one output: the
+/// chosen channel alone, or all of them at equal weight.
+fn mono_matrix(pick: ChannelPick, channels: u32) -> gst::Array {
+    let row: Vec<gst::glib::SendValue> = (0..channels)
+        .map(|c| {
+            let gain: f32 = match pick {
+                ChannelPick::Only(n) if n == c => 1.0,
+                ChannelPick::Only(_) => 0.0,
+                ChannelPick::Mix => 1.0 / channels as f32,
+            };
+            gain.to_send_value()
+        })
+        .collect();
+    gst::Array::new([gst::Array::from_values(row).to_send_value()])
 }
 
 fn build_session(

@@ -1,28 +1,33 @@
-//! Decides which elements the pipeline uses on this board: the camera, the
-//! encoder (hardware, software, or none when the camera sends H.264) and
-//! the microphone. Probing (the element registry, the camera's caps) happens
-//! here, once per pipeline build, and every fallback is logged.
+//! Decides which elements the pipeline uses on this board: the camera and
+//! its mode, the encoder (hardware, software, or none when the camera's own
+//! H.264 is passed through) and the microphone with its channels. Devices
+//! are found by [`super::discovery`]; the choices are the core's
+//! (`bridgepoint_core::capture`). This runs once per pipeline build, and
+//! every choice is logged with what was asked and what was chosen.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use bridgepoint_core::capture::camera::{choose_camera, CameraChoice, CameraPath};
+use bridgepoint_core::capture::microphone::{choose_microphone, MicrophoneChoice};
 use bridgepoint_core::config::{AudioSource, MediaConfig, VideoEncoder, VideoSource};
+use bridgepoint_core::encoder_limits::{check as check_encoder_limits, EncoderFamily};
 use gstreamer as gst;
-use gstreamer::prelude::*;
 
+use super::discovery::{alsa, v4l2};
 use super::PipelineError;
 
 /// The hardware H.264 encoder element on V4L2 M2M boards (Raspberry Pi 4).
 pub const HARDWARE_ENCODER: &str = "v4l2h264enc";
+/// The hardware JPEG decoder element on V4L2 M2M boards.
+pub const HARDWARE_JPEG_DECODER: &str = "v4l2jpegdec";
 
 /// Where video comes from, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CameraPlan {
     /// videotestsrc.
     Test,
-    /// A V4L2 device sending raw video.
-    Raw(PathBuf),
-    /// A V4L2 device sending H.264 itself (UVC H.264): passed through.
-    H264(PathBuf),
+    /// A camera in a chosen mode.
+    Device(CameraChoice),
 }
 
 /// The H.264 encoder, resolved.
@@ -34,7 +39,7 @@ pub enum EncoderPlan {
     X264,
     /// openh264enc.
     OpenH264,
-    /// No encoder: the camera sends H.264.
+    /// No encoder: the camera's own H.264.
     PassThrough,
 }
 
@@ -48,6 +53,17 @@ impl EncoderPlan {
             EncoderPlan::PassThrough => None,
         }
     }
+
+    /// Whose limits apply; `None` for the camera's own H.264 (no encoder of
+    /// the box's, no limits of its own).
+    pub fn family(self) -> Option<EncoderFamily> {
+        match self {
+            EncoderPlan::Hardware => Some(EncoderFamily::Hardware),
+            EncoderPlan::X264 => Some(EncoderFamily::X264),
+            EncoderPlan::OpenH264 => Some(EncoderFamily::OpenH264),
+            EncoderPlan::PassThrough => None,
+        }
+    }
 }
 
 /// Where audio comes from, resolved.
@@ -55,8 +71,8 @@ impl EncoderPlan {
 pub enum MicrophonePlan {
     /// audiotestsrc.
     Test,
-    /// alsasrc with this device (`None` = ALSA's default).
-    Alsa(Option<String>),
+    /// A capture device and its channels.
+    Alsa(MicrophoneChoice),
 }
 
 /// Every choice the pipeline builder needs.
@@ -66,103 +82,118 @@ pub struct MediaPlan {
     pub camera: CameraPlan,
     /// The encoder.
     pub encoder: EncoderPlan,
+    /// Why this encoder.
+    pub encoder_why: String,
     /// The microphone.
     pub microphone: MicrophonePlan,
+    /// The JPEG decoder factory, when the camera sends MJPEG.
+    pub jpeg_decoder: &'static str,
 }
 
-fn element_exists(name: &str) -> bool {
+/// Whether GStreamer has this element.
+pub fn element_exists(name: &str) -> bool {
     gst::ElementFactory::find(name).is_some()
 }
 
 /// Resolves `media` against this board's devices and GStreamer registry.
 pub fn plan(media: &MediaConfig) -> Result<MediaPlan, PipelineError> {
-    let camera = match &media.video.source {
+    let v = &media.video;
+    let camera = match &v.source {
         VideoSource::Test => CameraPlan::Test,
-        VideoSource::V4l2(dev) => probe_camera(dev),
-        VideoSource::Auto => {
-            let dev = first_camera().ok_or(PipelineError::NoCamera)?;
-            tracing::info!(device = %dev.display(), "video.source auto: using this camera");
-            probe_camera(&dev)
+        VideoSource::V4l2(_) | VideoSource::Auto => {
+            let nodes = v4l2::discover(Path::new("/dev"), (v.width, v.height, v.fps));
+            for skipped in &nodes.skipped {
+                tracing::debug!(device = %skipped.device, driver = %skipped.driver, reason = %skipped.reason, "video node skipped");
+            }
+            let wanted = match &v.source {
+                VideoSource::V4l2(dev) => Some(dev.display().to_string()),
+                _ => None,
+            };
+            let choice = choose_camera(&nodes.cameras, wanted.as_deref(), v)
+                .map_err(PipelineError::Camera)?;
+            tracing::info!(device = %choice.device, "camera: {}", choice.why);
+            CameraPlan::Device(choice)
         }
     };
-    let encoder = if let CameraPlan::H264(dev) = &camera {
-        tracing::info!(device = %dev.display(), "camera sends H.264 itself; passing it through without re-encoding");
-        EncoderPlan::PassThrough
-    } else {
-        choose_encoder(media.video.encoder)?
+    let (encoder, encoder_why) = match &camera {
+        CameraPlan::Device(c) if c.path == CameraPath::PassThrough => (
+            EncoderPlan::PassThrough,
+            "none: the camera's own H.264 is passed through".to_owned(),
+        ),
+        _ => choose_encoder(v.encoder)?,
     };
+    tracing::info!("encoder: {encoder_why}");
+    if let Some(family) = encoder.family() {
+        let refused = check_encoder_limits(v, family);
+        if !refused.is_empty() {
+            let reasons: Vec<String> = refused.iter().map(ToString::to_string).collect();
+            return Err(PipelineError::EncoderLimits(reasons.join("; ")));
+        }
+    }
     let microphone = match &media.audio.source {
         AudioSource::Test => MicrophonePlan::Test,
-        AudioSource::Auto => MicrophonePlan::Alsa(None),
-        AudioSource::Alsa(dev) => MicrophonePlan::Alsa(Some(dev.clone())),
+        source => {
+            let found = match source {
+                AudioSource::Auto => {
+                    alsa::discover(Path::new("/proc/asound"), Path::new("/dev/snd")).microphones
+                }
+                _ => Vec::new(),
+            };
+            match choose_microphone(&found, source, media.audio.channel)
+                .map_err(PipelineError::Microphone)?
+            {
+                Some(choice) => {
+                    tracing::info!(device = %choice.device, "microphone: {}", choice.why);
+                    MicrophonePlan::Alsa(choice)
+                }
+                None => MicrophonePlan::Test,
+            }
+        }
+    };
+    let jpeg_decoder = if element_exists(HARDWARE_JPEG_DECODER) {
+        HARDWARE_JPEG_DECODER
+    } else {
+        "jpegdec"
     };
     Ok(MediaPlan {
         camera,
         encoder,
+        encoder_why,
         microphone,
+        jpeg_decoder,
     })
 }
 
-fn choose_encoder(wanted: VideoEncoder) -> Result<EncoderPlan, PipelineError> {
+/// The encoder for `wanted` on this board, and why.
+pub fn choose_encoder(wanted: VideoEncoder) -> Result<(EncoderPlan, String), PipelineError> {
     let hardware = element_exists(HARDWARE_ENCODER);
     match wanted {
-        VideoEncoder::Hardware if hardware => Ok(EncoderPlan::Hardware),
+        VideoEncoder::Hardware if hardware => Ok((
+            EncoderPlan::Hardware,
+            format!("{HARDWARE_ENCODER}: video.encoder = hardware"),
+        )),
         VideoEncoder::Hardware => Err(PipelineError::NoHardwareEncoder),
-        VideoEncoder::X264 => Ok(EncoderPlan::X264),
-        VideoEncoder::OpenH264 => Ok(EncoderPlan::OpenH264),
-        VideoEncoder::Auto if hardware => {
-            tracing::info!(
-                "video.encoder auto: using the board's hardware encoder ({HARDWARE_ENCODER})"
-            );
-            Ok(EncoderPlan::Hardware)
-        }
+        VideoEncoder::X264 => Ok((EncoderPlan::X264, "x264enc: video.encoder = x264".into())),
+        VideoEncoder::OpenH264 => Ok((
+            EncoderPlan::OpenH264,
+            "openh264enc: video.encoder = openh264".into(),
+        )),
+        VideoEncoder::Auto if hardware => Ok((
+            EncoderPlan::Hardware,
+            format!("{HARDWARE_ENCODER}: the board's hardware encoder (video.encoder = auto)"),
+        )),
         VideoEncoder::Auto => {
             let software = if element_exists("x264enc") || !element_exists("openh264enc") {
                 EncoderPlan::X264
             } else {
                 EncoderPlan::OpenH264
             };
-            tracing::warn!(
-                "video.encoder auto: this board has no hardware H.264 encoder ({HARDWARE_ENCODER} missing); \
-                 falling back to software encoder {}",
+            let why = format!(
+                "{}: this board has no hardware H.264 encoder ({HARDWARE_ENCODER} missing), so software (video.encoder = auto)",
                 software.factory().unwrap_or_default()
             );
-            Ok(software)
+            tracing::warn!("{why}");
+            Ok((software, why))
         }
-    }
-}
-
-/// The first `/dev/videoN` that exists, lowest N first.
-fn first_camera() -> Option<PathBuf> {
-    let mut devices: Vec<(u32, PathBuf)> = std::fs::read_dir("/dev")
-        .ok()?
-        .flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            let n: u32 = name.strip_prefix("video")?.parse().ok()?;
-            Some((n, entry.path()))
-        })
-        .collect();
-    devices.sort();
-    devices.into_iter().map(|(_, p)| p).next()
-}
-
-/// Whether the camera at `dev` offers H.264 (asks the device through v4l2src).
-fn probe_camera(dev: &Path) -> CameraPlan {
-    let offers_h264 = (|| {
-        let src = gst::ElementFactory::make("v4l2src")
-            .property("device", dev.to_string_lossy().to_string())
-            .build()
-            .ok()?;
-        src.set_state(gst::State::Ready).ok()?;
-        let caps = src.static_pad("src")?.query_caps(None);
-        let _ = src.set_state(gst::State::Null);
-        Some(caps.iter().any(|s| s.name() == "video/x-h264"))
-    })()
-    .unwrap_or(false);
-    if offers_h264 {
-        CameraPlan::H264(dev.to_owned())
-    } else {
-        CameraPlan::Raw(dev.to_owned())
     }
 }

@@ -5,8 +5,24 @@
 //! into [`MediaEvent`]s: the first packet leaving the box, or a typed error
 //! naming the element. Each started pipeline has a generation number, so a
 //! late message from a pipeline already torn down is recognised and ignored.
+//!
+//! Keyframes on request ([`MediaRunner::force_keyframe`]): x264enc and
+//! openh264enc take GStreamer's `GstForceKeyUnit` event. `v4l2h264enc`
+//! ignores it (its `handle_frame` never looks at the frame's force-keyframe
+//! flag), so for the hardware encoder the V4L2 control `force_key_frame`
+//! (`V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME`, a button the Pi's bcm2835-codec
+//! driver turns into `MMAL_PARAMETER_VIDEO_REQUEST_I_FRAME`) is set through
+//! the element's `extra-controls`. GStreamer applies `extra-controls` at
+//! once when the property is set on an open device (`gstv4l2object.c`:
+//! `gst_v4l2_set_controls` when `GST_V4L2_IS_OPEN`, one `VIDIOC_S_CTRL` per
+//! field; button controls are in the list it looks names up in), so setting
+//! it on the running encoder fires the control. The property replaces the
+//! stored structure, so the encoder's own controls (bitrate, keyframe
+//! period, SPS/PPS repeat) are sent again with it, unchanged.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bridgepoint_core::config::MediaConfig;
 use gstreamer as gst;
@@ -14,7 +30,7 @@ use gstreamer::prelude::*;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::pipeline::{self, names};
-use super::plan;
+use super::plan::{self, HARDWARE_ENCODER};
 use super::stats::{attach_counter, StreamStats};
 use super::PipelineError;
 
@@ -53,6 +69,8 @@ pub struct MediaRunner {
     /// The generation started last and not stopped since (even if it failed to build).
     active: Option<u64>,
     stats: Arc<StreamStats>,
+    /// Test fault: the next pipeline's video stops this long after its start.
+    stall_video_after: Option<Duration>,
 }
 
 impl MediaRunner {
@@ -66,7 +84,16 @@ impl MediaRunner {
             generation: 0,
             active: None,
             stats: Arc::default(),
+            stall_video_after: None,
         }
+    }
+
+    /// Test fault (`BRIDGEPOINT_SIM_FAULT=stall-video-after=S`, simulated
+    /// board only): the next pipeline started drops everything its video
+    /// encoder produces from `after` its start on, as a stalled encoder
+    /// would; the pipelines after it are whole again.
+    pub fn stall_video_after(&mut self, after: Duration) {
+        self.stall_video_after = Some(after);
     }
 
     /// The counters of what was sent.
@@ -91,7 +118,8 @@ impl MediaRunner {
         self.generation += 1;
         let generation = self.generation;
         self.active = Some(generation);
-        match self.launch(generation) {
+        let stall = self.stall_video_after.take();
+        match self.launch(generation, stall) {
             Ok(pipeline) => {
                 tracing::info!(generation, "pipeline started");
                 self.running = Some(pipeline);
@@ -102,10 +130,17 @@ impl MediaRunner {
         }
     }
 
-    fn launch(&self, generation: u64) -> Result<gst::Pipeline, PipelineError> {
+    fn launch(
+        &self,
+        generation: u64,
+        stall: Option<Duration>,
+    ) -> Result<gst::Pipeline, PipelineError> {
         let media = self.media.as_ref().ok_or(PipelineError::NotProvisioned)?;
         let plan = plan::plan(media)?;
         let pipeline = pipeline::build(media, &plan)?;
+        if let Some(after) = stall {
+            stall_video(&pipeline, after);
+        }
         self.watch_bus(&pipeline, generation);
         self.watch_first_packet(&pipeline, generation);
         if let Some(sink) = pipeline.by_name(names::VIDEO_RTP_SINK) {
@@ -246,12 +281,24 @@ impl MediaRunner {
         None
     }
 
-    /// Asks the encoder for a keyframe now (with SPS/PPS). False if not running.
+    /// Asks the encoder for a keyframe now (with SPS/PPS). False if not
+    /// running. The hardware encoder gets its `force_key_frame` control,
+    /// the software ones a `GstForceKeyUnit` event (see the module docs).
     pub fn force_keyframe(&self) -> bool {
-        let Some(pad) = self
-            .running
-            .as_ref()
-            .and_then(|p| p.by_name(names::VIDEO_PARSE))
+        let Some(pipeline) = self.running.as_ref() else {
+            return false;
+        };
+        if let Some(encoder) = pipeline
+            .by_name(names::VIDEO_ENCODER)
+            .filter(|e| e.factory().is_some_and(|f| f.name() == HARDWARE_ENCODER))
+        {
+            let current = encoder.property::<Option<gst::Structure>>("extra-controls");
+            encoder.set_property("extra-controls", with_force_key_frame(current));
+            tracing::info!("keyframe requested from the hardware encoder (force_key_frame)");
+            return true;
+        }
+        let Some(pad) = pipeline
+            .by_name(names::VIDEO_PARSE)
             .and_then(|parse| parse.static_pad("sink"))
         else {
             return false;
@@ -282,6 +329,55 @@ impl Drop for MediaRunner {
     }
 }
 
+/// The V4L2 control that makes the hardware encoder send a keyframe next.
+pub const FORCE_KEY_FRAME: &str = "force_key_frame";
+
+/// The `extra-controls` that fire `force_key_frame` on a running
+/// `v4l2h264enc`: the controls it has (`current`, kept as they are, since
+/// setting the property replaces them) plus the button.
+pub fn with_force_key_frame(current: Option<gst::Structure>) -> gst::Structure {
+    let mut controls = current.unwrap_or_else(|| gst::Structure::new_empty("controls"));
+    // A button control: the value is ignored, but GStreamer sends only ints.
+    controls.set(FORCE_KEY_FRAME, 1i32);
+    controls
+}
+
+/// The test fault: from `after` the pipeline's start on, every buffer the
+/// video encoder produces is dropped (on its src pad; with no encoder, at
+/// the parser's input), so no video packet leaves while the rest runs on.
+fn stall_video(pipeline: &gst::Pipeline, after: Duration) {
+    let pad = pipeline
+        .by_name(names::VIDEO_ENCODER)
+        .and_then(|e| e.static_pad("src"))
+        .or_else(|| {
+            pipeline
+                .by_name(names::VIDEO_PARSE)
+                .and_then(|p| p.static_pad("sink"))
+        });
+    let Some(pad) = pad else {
+        tracing::warn!("test fault stall-video-after: no video encoder to stall");
+        return;
+    };
+    let from = Instant::now() + after;
+    let told = AtomicBool::new(false);
+    tracing::warn!(
+        after_s = after.as_secs_f64(),
+        "test fault (BRIDGEPOINT_SIM_FAULT): this pipeline's video encoder will stall"
+    );
+    pad.add_probe(
+        gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+        move |_, _| {
+            if Instant::now() < from {
+                return gst::PadProbeReturn::Ok;
+            }
+            if !told.swap(true, Ordering::Relaxed) {
+                tracing::warn!("test fault (BRIDGEPOINT_SIM_FAULT): the video encoder's output is dropped from now on");
+            }
+            gst::PadProbeReturn::Drop
+        },
+    );
+}
+
 /// The typed error carried by an error or EOS message.
 pub fn bus_error(msg: &gst::Message) -> Option<PipelineError> {
     let element = msg
@@ -296,5 +392,50 @@ pub fn bus_error(msg: &gst::Message) -> Option<PipelineError> {
         }),
         gst::MessageView::Eos(_) => Some(PipelineError::EndOfStream { element }),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_keyframe_request_keeps_the_encoders_controls_and_adds_the_button() {
+        gst::init().unwrap();
+        let built = pipeline::hardware_controls(1500, 50);
+        let controls = with_force_key_frame(Some(built.clone()));
+        assert_eq!(controls.name(), built.name());
+        assert_eq!(controls.get::<i32>(FORCE_KEY_FRAME).unwrap(), 1);
+        for field in [
+            "video_bitrate",
+            "h264_i_frame_period",
+            "repeat_sequence_header",
+        ] {
+            assert_eq!(
+                controls.get::<i32>(field).unwrap(),
+                built.get::<i32>(field).unwrap(),
+                "{field} is sent again unchanged"
+            );
+        }
+        assert_eq!(controls.n_fields(), built.n_fields() + 1);
+        // Every value an int: GStreamer's set_control skips anything else.
+        for (name, value) in controls.iter() {
+            assert!(value.get::<i32>().is_ok(), "{name} is not an int");
+        }
+    }
+
+    #[test]
+    fn a_keyframe_request_to_an_encoder_without_controls_sends_the_button_alone() {
+        gst::init().unwrap();
+        let controls = with_force_key_frame(None);
+        assert_eq!(controls.to_string(), "controls, force_key_frame=(int)1;");
+    }
+
+    #[test]
+    fn a_second_request_fires_the_button_again_without_growing() {
+        gst::init().unwrap();
+        let once = with_force_key_frame(Some(pipeline::hardware_controls(1500, 50)));
+        let twice = with_force_key_frame(Some(once.clone()));
+        assert_eq!(once, twice);
     }
 }

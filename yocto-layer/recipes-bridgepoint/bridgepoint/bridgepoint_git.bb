@@ -84,13 +84,27 @@ FILES:${PN} += "\
 CONFFILES:${PN} = "${sysconfdir}/bridgepoint/bridgepoint.toml"
 
 # GStreamer elements the daemon builds its pipelines from. They are plugins
-# loaded at run time, so nothing links them: every one is listed here.
-#  - base: videotestsrc/audiotestsrc (test sources), videoconvertscale,
-#    audioconvert, audioresample, opus (opusenc), alsa (alsasrc), app
-#  - good: rtp (rtph264pay, rtpopuspay), rtpmanager (rtpbin), udp (udpsink),
-#    video4linux2 (v4l2src and, on the Pi, the v4l2h264enc hardware encoder),
-#    autodetect (autovideosrc, autoaudiosrc)
-#  - bad: srtp (srtpenc), videoparsersbad (h264parse)
+# loaded at run time, so nothing links them and no build notices a missing
+# one: every package is listed here, and this is the one place the image
+# gets them from (bridgepoint-image installs bridgepoint).
+# The list is the Yocto column of the element table in the code,
+# firmware/src/media/elements.rs (factory -> Debian package -> Yocto
+# package). scripts/check-yocto fails if a package of that table is
+# missing here, if a package here is needed by no factory of the table, or
+# if the code creates a factory the table does not have.
+# openembedded-core splits every plugin library libgst<name>.so of the
+# plugin recipes into its own package <recipe>-<name>
+# (gstreamer1.0-plugins-packaging.inc), so the package is named after the
+# library, not the element:
+#  - gstreamer1.0 (core, libgstcoreelements.so in the main package): queue,
+#    capsfilter, valve
+#  - base: alsa (alsasrc), audioconvert, audioresample, audiotestsrc,
+#    opus (opusenc), videoconvertscale (videoconvert and videoscale),
+#    videorate, videotestsrc (test sources)
+#  - good: jpeg (jpegdec), rtp (rtph264pay, rtpopuspay), rtpmanager
+#    (rtpbin), udp (udpsink, udpsrc), video4linux2 (v4l2src and, on the Pi,
+#    the V4L2 memory-to-memory codec's v4l2h264enc and v4l2jpegdec)
+#  - bad: srtp (srtpenc, srtpdec), videoparsersbad (h264parse)
 #  - ugly: x264 (x264enc), the software H.264 encoder used when there is no
 #    hardware encoder. gstreamer1.0-plugins-ugly and x264 carry
 #    LICENSE_FLAGS = "commercial": the build must set
@@ -98,20 +112,24 @@ CONFFILES:${PN} = "${sysconfdir}/bridgepoint/bridgepoint.toml"
 #    "x264" PACKAGECONFIG of gstreamer1.0-plugins-ugly (the bridgepoint
 #    distro does). If that license flag cannot be accepted, replace it with
 #    gstreamer1.0-plugins-bad-openh264 (Cisco's openh264 from
-#    meta-multimedia, PACKAGECONFIG "openh264" of gstreamer1.0-plugins-bad)
-#    and set [video] encoder = "openh264".
+#    meta-multimedia, PACKAGECONFIG "openh264" of gstreamer1.0-plugins-bad),
+#    mark openh264enc "Everywhere" and x264enc "NotInImage" in
+#    elements.rs, and set [video] encoder = "openh264".
+# The plugins that exist only with a PACKAGECONFIG (alsa, opus, jpeg,
+# video4linux2, srtp, x264) are enabled in conf/distro/bridgepoint.conf.
 RDEPENDS:${PN} += "\
+    gstreamer1.0 \
     gstreamer1.0-plugins-bad-srtp \
     gstreamer1.0-plugins-bad-videoparsersbad \
     gstreamer1.0-plugins-base-alsa \
-    gstreamer1.0-plugins-base-app \
     gstreamer1.0-plugins-base-audioconvert \
     gstreamer1.0-plugins-base-audioresample \
     gstreamer1.0-plugins-base-audiotestsrc \
     gstreamer1.0-plugins-base-opus \
     gstreamer1.0-plugins-base-videoconvertscale \
+    gstreamer1.0-plugins-base-videorate \
     gstreamer1.0-plugins-base-videotestsrc \
-    gstreamer1.0-plugins-good-autodetect \
+    gstreamer1.0-plugins-good-jpeg \
     gstreamer1.0-plugins-good-rtp \
     gstreamer1.0-plugins-good-rtpmanager \
     gstreamer1.0-plugins-good-udp \

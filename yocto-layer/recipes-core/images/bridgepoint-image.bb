@@ -1,8 +1,9 @@
 SUMMARY = "Bridgepoint box image"
 DESCRIPTION = "Minimal read-only image of the Bridgepoint box: bridgepointd, \
-               the GStreamer plugins of its pipeline, time synchronisation, \
-               CA certificates and RAUC for signed A/B updates. Daemon and \
-               RAUC state live on the writable data partition (/data)."
+               the GStreamer plugins of its pipeline, the kernel's modules, \
+               time synchronisation, CA certificates and RAUC for signed A/B \
+               updates. Daemon and RAUC state live on the writable data \
+               partition (/data)."
 HOMEPAGE = "https://git.example.invalid/bridgepoint"
 SECTION = "image"
 LICENSE = "MIT"
@@ -25,37 +26,46 @@ REQUIRED_DISTRO_FEATURES = "systemd rauc"
 # read-only and only changes through signed RAUC bundles.
 IMAGE_FEATURES += "read-only-rootfs"
 
-# The GStreamer plugins are also runtime dependencies of bridgepoint; they
-# are listed here too so the image recipe states the whole pipeline.
+# The GStreamer plugins of the pipeline come with bridgepoint: they are its
+# RDEPENDS (bridgepoint_git.bb), the one list, which scripts/check-yocto
+# derives from the element table in firmware/src/media/elements.rs.
 # kernel-image puts the kernel into the root file system (/boot): boot.scr
 # loads it from the booted slot, so a RAUC update replaces kernel and
 # modules together.
+# kernel-modules: every module the kernel builds. meta-raspberrypi only
+# recommends it through MACHINE_EXTRA_RRECOMMENDS, which reaches images
+# built on packagegroup-base, not this one (packagegroup-core-boot takes
+# only MACHINE_ESSENTIAL_EXTRA_RRECOMMENDS). The Pi kernel
+# (bcm2711_defconfig) builds as modules what the box needs: uvcvideo
+# (USB cameras), snd and snd-usb-audio (USB microphones), the bcm2835
+# codec and ISP (v4l2h264enc, v4l2jpegdec) and the gpiomem driver
+# (/dev/gpiomem for the rpi board backend). The whole set rather than a
+# list: a camera or microphone of any make finds its driver, and a list of
+# kernel-module-* names breaks the build as soon as the kernel
+# configuration builds one of them in.
+# v4l-utils (v4l2-ctl) and alsa-utils-aplay/-amixer (arecord, amixer) are
+# for the bench: to check on the serial console what a camera and a
+# microphone offer, next to `bridgepointd probe`. No other alsa-utils
+# package: alsactl cannot store mixer state on the read-only root.
 IMAGE_INSTALL = "\
     packagegroup-core-boot \
+    alsa-utils-amixer \
+    alsa-utils-aplay \
     bridgepoint \
     bridgepoint-data \
     ca-certificates \
     chrony \
-    gstreamer1.0-plugins-bad-srtp \
-    gstreamer1.0-plugins-bad-videoparsersbad \
-    gstreamer1.0-plugins-base-alsa \
-    gstreamer1.0-plugins-base-app \
-    gstreamer1.0-plugins-base-audioconvert \
-    gstreamer1.0-plugins-base-audioresample \
-    gstreamer1.0-plugins-base-audiotestsrc \
-    gstreamer1.0-plugins-base-opus \
-    gstreamer1.0-plugins-base-videoconvertscale \
-    gstreamer1.0-plugins-base-videotestsrc \
-    gstreamer1.0-plugins-good-autodetect \
-    gstreamer1.0-plugins-good-rtp \
-    gstreamer1.0-plugins-good-rtpmanager \
-    gstreamer1.0-plugins-good-udp \
-    gstreamer1.0-plugins-good-video4linux2 \
-    gstreamer1.0-plugins-ugly-x264 \
     kernel-image \
+    kernel-modules \
     rauc \
+    v4l-utils \
     ${CORE_IMAGE_EXTRA_INSTALL} \
 "
+# meta-raspberrypi's udev rules (recipes-core/udev/udev-rules-rpi.bb,
+# Raspberry Pi OS's 99-com.rules): groups for the Pi's own device nodes
+# (vcsm-cma to video, gpiomem to gpio, ...) and the serial0/serial1 links.
+# Also only a MACHINE_EXTRA_RRECOMMENDS of meta-raspberrypi (rpi-base.inc).
+IMAGE_INSTALL:append:rpi = " udev-rules-rpi"
 
 # Only bridgepointd's health gate marks a booted slot good: meta-rauc's
 # rauc-mark-good (rauc status mark-good at boot-complete.target, healthy or
