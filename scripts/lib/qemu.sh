@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Shared by the scripts that boot Debian 12's kernel under qemu (TCG: KVM
 # does not work on these machines) with a busybox-static initramfs:
-# scripts/gpio-sim-test and scripts/store-powercut. Source scripts/lib/deps.sh
-# first. The caller sets:
+# scripts/gpio-sim-test, scripts/store-powercut and scripts/device-test.
+# Source scripts/lib/deps.sh first. The caller sets:
 #   QEMU_CACHE  where downloads and unpacked kernels are kept across runs
 #               (the scripts use $BRIDGEPOINT_DEV_CACHE)
 #   QEMU_WORK   this run's scratch directory
@@ -23,9 +23,32 @@
 #                                   kernel loader and the decompression, which
 #                                   under TCG take about 10 s of every boot
 #   qemu_initramfs_root DIR         DIR with busybox-static and the usual mount points
+#   qemu_module_depends KO          the modules a .ko file needs, by name
 #   qemu_add_modules DIR MODULE...  the modules and their dependencies into
 #                                   DIR/modules, and DIR/modules/load-order: one
-#                                   name a line, dependencies first (for insmod)
+#                                   name a line, dependencies first (for insmod).
+#                                   A MODULE ending in .ko is a module built out of
+#                                   tree, taken from that file; its dependencies
+#                                   are the other such files or the kernel's
+#                                   (unpacked by qemu_guest_kernel). Also writes
+#                                   DIR/modules/load, a busybox sh script that
+#                                   insmods them all in that order with their
+#                                   parameters, says "guest: insmod NAME failed"
+#                                   for each failure and exits with their count
+#   qemu_module_params DIR MODULE PARAM...
+#                                   the parameters the load script gives MODULE:
+#                                   shell words, e.g. 'card_label="A b,C d"' (the
+#                                   kernel takes a quoted value with spaces)
+#   qemu_kernel_source_files KPKG DEST PATH...
+#                                   files of the kernel's source tree (paths as
+#                                   drivers/media/..., from linux-source-6.1 KPKG)
+#                                   copied flat into DEST, once: the download and
+#                                   the xz pass over the whole tree take ~20 s
+#   qemu_share PATH TAG [ro]        adds to the array QEMU_SHARES the qemu
+#                                   arguments that share host PATH with the guest
+#                                   over virtio-9p as TAG (read-only with ro); in
+#                                   the guest (modules QEMU_9P_MODULES) mount it
+#                                   with `mount -t 9p -o trans=virtio,version=9p2000.L TAG DIR`
 #   qemu_add_binary DIR BIN [DEST]  BIN at DEST (default /BASENAME) and the shared
 #                                   libraries it needs (ldd), loader included
 #   qemu_pack_initramfs DIR OUT     DIR as a gzipped newc cpio archive
@@ -36,6 +59,9 @@
 
 # shellcheck disable=SC2034 # used by the scripts that source this file
 QEMU_TCG=(qemu-system-x86_64 -accel tcg -m 512 -no-reboot)
+# The guest modules a virtio-9p share needs (with their dependencies).
+# shellcheck disable=SC2034
+QEMU_9P_MODULES=(virtio_pci 9pnet_virtio 9p)
 
 qemu_kernel_abi() {
     local kver
@@ -83,14 +109,31 @@ qemu_download_deb() {
 # A module's name as the kernel spells it in `depends=`: dashes as underscores.
 _qemu_module_name() { local name="${1##*/}"; name="${name%%.ko*}"; echo "${name//-/_}"; }
 
+# The modules a .ko file depends on (its `depends=` field), as module names.
+_qemu_module_depends() {
+    tr '\0' '\n' <"$1" | sed -n 's/^depends=//p' | head -n1 | tr ',-' ' _'
+}
+qemu_module_depends() { _qemu_module_depends "$1"; }
+
 qemu_guest_kernel() {
     local kver="$1" kpkg="$2"
     shift 2
     QEMU_KDIR="$QEMU_CACHE/kernel/$kver-$kpkg"
     local missing="" module
     [ -f "$QEMU_KDIR/vmlinuz" ] || missing=1
-    for module in "$@"; do
-        [ -f "$QEMU_KDIR/modules/$module.ko" ] || missing=1
+    # Cached if every wanted module and everything it depends on is there.
+    local -A seen=()
+    local queue=("$@") dep
+    while [ -z "$missing" ] && [ ${#queue[@]} -gt 0 ]; do
+        module="${queue[0]}"
+        queue=("${queue[@]:1}")
+        [ -n "${seen[$module]:-}" ] && continue
+        seen[$module]=1
+        if [ ! -f "$QEMU_KDIR/modules/$module.ko" ] || [ ! -f "$QEMU_KDIR/modules/$module.deps" ]; then
+            missing=1
+            break
+        fi
+        for dep in $(tr '-' '_' <"$QEMU_KDIR/modules/$module.deps"); do queue+=("$dep"); done
     done
     if [ -z "$missing" ]; then
         echo "cached: kernel $kver ($QEMU_KDIR)"
@@ -115,11 +158,18 @@ qemu_guest_kernel() {
     while IFS= read -r ko; do
         path_of["$(_qemu_module_name "$ko")"]="$ko"
     done < <(find "$x/lib/modules/$kver/kernel" -name '*.ko*')
-    local queue=("$@") deps dep
+    local deps
+    local -A visited=()
+    queue=("$@")
     while [ ${#queue[@]} -gt 0 ]; do
         module="${queue[0]}"
         queue=("${queue[@]:1}")
-        [ -f "$QEMU_KDIR/modules/$module.deps" ] && continue
+        [ -n "${visited[$module]:-}" ] && continue
+        visited[$module]=1
+        if [ -f "$QEMU_KDIR/modules/$module.deps" ] && [ -f "$QEMU_KDIR/modules/$module.ko" ]; then
+            for dep in $(tr '-' '_' <"$QEMU_KDIR/modules/$module.deps"); do queue+=("$dep"); done
+            continue
+        fi
         ko="${path_of[$module]:-}"
         if [ -z "$ko" ]; then
             echo "module $module is not in linux-image-$kver" >&2
@@ -130,7 +180,7 @@ qemu_guest_kernel() {
             *.zst) zstd -qdc "$ko" >"$QEMU_KDIR/modules/$module.ko" ;;
             *) cp "$ko" "$QEMU_KDIR/modules/$module.ko" ;;
         esac
-        deps="$(tr '\0' '\n' <"$QEMU_KDIR/modules/$module.ko" | sed -n 's/^depends=//p' | head -n1 | tr ',' ' ')"
+        deps="$(_qemu_module_depends "$QEMU_KDIR/modules/$module.ko")"
         echo "$deps" >"$QEMU_KDIR/modules/$module.deps"
         for dep in $deps; do queue+=("$dep"); done
     done
@@ -169,28 +219,99 @@ qemu_initramfs_root() {
 qemu_add_modules() {
     local root="$1"
     shift
-    local -A placed=()
-    local order=()
+    local -A placed=() file_of=()
+    local order=() arg
+    for arg in "$@"; do
+        case "$arg" in *.ko) file_of["$(_qemu_module_name "$arg")"]="$arg" ;; esac
+    done
     # Depth first: a module after everything it depends on.
     _qemu_place_module() {
-        local module="$1" dep
+        local module="$1" dep deps ko
         [ -n "${placed[$module]:-}" ] && return 0
         placed[$module]=1
-        if [ ! -f "$QEMU_KDIR/modules/$module.ko" ]; then
+        ko="${file_of[$module]:-}"
+        if [ -n "$ko" ]; then
+            [ -f "$ko" ] || { echo "module file $ko not found" >&2; return 1; }
+            deps="$(_qemu_module_depends "$ko")"
+        elif [ -f "$QEMU_KDIR/modules/$module.ko" ]; then
+            ko="$QEMU_KDIR/modules/$module.ko"
+            deps="$(tr '-' '_' <"$QEMU_KDIR/modules/$module.deps")"
+        else
             echo "module $module was not unpacked (list it in qemu_guest_kernel)" >&2
             return 1
         fi
-        for dep in $(cat "$QEMU_KDIR/modules/$module.deps"); do
+        for dep in $deps; do
             _qemu_place_module "$dep" || return 1
         done
-        cp "$QEMU_KDIR/modules/$module.ko" "$root/modules/"
+        cp "$ko" "$root/modules/$module.ko"
         order+=("$module")
     }
     local module
-    for module in "$@"; do
+    mkdir -p "$root/modules"
+    for arg in "$@"; do
+        module="$arg"
+        case "$arg" in *.ko) module="$(_qemu_module_name "$arg")" ;; esac
         _qemu_place_module "$module" || return 1
     done
     printf '%s\n' "${order[@]}" >"$root/modules/load-order"
+    cat >"$root/modules/load" <<'LOAD'
+#!/bin/busybox sh
+# Every module of /modules/load-order, with the parameters of /modules/NAME.params.
+failed=0
+for module in $(cat /modules/load-order); do
+    params=""
+    [ -f /modules/$module.params ] && params="$(cat /modules/$module.params)"
+    if ! eval "insmod /modules/$module.ko $params"; then
+        echo "guest: insmod $module $params failed"
+        failed=$((failed + 1))
+    fi
+done
+exit $failed
+LOAD
+    chmod +x "$root/modules/load"
+}
+
+qemu_module_params() {
+    local root="$1" module="$2"
+    shift 2
+    mkdir -p "$root/modules"
+    echo "$*" >"$root/modules/${module//-/_}.params"
+}
+
+qemu_kernel_source_files() {
+    local kpkg="$1" dest="$2"
+    shift 2
+    local path missing=""
+    for path in "$@"; do
+        [ -f "$dest/${path##*/}" ] || missing=1
+    done
+    if [ -z "$missing" ]; then
+        echo "cached: kernel sources ($dest)"
+        return 0
+    fi
+    step "extracting ${*##*/} from linux-source-6.1 $kpkg (once)"
+    local deb x="$QEMU_WORK/ksrc"
+    deb="$(qemu_download_deb linux-source-6.1 "$kpkg")" || return 1
+    rm -rf "$x"
+    mkdir -p "$x" "$dest"
+    dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/src/linux-source-6.1.tar.xz |
+        tar -xJ -C "$x" "${@/#/linux-source-6.1/}" || {
+        echo "cannot extract $* from $deb" >&2
+        return 1
+    }
+    for path in "$@"; do
+        cp "$x/linux-source-6.1/$path" "$dest/" || return 1
+    done
+    rm -rf "$x" "$deb"
+}
+
+qemu_share() {
+    local path="$1" tag="$2" mode="${3:-}" ro=""
+    [ "$mode" = ro ] && ro=",readonly=on"
+    # multidevs=remap: the share spans several host file systems, whose
+    # inode numbers would otherwise collide in the guest. A comma in an
+    # option value is written twice.
+    QEMU_SHARES+=(-virtfs "local,path=${path//,/,,},mount_tag=$tag,security_model=none,multidevs=remap$ro")
 }
 
 qemu_add_binary() {
