@@ -672,8 +672,17 @@ fn telemetry_reports_rtcp_round_trip_and_loss_from_the_hubs_receiver_reports() {
     // The first report says what the box found and uses; the later ones do not repeat it.
     let reports = all_json(&sub, &telemetry);
     let first = &reports[0]["devices"];
-    assert_eq!(first["chosen"]["camera"]["use"], "the test picture", "{first}");
+    assert_eq!(
+        first["chosen"]["camera"]["use"], "the test picture",
+        "{first}"
+    );
     assert_eq!(first["chosen"]["encoder"]["use"], "x264enc", "{first}");
-    assert!(first["cameras"].is_array() && first["gpio_chips"].is_array(), "{first}");
-    assert!(reports[1..].iter().all(|r| r.get("devices").is_none()), "{reports:?}");
+    assert!(
+        first["cameras"].is_array() && first["gpio_chips"].is_array(),
+        "{first}"
+    );
+    assert!(
+        reports[1..].iter().all(|r| r.get("devices").is_none()),
+        "{reports:?}"
+    );
 }

@@ -174,20 +174,173 @@ cp "$scratch/captured.wav" "$out/six-channels-captured.wav" 2>/dev/null
 
 # ---- bridgepointd ---------------------------------------------------------
 echo "# ==== bridgepointd"
-# >>> The daemon's own discovery goes here (issue 9): `bridgepointd probe`
-# >>> and `probe --json` against these nodes and cards: vivid and both
-# >>> loopback webcams found with their modes, vim2m and vivid's metadata
-# >>> node skipped, the Loopback capture device chosen over the
-# >>> playback-only Intel card, `audio.channel` on the 6-channel input, a
-# >>> short low-resolution capture.
 bridgepointd="${BRIDGEPOINT_TARGET_DIR:-/work/main/target}/debug/bridgepointd"
-if [ -x "$bridgepointd" ]; then
-    started="$EPOCHREALTIME"
-    check "bridgepointd starts in the guest ($bridgepointd --help)" quietly "$bridgepointd" --help
-    echo "# bridgepointd --help took $(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s (the first start reads its libraries over 9p)"
-else
-    echo "ok - bridgepointd starts in the guest # SKIP not built: $bridgepointd"
+if [ ! -x "$bridgepointd" ]; then
+    not_ok "bridgepointd is built ($bridgepointd: scripts/test builds it before this suite)"
+    exit 1
 fi
-# <<< end of the daemon's checks
+
+# holds FILE EXPR: the Python expression EXPR holds for the JSON in FILE
+# (`j`), with camera(dev), has_mode(dev, fourcc, w, h), skipped(dev, word),
+# mic(name), chosen(role) (the "use" text), why(role).
+holds() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+def camera(d): return next((c for c in j["cameras"] if c["device"] == d), None)
+def has_mode(d, f, w, h):
+    c = camera(d)
+    return c is not None and any(m["format"] == f and m["width"] == w and m["height"] == h and m["fps"] for m in c["modes"])
+def skipped(d, word): return any(n["device"] == d and word in n["reason"] for n in j["skipped_video_nodes"])
+def mic(d): return next((m for m in j["microphones"] if m["device"] == d), None)
+def chosen(role): return j["chosen"][role].get("use") or ""
+def why(role): return j["chosen"][role]["why"]
+sys.exit(0 if eval(sys.argv[2]) else 1)
+PY
+}
+# write_config FILE VIDEO AUDIO: a box config with these [video] and [audio]
+# lines, streaming to this guest's 127.0.0.1:5004/5006.
+write_config() {
+    cat >"$1" <<CONF
+device_id = "device-test"
+data_dir = "$scratch/data"
+board = "sim"
+
+[hub]
+host = "127.0.0.1"
+video_port = 5004
+audio_port = 5006
+
+[srtp]
+suite = "AES_CM_128_HMAC_SHA1_80"
+key = "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZ"
+
+[video]
+$2
+
+[audio]
+$3
+
+[session]
+mode = "always"
+CONF
+}
+# probe_with NAME VIDEO [AUDIO]: `probe --config --json` with these settings
+# into $scratch/NAME.json.
+probe_with() {
+    write_config "$scratch/$1.toml" "$2" "${3:-source = \"test\"}"
+    "$bridgepointd" probe --config "$scratch/$1.toml" --json >"$scratch/$1.json" 2>"$scratch/$1.err" ||
+        sed 's/^/#   /' "$scratch/$1.err"
+    echo "# $1: camera: $(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["chosen"]["camera"]; print(c.get("use", "NONE"), "|", c["why"])' "$scratch/$1.json" 2>&1)"
+}
+# udp_bound PORT: a UDP socket is bound to PORT.
+udp_bound() { grep -qi ":$(printf '%04X' "$1") " /proc/net/udp /proc/net/udp6; }
+
+# The guest has no network set up: the stream goes over its loopback.
+ip link set lo up 2>/dev/null || busybox ip link set lo up
+
+# probe with the defaults (source = "auto" at 1280x720@30), as provincial
+# IT runs it at the bench.
+started="$EPOCHREALTIME"
+"$bridgepointd" probe --json >"$scratch/probe.json" 2>"$scratch/probe.err"
+probe_status=$?
+echo "# bridgepointd probe --json took $(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s (the first start reads its libraries over 9p)"
+cp "$scratch/probe.json" "$out/probe.json" 2>/dev/null
+check "bridgepointd probe --json runs and prints JSON" \
+    test "$probe_status" -eq 0 -a -s "$scratch/probe.json"
+show "bridgepointd probe" "$bridgepointd" probe
+lines="$("$bridgepointd" probe 2>/dev/null | wc -l)"
+check "bridgepointd probe's text lists only the formats the box captures ($lines lines for vivid's 83 formats)" \
+    test "$lines" -lt 80
+check "probe: vivid $vivid is a camera with YUYV 1280x720 and 640x480" \
+    holds "$scratch/probe.json" "has_mode('$vivid', 'YUYV', 1280, 720) and has_mode('$vivid', 'YUYV', 640, 480)"
+check "probe: the loopback webcams are cameras: $mjpeg MJPG 1280x720, $h264 H264 1280x720" \
+    holds "$scratch/probe.json" "has_mode('$mjpeg', 'MJPG', 1280, 720) and has_mode('$h264', 'H264', 1280, 720)"
+check "probe: vim2m $m2m skipped as a memory-to-memory node, vivid's $vivid_meta as a metadata node; neither is a camera" \
+    holds "$scratch/probe.json" "skipped('$m2m', 'memory-to-memory') and skipped('$vivid_meta', 'metadata') and camera('$m2m') is None and camera('$vivid_meta') is None"
+check "probe: plug$alsa_capture is a microphone of 1 to 32 channels; the playback-only Intel card is a speaker, no microphone" \
+    holds "$scratch/probe.json" "mic('plug$alsa_capture')['channels'] == [1, 32] and not any('CARD=Intel' in m['device'] for m in j['microphones']) and any('CARD=Intel' in s['device'] for s in j['speakers'])"
+check "probe: the microphone chosen is the Loopback card's, not the Intel card" \
+    holds "$scratch/probe.json" "chosen('microphone').startswith('plughw:CARD=Loopback,')"
+check "probe: at 1280x720@30 the MJPEG webcam $mjpeg is chosen (exact, decoded), not vivid (12.5 fps at 720p) nor H.264 (passthrough never)" \
+    holds "$scratch/probe.json" "chosen('camera') == '$mjpeg MJPG 1280x720@30' and 'MJPEG' in why('camera')"
+
+# Mode choice against the real nodes: mode NAME DESCRIPTION VIDEO EXPR runs
+# `probe --config` with these [video] lines and checks EXPR on its JSON.
+mode() {
+    probe_with "$1" "$3"
+    check "mode: $2" holds "$scratch/$1.json" "$4"
+}
+size720=$'\nwidth = 1280\nheight = 720'
+mode mjpeg-at-25 "$mjpeg (30 fps only) asked 25 fps gets MJPG 1280x720@30 with the rate converted, and says so" \
+    "source = \"v4l2:$mjpeg\"$size720"$'\nfps = 25' \
+    "chosen('camera') == '$mjpeg MJPG 1280x720@30' and 'asked 1280x720@25' in why('camera') and 'frame rate converted' in why('camera')"
+mode h264-never "$h264 (H.264 only) with passthrough = never is refused, naming video.passthrough" \
+    "source = \"v4l2:$h264\"$size720"$'\nfps = 30\npassthrough = "never"' \
+    "chosen('camera') == '' and 'video.passthrough is never' in why('camera')"
+mode h264-auto "$h264 with passthrough = auto at its exact 1280x720@30 is passed through" \
+    "source = \"v4l2:$h264\"$size720"$'\nfps = 30\npassthrough = "auto"' \
+    "chosen('camera') == '$h264 H264 1280x720@30' and 'video.passthrough = auto' in why('camera')"
+mode h264-auto-25 "$h264 with passthrough = auto at 25 fps (it offers 30) is refused, saying why" \
+    "source = \"v4l2:$h264\"$size720"$'\nfps = 25\npassthrough = "auto"' \
+    "chosen('camera') == '' and 'none of its H.264 modes is exactly 1280x720@25' in why('camera')"
+mode m2m-named "video.source naming the codec node $m2m says it is not a camera" \
+    "source = \"v4l2:$m2m\"" \
+    "chosen('camera') == '' and 'not a camera' in why('camera')"
+
+# A short capture through the daemon: vivid at 320x180, 10 fps, and the
+# Loopback's 6 channels with the tone on channel $tone_channel, recorded by
+# ffmpeg from the daemon's own SDP as the hub records. The loopback is
+# playing 6 channels first, so its capture side offers 6 only, as a
+# 6-channel microphone array's does: discovery reads that range, the box
+# captures all 6 and keeps one (no downmix by the plug layer).
+sox -n -r 48000 -b 16 -c 1 "$scratch/tone-long.wav" synth 40 sine 1000 vol 0.5
+# shellcheck disable=SC2086
+sox "$scratch/tone-long.wav" "$scratch/six-long.wav" remix $remix
+# stream CHANNEL: the daemon streams with audio.channel = CHANNEL; ffmpeg
+# records 4 s into $scratch/ch$CHANNEL.mkv; its audio into .wav.
+stream() {
+    local name="ch$1" recorder daemon
+    write_config "$scratch/$name.toml" \
+        $'source = "v4l2:'"$vivid"$'"\nencoder = "x264"\nwidth = 320\nheight = 180\nfps = 10\nbitrate_kbps = 300\nkeyframe_interval_s = 1' \
+        $'source = "alsa:plug'"$alsa_capture"$'"\nchannel = '"$1"
+    "$bridgepointd" sdp --config "$scratch/$name.toml" >"$scratch/$name.sdp" || return 1
+    timeout -s INT 60 ffmpeg -nostdin -y -v warning -protocol_whitelist file,udp,rtp,srtp,crypto \
+        -i "$scratch/$name.sdp" -t 4 -map 0 -c copy "$scratch/$name.mkv" 2>"$scratch/$name.ffmpeg.log" &
+    recorder=$!
+    local waited=0
+    until udp_bound 5004 && udp_bound 5006; do
+        waited=$((waited + 1))
+        [ "$waited" -gt 100 ] && break
+        sleep 0.2
+    done
+    "$bridgepointd" --config "$scratch/$name.toml" >"$scratch/$name.log" 2>&1 &
+    daemon=$!
+    wait "$recorder"
+    kill -TERM "$daemon" 2>/dev/null
+    wait "$daemon"
+    cp "$scratch/$name.log" "$scratch/$name.mkv" "$out/" 2>/dev/null
+    grep -E "camera|microphone|stream" "$scratch/$name.log" | head -n 8 | sed 's/^/#   /'
+    ffmpeg -nostdin -v error -y -i "$scratch/$name.mkv" -map 0:a -ac 1 "$scratch/$name.wav" 2>>"$scratch/$name.ffmpeg.log"
+}
+aplay -q -D "$alsa_loop_playback" "$scratch/six-long.wav" &
+player=$!
+sleep 1
+stream "$tone_channel"
+video="$(ffprobe -v error -select_streams v:0 -show_entries stream=codec_name,width,height -of csv=p=0 "$scratch/ch$tone_channel.mkv" 2>/dev/null)"
+check "capture: the hub's recording has vivid's picture as H.264 320x180 ($video)" test "$video" = "h264,320,180"
+check "capture: the daemon logged the microphone as channel $tone_channel of the 6 it captures" \
+    grep -q "channel $tone_channel of 6" "$scratch/ch$tone_channel.log"
+rms="$(sox "$scratch/ch$tone_channel.wav" -n stats 2>&1 | sed -n 's/^RMS lev dB *//p')"
+freq="$(sox "$scratch/ch$tone_channel.wav" -n stat 2>&1 | sed -n 's/^Rough *frequency: *//p')"
+check "capture: audio.channel = $tone_channel: the recording has the 1 kHz tone (RMS ${rms:-?} dB, ~${freq:-?} Hz)" \
+    bash -c "$(declare -f loud); loud '${rms:-x}' && [ '${freq:-0}' -gt 950 ] && [ '${freq:-0}' -lt 1050 ]"
+stream 0
+rms="$(sox "$scratch/ch0.wav" -n stats 2>&1 | sed -n 's/^RMS lev dB *//p')"
+samples="$(soxi -s "$scratch/ch0.wav" 2>/dev/null)"
+check "capture: audio.channel = 0 (silent there): the recording is silent (RMS ${rms:-?} dB over ${samples:-0} samples)" \
+    bash -c "[ '${samples:-0}' -gt 48000 ] && awk -v r='${rms:-x}' 'BEGIN { exit !(r == \"-inf\" || r + 0 < -60) }'"
+kill "$player" 2>/dev/null
+wait "$player" 2>/dev/null
 
 [ "$failed" -eq 0 ]

@@ -253,6 +253,14 @@ fn format_rank(f: &PixelFormat) -> u8 {
 
 /// Chooses the mode of `camera` for `video`.
 pub fn choose_mode(camera: &Camera, video: &VideoConfig) -> Result<CameraChoice, String> {
+    choose_mode_with_fit(camera, video).map(|(choice, _)| choice)
+}
+
+/// [`choose_mode`], with how well the chosen mode fits (to rank cameras).
+fn choose_mode_with_fit(
+    camera: &Camera,
+    video: &VideoConfig,
+) -> Result<(CameraChoice, Fit), String> {
     let asked = format!("{}x{}@{}", video.width, video.height, video.fps);
     let choice = |path, (fit, mode, rate): (Fit, &CameraMode, Rate), how: &str| {
         let scale = !fit.same_size;
@@ -271,7 +279,7 @@ pub fn choose_mode(camera: &Camera, video: &VideoConfig) -> Result<CameraChoice,
             }
             why.push_str(&format!("; {} to {asked}", adjust.join(" and ")));
         }
-        CameraChoice {
+        let choice = CameraChoice {
             device: camera.device.clone(),
             path,
             format: mode.format.clone(),
@@ -281,7 +289,8 @@ pub fn choose_mode(camera: &Camera, video: &VideoConfig) -> Result<CameraChoice,
             scale,
             rerate,
             why,
-        }
+        };
+        (choice, fit)
     };
     let h264 = best(camera, |f| *f == PixelFormat::H264, video);
     match (video.passthrough, h264) {
@@ -316,12 +325,16 @@ pub fn choose_mode(camera: &Camera, video: &VideoConfig) -> Result<CameraChoice,
         }
         (Some(r), _) => Ok(choice(CameraPath::Raw, r, raw_reason)),
         (None, Some(j)) => Ok(choice(CameraPath::Mjpeg, j, mjpeg_reason)),
-        (None, None) => match h264 {
-            Some(_) => Err(format!(
+        (None, None) => match (h264, video.passthrough) {
+            (Some(_), Passthrough::Auto) => Err(format!(
+                "{}: offers only H.264, and none of its H.264 modes is exactly {asked} (video.passthrough = auto takes the camera's own H.264 only at exactly the configured size and rate: configure one of its modes, or set it to \"always\" to take the nearest)",
+                camera.device
+            )),
+            (Some(_), _) => Err(format!(
                 "{}: offers only H.264, and video.passthrough is never (set it to \"auto\" or \"always\" to send the camera's own H.264)",
                 camera.device
             )),
-            None => Err(format!(
+            (None, _) => Err(format!(
                 "{}: offers no format the box can use (raw YUYV/UYVY/NV12/I420, MJPEG or H.264)",
                 camera.device
             )),
@@ -330,7 +343,10 @@ pub fn choose_mode(camera: &Camera, video: &VideoConfig) -> Result<CameraChoice,
 }
 
 /// Chooses the camera: the configured device, or (`None`: `video.source =
-/// "auto"`) the first camera, by device number, that offers a usable mode.
+/// "auto"`) the camera whose chosen mode fits the configuration best: the
+/// configured size and rate exactly first, then one that reaches them
+/// (scaled down or frames dropped), then the closest; among equals the
+/// lowest device number (discovery lists them in that order).
 pub fn choose_camera(
     cameras: &[Camera],
     device: Option<&str>,
@@ -351,13 +367,21 @@ pub fn choose_camera(
                 );
             }
             let mut reasons = Vec::new();
+            let mut chosen: Option<(CameraChoice, Fit)> = None;
             for camera in cameras {
-                match choose_mode(camera, video) {
-                    Ok(choice) => return Ok(choice),
+                match choose_mode_with_fit(camera, video) {
+                    // Strictly better only: the earlier camera wins a tie.
+                    Ok((choice, fit)) if chosen.as_ref().is_none_or(|(_, best)| fit > *best) => {
+                        chosen = Some((choice, fit));
+                    }
+                    Ok(_) => {}
                     Err(e) => reasons.push(e),
                 }
             }
-            Err(format!("no usable camera: {}", reasons.join("; ")))
+            match chosen {
+                Some((choice, _)) => Ok(choice),
+                None => Err(format!("no usable camera: {}", reasons.join("; "))),
+            }
         }
     }
 }
@@ -493,7 +517,46 @@ mod tests {
     }
 
     #[test]
-    fn auto_takes_the_first_usable_camera() {
+    fn auto_takes_the_camera_that_fits_best_and_the_lower_number_on_a_tie() {
+        let v = video(1280, 720, 30, Passthrough::Never);
+        // vivid in the device harness: 720p only at 12.5 fps.
+        let mut slow = camera(vec![CameraMode {
+            format: PixelFormat::Yuyv,
+            width: 1280,
+            height: 720,
+            rates: vec![Rate { num: 25, den: 2 }],
+        }]);
+        slow.device = "/dev/video2".into();
+        let mut exact = camera(vec![mode("MJPG", 1280, 720, &[30])]);
+        exact.device = "/dev/video20".into();
+        let mut also_exact = exact.clone();
+        also_exact.device = "/dev/video22".into();
+        let chosen =
+            choose_camera(&[slow.clone(), also_exact.clone(), exact.clone()], None, &v).unwrap();
+        assert_eq!(chosen.device, "/dev/video22", "first of the exact ones");
+        let chosen = choose_camera(&[slow.clone(), exact], None, &v).unwrap();
+        assert_eq!(chosen.device, "/dev/video20");
+        assert_eq!(chosen.path, CameraPath::Mjpeg);
+        // Alone, the slow camera is still used, with its rate converted.
+        let chosen = choose_camera(&[slow], None, &v).unwrap();
+        assert!(chosen.rerate, "{}", chosen.why);
+    }
+
+    #[test]
+    fn only_h264_not_matching_under_auto_says_what_auto_needs() {
+        let h264_only = camera(vec![mode("H264", 1280, 720, &[30])]);
+        let e = choose_mode(&h264_only, &video(1280, 720, 25, Passthrough::Auto)).unwrap_err();
+        assert!(
+            e.contains("none of its H.264 modes is exactly 1280x720@25"),
+            "{e}"
+        );
+        assert!(!e.contains("is never"), "{e}");
+        let e = choose_mode(&h264_only, &video(1280, 720, 25, Passthrough::Never)).unwrap_err();
+        assert!(e.contains("video.passthrough is never"), "{e}");
+    }
+
+    #[test]
+    fn auto_skips_an_unusable_camera() {
         let v = video(640, 480, 30, Passthrough::Never);
         let mut unusable = camera(vec![mode("GREY", 640, 480, &[30])]);
         unusable.device = "/dev/video0".into();

@@ -23,7 +23,6 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 
 use bridgepoint_core::capture::camera::{CameraChoice, CameraPath, PixelFormat};
-use bridgepoint_core::capture::microphone::ChannelPick;
 
 use super::plan::{CameraPlan, EncoderPlan, MediaPlan, MicrophonePlan, HARDWARE_ENCODER};
 use super::start_align::{StartAlign, SAMPLE_RATE};
@@ -464,16 +463,16 @@ fn build_audio(
     let mut front = vec![src];
     let convert = make("audioconvert", "audio-convert", "audio conversion")?;
     if let MicrophonePlan::Alsa(choice) = &plan.microphone {
-        if let Some(channels) = choice.channels {
+        if let (Some(channels), Some(row)) = (choice.channels, choice.mono_matrix_row()) {
             // Capture exactly this many channels, then make the mono signal
-            // from the chosen one(s).
+            // from the chosen one(s) (the row is in alsasrc's channel order).
             front.push(caps_filter(
                 "microphone-caps",
                 gst::Caps::builder("audio/x-raw")
                     .field("channels", channels as i32)
                     .build(),
             )?);
-            convert.set_property("mix-matrix", mono_matrix(choice.pick, channels));
+            convert.set_property("mix-matrix", mono_matrix(&row));
         }
     }
     let resample = make("audioresample", "audio-resample", "audio resampling")?;
@@ -504,19 +503,10 @@ fn build_audio(
     Ok((encoder, pay))
 }
 
-/// audioconvert's mix matrix from `channels` inputs to one output: the
-/// chosen channel alone, or all of them at equal weight.
-fn mono_matrix(pick: ChannelPick, channels: u32) -> gst::Array {
-    let row: Vec<gst::glib::SendValue> = (0..channels)
-        .map(|c| {
-            let gain: f32 = match pick {
-                ChannelPick::Only(n) if n == c => 1.0,
-                ChannelPick::Only(_) => 0.0,
-                ChannelPick::Mix => 1.0 / channels as f32,
-            };
-            gain.to_send_value()
-        })
-        .collect();
+/// audioconvert's mix matrix from `row` (a gain per input channel) to one
+/// output channel.
+fn mono_matrix(row: &[f32]) -> gst::Array {
+    let row: Vec<gst::glib::SendValue> = row.iter().map(|gain| gain.to_send_value()).collect();
     gst::Array::new([gst::Array::from_values(row).to_send_value()])
 }
 

@@ -133,12 +133,9 @@ pub fn plan(media: &MediaConfig) -> Result<MediaPlan, PipelineError> {
     let microphone = match &media.audio.source {
         AudioSource::Test => MicrophonePlan::Test,
         source => {
-            let found = match source {
-                AudioSource::Auto => {
-                    alsa::discover(Path::new("/proc/asound"), Path::new("/dev/snd")).microphones
-                }
-                _ => Vec::new(),
-            };
+            // Also for a named device: its channel range sets the count.
+            let found =
+                alsa::discover(Path::new("/proc/asound"), Path::new("/dev/snd")).microphones;
             match choose_microphone(&found, source, media.audio.channel)
                 .map_err(PipelineError::Microphone)?
             {

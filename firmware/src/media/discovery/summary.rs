@@ -2,7 +2,7 @@
 //! [`DeviceSummary`]: `bridgepointd probe` prints it, the daemon logs it and
 //! sends it once in its first telemetry report.
 
-use bridgepoint_core::capture::camera::choose_camera;
+use bridgepoint_core::capture::camera::{choose_camera, PixelFormat};
 use bridgepoint_core::capture::microphone::choose_microphone;
 use bridgepoint_core::config::{AudioConfig, VideoConfig, VideoSource};
 use bridgepoint_proto::devices::{
@@ -136,6 +136,13 @@ pub fn summarize(devices: &Devices, video: &VideoConfig, audio: &AudioConfig) ->
     }
 }
 
+/// Whether the box captures this format (raw, MJPEG or H.264): the text
+/// lists only these, a camera like vivid offers dozens of others.
+fn usable_format(fourcc: &str) -> bool {
+    let format = PixelFormat::from_fourcc(fourcc);
+    format.is_raw() || matches!(format, PixelFormat::Mjpeg | PixelFormat::H264)
+}
+
 /// The summary as text for a person: what was found, then what is used.
 pub fn render(s: &DeviceSummary) -> String {
     let mut out = String::new();
@@ -149,13 +156,31 @@ pub fn render(s: &DeviceSummary) -> String {
             "  {}  {} ({}, {})",
             c.device, c.name, c.driver, c.bus
         ));
-        for m in &c.modes {
+        let (usable, other): (Vec<_>, Vec<_>) =
+            c.modes.iter().partition(|m| usable_format(&m.format));
+        for m in usable {
             line(format!(
                 "      {} {}x{} @ {} fps",
                 m.format,
                 m.width,
                 m.height,
                 m.fps.join(", ")
+            ));
+        }
+        if !other.is_empty() {
+            let mut formats: Vec<&str> = other.iter().map(|m| m.format.as_str()).collect();
+            formats.dedup();
+            let shown = formats
+                .iter()
+                .take(8)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let more = if formats.len() > 8 { " ..." } else { "" };
+            line(format!(
+                "      and {} mode(s) in {} format(s) the box does not capture: {shown}{more} (all in --json)",
+                other.len(),
+                formats.len()
             ));
         }
     }

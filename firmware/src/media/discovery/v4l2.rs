@@ -106,7 +106,21 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..end]).trim().to_owned()
 }
 
+/// `V4L2_PIX_FMT_FLAG_BE`: the big-endian variant of a format (bit 31).
+const PIX_FMT_FLAG_BE: u32 = 1 << 31;
+
+/// The fourcc as text, as `v4l2-ctl` writes it: a big-endian variant gets
+/// "-BE" (its last byte would otherwise read as a non-ASCII character).
 fn fourcc(code: u32) -> String {
+    let text = fourcc_text(code & !PIX_FMT_FLAG_BE);
+    if code & PIX_FMT_FLAG_BE != 0 {
+        format!("{text}-BE")
+    } else {
+        text
+    }
+}
+
+fn fourcc_text(code: u32) -> String {
     code.to_le_bytes()
         .iter()
         .map(|b| {
@@ -357,6 +371,8 @@ mod tests {
     fn fourccs_text_and_rates_read_as_the_kernel_writes_them() {
         assert_eq!(fourcc(u32::from_le_bytes(*b"MJPG")), "MJPG");
         assert_eq!(fourcc(u32::from_le_bytes(*b"Y10 ")), "Y10");
+        // vivid's big-endian RGB555X: 'RGBQ' with bit 31 set.
+        assert_eq!(fourcc(u32::from_le_bytes(*b"RGBQ") | 1 << 31), "RGBQ-BE");
         assert_eq!(text(b"vivid\0\0\0"), "vivid");
         assert_eq!(
             reduce(Rate {
