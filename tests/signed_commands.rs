@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bridgepoint_proto::{Command, Leaf};
 use bridgepoint_system_tests::control::{
-    command, start_plain_box, topic, unix_now, wait_json, Central, Keys,
+    box_config, command, start_plain_box, topic, unix_now, wait_json, BoxLink, Central, Keys,
 };
 use bridgepoint_system_tests::daemon::Daemon;
 use bridgepoint_system_tests::free_ports;
@@ -183,18 +183,41 @@ fn unsigned_forged_expired_replayed_and_other_box_commands_are_refused_and_signe
         "counter: 12 is not newer than the last signed command's 12",
     );
 
-    // A newer signed reboot is obeyed: the box answers, then restarts.
+    // A newer signed reboot is obeyed, but this daemon has no way to reboot
+    // (not run by systemd: no RUNTIME_DIRECTORY): refused with the reason.
     let reboot = command("c10", Command::Reboot, Some((&keys, DEVICE, 13, now + 60)));
-    assert_eq!(ask(&central, &sub, "c10", &reboot, &daemon)["ok"], true);
-    let mut daemon = daemon;
-    assert!(
-        wait_for(Duration::from_secs(10), || (!daemon.is_running())
-            .then_some(()))
-        .is_some(),
-        "the daemon did not exit for the restart"
+    refused_with(
+        &ask(&central, &sub, "c10", &reboot, &daemon),
+        "cannot reboot: not started by systemd with RuntimeDirectory=",
     );
-    assert!(daemon
-        .log_text()
-        .contains("restart requested by central IT"));
+    assert!(daemon.stop(), "a clean stop");
+
+    // As systemd runs it (RuntimeDirectory=bridgepoint): the box asks the
+    // root-owned bridgepoint-reboot.path unit by writing the request file
+    // there, answers, and keeps running until the reboot stops it.
+    let run_dir = dir.path().join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let text = box_config(
+        &dir.path().join("data"),
+        DEVICE,
+        &broker,
+        BoxLink::Plain,
+        &trust,
+        hub,
+        "on_call",
+    );
+    let mut daemon = Daemon::start_with_env(
+        dir.path(),
+        &text,
+        &[("RUNTIME_DIRECTORY", run_dir.to_str().unwrap())],
+    );
+    let reboot = command("c11", Command::Reboot, Some((&keys, DEVICE, 14, now + 60)));
+    assert_eq!(ask(&central, &sub, "c11", &reboot, &daemon)["ok"], true);
+    assert_eq!(
+        std::fs::read_to_string(run_dir.join("reboot")).unwrap(),
+        "reboot command c11 from central IT\n"
+    );
+    assert!(daemon.is_running(), "the daemon waits for the reboot");
+    assert!(daemon.log_text().contains("reboot requested by central IT"));
     assert!(!daemon.log_text().contains("panicked"));
 }

@@ -19,6 +19,7 @@ pub mod daemon;
 pub mod error;
 pub mod logging;
 pub mod media;
+pub mod reboot;
 pub mod service;
 pub mod startup_checks;
 pub mod update;

@@ -7,8 +7,8 @@
 //! only runs the `rauc` command line and reports what it says.
 //!
 //! The program is `rauc` on `PATH`, or `BRIDGEPOINT_RAUC` (used by the tests,
-//! which cannot run a real A/B system). The reboot after an install runs
-//! `BRIDGEPOINT_REBOOT` if set, else `systemctl reboot`.
+//! which cannot run a real A/B system). The reboot after an install is
+//! asked for through [`crate::reboot`].
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -158,27 +158,6 @@ pub fn parse_progress(line: &str) -> Option<(u32, String)> {
     let (number, rest) = line.trim().split_once('%')?;
     let percent: u32 = number.trim().rsplit(' ').next()?.parse().ok()?;
     (percent <= 100).then(|| (percent, rest.trim().to_owned()))
-}
-
-/// Reboots into the new slot.
-pub async fn reboot() -> Result<(), String> {
-    let (program, args): (String, Vec<String>) = match std::env::var("BRIDGEPOINT_REBOOT") {
-        Ok(cmd) => {
-            let mut words = cmd.split_whitespace().map(str::to_owned);
-            (words.next().unwrap_or_default(), words.collect())
-        }
-        Err(_) => ("systemctl".to_owned(), vec!["reboot".to_owned()]),
-    };
-    let status = Command::new(&program)
-        .args(&args)
-        .status()
-        .await
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{program} exited with {status}"))
-    }
 }
 
 #[cfg(test)]

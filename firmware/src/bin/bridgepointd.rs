@@ -268,23 +268,19 @@ fn run(path: &std::path::Path) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let exit = runtime.block_on(async {
+    let result = runtime.block_on(async {
         let cancel = CancellationToken::new();
         tokio::spawn(shutdown_on_signal(cancel.clone()));
         daemon::run(config, cancel).await
     });
-    let exit = match exit {
+    match result {
         // The startup checks: the same report as check-config's, with the file's name.
         Err(DaemonError::StartupChecks { errors }) => {
             print_errors(path, &errors.0);
             anyhow::bail!("cannot start without a valid config");
         }
-        other => other?,
-    };
-    if exit == daemon::Exit::RestartRequested {
-        tracing::info!("exiting for the restart central IT asked for; the service manager starts the daemon again");
+        other => Ok(other?),
     }
-    Ok(())
 }
 
 async fn shutdown_on_signal(cancel: CancellationToken) {

@@ -28,7 +28,6 @@ use bridgepoint_proto::{
 };
 use bridgepoint_store::Store;
 use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
 
 use super::commands::CommandDesk;
 use super::control_plane::ControlPlane;
@@ -37,7 +36,6 @@ use super::provisioning::Provisioning;
 use super::telemetry::{TelemetryInputs, TelemetryReporter};
 use super::trust::Trust;
 use super::updates::Updates;
-use super::Exit;
 use crate::control::LinkEvent;
 use crate::media::{MediaEvent, MediaRunner};
 use crate::update::UpdateEvent;
@@ -65,8 +63,6 @@ pub struct BoxLoop {
     pipeline_builds: bool,
     /// What discovery found at start, until the first telemetry report.
     devices_to_report: Option<bridgepoint_proto::devices::DeviceSummary>,
-    exit: Exit,
-    cancel: CancellationToken,
 }
 
 /// What [`BoxLoop::new`] needs besides the config.
@@ -81,8 +77,6 @@ pub struct BoxLoopParts {
     pub view: watch::Sender<BoardView>,
     /// Whether the call button was down at power-up.
     pub button_down_at_start: bool,
-    /// The daemon's cancellation.
-    pub cancel: CancellationToken,
 }
 
 fn wire_call(state: CallState) -> CallStatus {
@@ -152,8 +146,6 @@ impl BoxLoop {
             view: parts.view,
             pipeline_builds: false,
             devices_to_report: None,
-            exit: Exit::Stopped,
-            cancel: parts.cancel,
         })
     }
 
@@ -201,11 +193,6 @@ impl BoxLoop {
     /// Seconds between telemetry reports.
     pub fn telemetry_interval_s(&self) -> u32 {
         self.provisioning.settings().telemetry_interval_s
-    }
-
-    /// How the loop should end.
-    pub fn exit(&self) -> Exit {
-        self.exit
     }
 
     /// Stops the pipeline for shutdown.
@@ -419,14 +406,14 @@ impl BoxLoop {
             CommandVerdict::Obey { request, .. } => request,
         };
         tracing::info!(id = %request.id, command = request.command.name(), signed = request.binding.is_some(), "command");
-        if request.command == Command::Reboot {
-            self.answer(CommandResult::ok(&request.id));
-            tracing::warn!("restart requested by central IT");
-            self.exit = Exit::RestartRequested;
-            self.cancel.cancel();
-            return;
-        }
-        let result = self.carry_out(&request);
+        let result = if request.command == Command::Reboot {
+            // Asked before the answer: "ok" means the request is made. The
+            // reboot stops the daemon like any shutdown (SIGTERM).
+            tracing::warn!(id = %request.id, "reboot requested by central IT");
+            crate::reboot::request(&format!("reboot command {} from central IT", request.id))
+        } else {
+            self.carry_out(&request)
+        };
         self.answer(match result {
             Ok(()) => CommandResult::ok(&request.id),
             Err(reason) => CommandResult::refused(Some(&request.id), &reason),
@@ -484,7 +471,7 @@ impl BoxLoop {
                 self.publish_status();
                 Ok(())
             }
-            Command::Reboot => Ok(()), // answered before the daemon ends (on_command)
+            Command::Reboot => Ok(()), // asked for in on_command
         }
     }
 

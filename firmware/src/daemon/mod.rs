@@ -46,20 +46,11 @@ use crate::DaemonError;
 use box_loop::{BoxLoop, BoxLoopParts};
 use control_plane::ControlPlane;
 
-/// How the daemon ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Stopped by a signal.
-    Stopped,
-    /// Central IT asked for a restart (`reboot`); the service manager starts it again.
-    RestartRequested,
-}
-
-/// Runs the box until `cancel` fires (or a restart is requested).
+/// Runs the box until `cancel` fires.
 ///
 /// Refuses to start, naming every error, when the config fails a startup
 /// check (`crate::startup_checks`, the same as `check-config --on-box`).
-pub async fn run(config: Config, cancel: CancellationToken) -> Result<Exit, DaemonError> {
+pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), DaemonError> {
     crate::startup_checks::refuse_on_error(&config)?;
     std::fs::create_dir_all(&config.data_dir).map_err(|source| DaemonError::DataDir {
         path: config.data_dir.clone(),
@@ -112,7 +103,6 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<Exit, Daem
             media_events: media_tx,
             view: view_tx,
             button_down_at_start: board.button_down_at_start,
-            cancel: cancel.clone(),
         },
     )?;
     let (update_tx, mut update_rx) = mpsc::unbounded_channel();
@@ -190,7 +180,6 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<Exit, Daem
 
     notifier.stopping();
     tracing::info!("shutting down");
-    let exit = lp.exit();
     lp.stop_media();
     cancel.cancel();
     if let Some(task) = link_task {
@@ -198,7 +187,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<Exit, Daem
     }
     let _ = board.task.await;
     tracing::info!("stopped");
-    Ok(exit)
+    Ok(())
 }
 
 /// How often the packet counters are handed to the core (its stall

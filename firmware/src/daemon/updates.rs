@@ -144,7 +144,8 @@ impl Updates {
                 tokio::spawn(async {
                     // Let the outbox reach the broker first.
                     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-                    if let Err(e) = crate::update::reboot().await {
+                    if let Err(e) = crate::reboot::request("update installed: booting the new slot")
+                    {
                         tracing::error!(error = %e, "cannot reboot into the new slot");
                     }
                 });
@@ -177,7 +178,9 @@ impl Updates {
         tokio::spawn(async move {
             match rauc.mark(verdict == SlotVerdict::Good).await {
                 Ok(()) if verdict == SlotVerdict::Bad => {
-                    if let Err(e) = crate::update::reboot().await {
+                    if let Err(e) = crate::reboot::request(
+                        "the booted slot was not healthy in time and is marked bad: falling back",
+                    ) {
                         tracing::error!(error = %e, "cannot reboot to fall back");
                     }
                 }

@@ -25,6 +25,8 @@ PV = "0.1.0+git"
 # local development builds (and then the .inc must still match).
 SRC_URI = "git://git.example.invalid/bridgepoint.git;protocol=https;branch=main \
            file://bridgepointd.service \
+           file://bridgepoint-reboot.path \
+           file://bridgepoint-reboot.service \
            file://bridgepoint.toml \
            file://60-bridgepoint-gpio.rules \
            "
@@ -61,16 +63,31 @@ USERADD_PARAM:${PN} = "--system --no-create-home --home-dir ${localstatedir}/lib
 # The gpio group does not exist in a stock image: create it (system group).
 GROUPADD_PARAM:${PN} = "--system gpio"
 
-SYSTEMD_SERVICE:${PN} = "bridgepointd.service"
+# bridgepoint-reboot.path: root reboots the box when the daemon (without
+# capabilities) asks through /run/bridgepoint/reboot; the .service it
+# starts is not enabled on its own.
+SYSTEMD_SERVICE:${PN} = "bridgepointd.service bridgepoint-reboot.path"
+
+# The board profile of the default config: the Pi's GPIO on the Pi, the
+# simulated board (a socket, no GPIO) on the QEMU development image, where
+# "rpi4" would fail to open GPIO and restart forever.
+BRIDGEPOINT_BOARD ?= "rpi4"
+BRIDGEPOINT_BOARD:qemux86-64 = "sim"
+# The default config differs per machine.
+PACKAGE_ARCH = "${MACHINE_ARCH}"
 SYSTEMD_AUTO_ENABLE:${PN} = "enable"
 
 do_install:append() {
     install -d ${D}${systemd_system_unitdir}
     install -m 0644 ${WORKDIR}/bridgepointd.service ${D}${systemd_system_unitdir}/bridgepointd.service
+    install -m 0644 ${WORKDIR}/bridgepoint-reboot.path ${D}${systemd_system_unitdir}/
+    install -m 0644 ${WORKDIR}/bridgepoint-reboot.service ${D}${systemd_system_unitdir}/
 
-    # Default configuration; provisioning replaces hub and key.
+    # Default configuration; provisioning replaces hub and key. The board
+    # profile follows the machine (BRIDGEPOINT_BOARD).
     install -d ${D}${sysconfdir}/bridgepoint
     install -m 0644 ${WORKDIR}/bridgepoint.toml ${D}${sysconfdir}/bridgepoint/bridgepoint.toml
+    sed -i -e 's/^board = .*/board = "${BRIDGEPOINT_BOARD}"/' ${D}${sysconfdir}/bridgepoint/bridgepoint.toml
 
     # GPIO character devices for the gpio group (button, LED).
     install -d ${D}${nonarch_base_libdir}/udev/rules.d
@@ -80,6 +97,8 @@ do_install:append() {
 FILES:${PN} += "\
     ${nonarch_base_libdir}/udev/rules.d/60-bridgepoint-gpio.rules \
     ${systemd_system_unitdir}/bridgepointd.service \
+    ${systemd_system_unitdir}/bridgepoint-reboot.path \
+    ${systemd_system_unitdir}/bridgepoint-reboot.service \
 "
 CONFFILES:${PN} = "${sysconfdir}/bridgepoint/bridgepoint.toml"
 
