@@ -24,11 +24,14 @@ ensure_apt() {
         exit 1
     fi
     echo "installing Debian packages: ${missing[*]}"
+    # Another apt (a second script, unattended upgrades) may hold dpkg's
+    # lock: wait for it instead of failing.
+    local wait_lock=(-o DPkg::Lock::Timeout=600)
     if [ -z "$_apt_updated" ]; then
-        apt-get update -qq
+        apt-get "${wait_lock[@]}" update -qq
         _apt_updated=1
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get "${wait_lock[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 ensure_rust() {

@@ -31,7 +31,8 @@ IMAGE_FEATURES += "read-only-rootfs"
 # derives from the element table in firmware/src/media/elements.rs.
 # kernel-image puts the kernel into the root file system (/boot): boot.scr
 # loads it from the booted slot, so a RAUC update replaces kernel and
-# modules together.
+# modules together (and, on the Pi, the device trees: bridgepoint-slot-dtb
+# below).
 # kernel-modules: every module the kernel builds. meta-raspberrypi only
 # recommends it through MACHINE_EXTRA_RRECOMMENDS, which reaches images
 # built on packagegroup-base, not this one (packagegroup-core-boot takes
@@ -66,6 +67,9 @@ IMAGE_INSTALL = "\
 # (vcsm-cma to video, gpiomem to gpio, ...) and the serial0/serial1 links.
 # Also only a MACHINE_EXTRA_RRECOMMENDS of meta-raspberrypi (rpi-base.inc).
 IMAGE_INSTALL:append:rpi = " udev-rules-rpi"
+# The device trees and overlays in the slot (/boot/dtb), loaded by boot.scr
+# from the slot it boots: a bundle updates them with the kernel.
+IMAGE_INSTALL:append:rpi = " bridgepoint-slot-dtb"
 
 # Only bridgepointd's health gate marks a booted slot good: meta-rauc's
 # rauc-mark-good (rauc status mark-good at boot-complete.target, healthy or

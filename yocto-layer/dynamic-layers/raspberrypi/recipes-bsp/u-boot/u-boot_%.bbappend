@@ -7,3 +7,8 @@
 # (a power cut during saveenv): fw_printenv and `rauc status` keep working.
 # Checked by scripts/check-yocto.
 FILESEXTRAPATHS:prepend:bridgepoint := "${THISDIR}/files:"
+
+# `fdt apply` for the overlays boot.scr loads from the booted slot
+# (files/bridgepoint-fdt-overlay.cfg, a configuration fragment merged into
+# rpi_arm64_defconfig by the U-Boot recipe).
+SRC_URI:append:bridgepoint = " file://bridgepoint-fdt-overlay.cfg"
