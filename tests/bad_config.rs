@@ -104,6 +104,40 @@ fn port_over_65535() {
 }
 
 #[test]
+fn receive_key_equal_to_the_send_key() {
+    let dir = TempDir::new("k");
+    let key = bridgepoint_system_tests::fixtures::KEY;
+    assert_rejected(
+        &good(&dir).replace(
+            &format!("key = \"{key}\""),
+            &format!("key = \"{key}\"\nreceive_key = \"{key}\""),
+        ),
+        "srtp.receive_key: must differ from srtp.key: each direction has its own key",
+    );
+}
+
+#[test]
+fn local_port_below_1024() {
+    let dir = TempDir::new("k");
+    assert_rejected(
+        &good(&dir).replace(
+            "video_port = 5004",
+            "video_port = 5004\nlocal_video_port = 80",
+        ),
+        "hub.local_video_port: must be between 1024 and 65534, got 80",
+    );
+}
+
+#[test]
+fn return_latency_out_of_range() {
+    let dir = TempDir::new("k");
+    assert_rejected(
+        &format!("{}\n[return]\nlatency_ms = -5\n", good(&dir)),
+        "return.latency_ms: must be between 0 and 5000, got -5",
+    );
+}
+
+#[test]
 fn unknown_srtp_suite() {
     let dir = TempDir::new("k");
     assert_rejected(

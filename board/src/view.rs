@@ -11,6 +11,23 @@ pub struct BoardView {
     pub call: &'static str,
     /// The stream state's name (`stopped`, `starting`, `streaming`, `error`).
     pub stream: &'static str,
+    /// What the hub sent back and the box played.
+    pub return_media: ReturnView,
+}
+
+/// What the hub sent back and the box played, since the session's pipeline
+/// started, and the box's own RTP ports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReturnView {
+    /// Decoded video frames played.
+    pub video_frames: u64,
+    /// Decoded audio played, in milliseconds.
+    pub audio_ms: u64,
+    /// RTP packets the jitter buffers gave up waiting for.
+    pub lost_packets: u64,
+    /// The box's video and audio RTP ports (RTCP on the next ports), while
+    /// a pipeline runs.
+    pub ports: Option<(u16, u16)>,
 }
 
 impl Default for BoardView {
@@ -22,6 +39,7 @@ impl Default for BoardView {
             },
             call: "idle",
             stream: "stopped",
+            return_media: ReturnView::default(),
         }
     }
 }
@@ -41,6 +59,7 @@ impl BoardView {
             }),
             call: "idle",
             stream: "stopped",
+            return_media: ReturnView::default(),
         }
     }
 
@@ -60,8 +79,24 @@ impl BoardView {
         serde_json::Value::Object(map).to_string()
     }
 
-    /// The box state as one line of JSON: `{"call":"idle","stream":"stopped"}`.
+    /// The box state as one line of JSON: `{"call":"idle","stream":"stopped",
+    /// "return":{"video_frames":0,"audio_ms":0,"lost_packets":0,"ports":null}}`
+    /// (`ports`: `{"video":N,"audio":M}` while a pipeline runs).
     pub fn state_json(&self) -> String {
-        serde_json::json!({ "call": self.call, "stream": self.stream }).to_string()
+        let r = &self.return_media;
+        let ports = r
+            .ports
+            .map(|(video, audio)| serde_json::json!({ "video": video, "audio": audio }));
+        serde_json::json!({
+            "call": self.call,
+            "stream": self.stream,
+            "return": {
+                "video_frames": r.video_frames,
+                "audio_ms": r.audio_ms,
+                "lost_packets": r.lost_packets,
+                "ports": ports,
+            },
+        })
+        .to_string()
     }
 }

@@ -59,6 +59,7 @@ MEDIA_PACKAGES=(
     gstreamer1.0-plugins-bad
     gstreamer1.0-plugins-ugly
     gstreamer1.0-alsa
+    gstreamer1.0-libav
     ffmpeg
 )
 

@@ -12,6 +12,7 @@ pub mod control;
 pub mod daemon;
 pub mod ffmpeg;
 pub mod fixtures;
+pub mod hub_sender;
 pub mod rtcp_receiver;
 pub mod sim;
 

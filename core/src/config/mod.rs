@@ -81,6 +81,8 @@ pub struct Settings {
     pub audio: AudioConfig,
     /// When the box streams.
     pub session: SessionConfig,
+    /// The hub's media coming back to the box (`[return]`).
+    pub return_media: ReturnConfig,
     /// Seconds between telemetry reports.
     pub telemetry_interval_s: u32,
 }
@@ -94,6 +96,7 @@ impl Settings {
             video: self.video.clone(),
             audio: self.audio.clone(),
             session: self.session.clone(),
+            return_media: self.return_media.clone(),
         })
     }
 }
@@ -173,9 +176,11 @@ pub struct MediaConfig {
     pub audio: AudioConfig,
     /// When the box streams.
     pub session: SessionConfig,
+    /// The hub's media coming back to the box.
+    pub return_media: ReturnConfig,
 }
 
-/// The central hub's receiving address.
+/// The central hub's receiving address, and the box's own ports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HubConfig {
     /// Host name or IP address of the hub.
@@ -184,15 +189,25 @@ pub struct HubConfig {
     pub video_port: u16,
     /// UDP port for audio RTP; RTCP uses the next port.
     pub audio_port: u16,
+    /// The box's own video RTP port, which it sends from and receives the
+    /// hub's video on (RTCP on the next port); `None`: a free port picked at
+    /// each session start.
+    pub local_video_port: Option<u16>,
+    /// The box's own audio RTP port, as `local_video_port`.
+    pub local_audio_port: Option<u16>,
 }
 
-/// SRTP suite and master key.
+/// SRTP suite and master keys, one per direction.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SrtpConfig {
-    /// The protection suite.
+    /// The protection suite (both directions).
     pub suite: SrtpSuite,
-    /// Master key followed by master salt, `suite.key_len()` bytes.
+    /// Master key followed by master salt, `suite.key_len()` bytes: what
+    /// the box sends.
     pub key: Vec<u8>,
+    /// The key of what the hub sends back; `None`: the box receives no
+    /// media (a hub that only records).
+    pub receive_key: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for SrtpConfig {
@@ -201,7 +216,27 @@ impl fmt::Debug for SrtpConfig {
         f.debug_struct("SrtpConfig")
             .field("suite", &self.suite)
             .field("key", &format_args!("<{} bytes>", self.key.len()))
+            .field(
+                "receive_key",
+                &self
+                    .receive_key
+                    .as_ref()
+                    .map(|k| format!("<{} bytes>", k.len())),
+            )
             .finish()
+    }
+}
+
+/// The hub's media coming back to the box (`[return]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnConfig {
+    /// The jitter buffer's latency: how long a packet may be late.
+    pub latency_ms: u32,
+}
+
+impl Default for ReturnConfig {
+    fn default() -> Self {
+        ReturnConfig { latency_ms: 100 }
     }
 }
 

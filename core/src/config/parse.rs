@@ -24,6 +24,7 @@ const ROOT_KEYS: &[&str] = &[
     "video",
     "audio",
     "session",
+    "return",
     "telemetry_interval_s",
     "updates",
 ];
@@ -34,6 +35,7 @@ pub const PUSHED_KEYS: &[&str] = &[
     "video",
     "audio",
     "session",
+    "return",
     "telemetry_interval_s",
 ];
 const MQTT_KEYS: &[&str] = &[
@@ -48,8 +50,15 @@ const MQTT_KEYS: &[&str] = &[
     "keepalive_s",
 ];
 const TRUST_KEYS: &[&str] = &["config_keys"];
-const HUB_KEYS: &[&str] = &["host", "video_port", "audio_port"];
-const SRTP_KEYS: &[&str] = &["suite", "key"];
+const HUB_KEYS: &[&str] = &[
+    "host",
+    "video_port",
+    "audio_port",
+    "local_video_port",
+    "local_audio_port",
+];
+const SRTP_KEYS: &[&str] = &["suite", "key", "receive_key"];
+const RETURN_KEYS: &[&str] = &["latency_ms"];
 const VIDEO_KEYS: &[&str] = &[
     "source",
     "encoder",
@@ -339,6 +348,8 @@ fn parse_settings(r: &mut Reader, root: &Section<'_>, require_media: bool) -> Op
     let audio = parse_audio(r, &section);
     let section = optional(r, "session");
     let session = parse_session(r, &section);
+    let section = optional(r, "return");
+    let return_media = parse_return(r, &section);
     let telemetry_interval_s = r
         .integer(root, "telemetry_interval_s", Some(60), 5, 3600)
         .map(|v| v as u32);
@@ -349,8 +360,25 @@ fn parse_settings(r: &mut Reader, root: &Section<'_>, require_media: bool) -> Op
         video: video?,
         audio: audio?,
         session: session?,
+        return_media: return_media?,
         telemetry_interval_s: telemetry_interval_s?,
     })
+}
+
+fn parse_return(r: &mut Reader, s: &Section<'_>) -> Option<ReturnConfig> {
+    r.reject_unknown(s, RETURN_KEYS);
+    let latency_ms = r_int(r, s, "latency_ms", 100, 0, 5000)?;
+    Some(ReturnConfig { latency_ms })
+}
+
+/// An optional port of the box's own: `Some(None)` when absent, `None` on
+/// an error (recorded). The daemon has no capabilities, so no port below
+/// 1024; RTCP takes the next port, so at most 65534.
+fn local_port(r: &mut Reader, s: &Section<'_>, key: &str) -> Option<Option<u16>> {
+    if !s.has(key) {
+        return Some(None);
+    }
+    r.integer(s, key, None, 1024, 65534).map(|p| Some(p as u16))
 }
 
 fn parse_hub(r: &mut Reader, s: &Section<'_>) -> Option<HubConfig> {
@@ -389,10 +417,26 @@ fn parse_hub(r: &mut Reader, s: &Section<'_>) -> Option<HubConfig> {
             return None;
         }
     }
+    let local_video_port = local_port(r, s, "local_video_port");
+    let local_audio_port = local_port(r, s, "local_audio_port");
+    if let (Some(Some(v)), Some(Some(a))) = (local_video_port, local_audio_port) {
+        if v.abs_diff(a) < 2 {
+            r.error(
+                s.path("local_audio_port"),
+                format!(
+                    "must not share a port with local video (it uses {v} and {} for RTCP), got {a}",
+                    v + 1
+                ),
+            );
+            return None;
+        }
+    }
     Some(HubConfig {
         host: host?,
         video_port: video_port?,
         audio_port: audio_port?,
+        local_video_port: local_video_port?,
+        local_audio_port: local_audio_port?,
     })
 }
 
@@ -411,12 +455,40 @@ fn parse_srtp(r: &mut Reader, s: &Section<'_>) -> Option<SrtpConfig> {
             .map_err(|e| r.error(s.path("key"), format!("is not valid base64: {e}")))
             .ok()
     });
-    let (suite, key) = (suite?, key?);
+    let receive_key = if s.has("receive_key") {
+        r.string(s, "receive_key", None).and_then(|k| {
+            base64::engine::general_purpose::STANDARD
+                .decode(k.trim())
+                .map_err(|e| r.error(s.path("receive_key"), format!("is not valid base64: {e}")))
+                .ok()
+                .map(Some)
+        })
+    } else {
+        Some(None)
+    };
+    let (suite, key, receive_key) = (suite?, key?, receive_key?);
     if let Err(message) = crate::srtp::check_key(suite, &key) {
         r.error(s.path("key"), message);
         return None;
     }
-    Some(SrtpConfig { suite, key })
+    if let Some(receive) = &receive_key {
+        if let Err(message) = crate::srtp::check_key(suite, receive) {
+            r.error(s.path("receive_key"), message);
+            return None;
+        }
+        if *receive == key {
+            r.error(
+                s.path("receive_key"),
+                "must differ from srtp.key: each direction has its own key",
+            );
+            return None;
+        }
+    }
+    Some(SrtpConfig {
+        suite,
+        key,
+        receive_key,
+    })
 }
 
 fn parse_video(r: &mut Reader, s: &Section<'_>) -> Option<VideoConfig> {
@@ -802,6 +874,76 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
         let errs = errors_of(&with("audio_port = 5006", "audio_port = 5005"));
         assert!(
             errs[0].starts_with("hub.audio_port: must not share a port with video"),
+            "{errs:?}"
+        );
+    }
+
+    const RECEIVE_KEY: &str = "HRwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgEA";
+
+    #[test]
+    fn the_return_direction_is_off_with_free_ports_by_default() {
+        let c = parse_toml(GOOD).unwrap();
+        let media = c.settings.media().unwrap();
+        assert_eq!(media.srtp.receive_key, None);
+        assert_eq!(media.hub.local_video_port, None);
+        assert_eq!(media.hub.local_audio_port, None);
+        assert_eq!(media.return_media.latency_ms, 100);
+    }
+
+    #[test]
+    fn receive_key_local_ports_and_latency_parse() {
+        let text = with(
+            "key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\"",
+            &format!("key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\"\nreceive_key = \"{RECEIVE_KEY}\""),
+        )
+        .replacen(
+            "audio_port = 5006",
+            "audio_port = 5006\nlocal_video_port = 7004\nlocal_audio_port = 7006",
+            1,
+        ) + "[return]\nlatency_ms = 250\n";
+        let media = parse_toml(&text).unwrap().settings.media().unwrap();
+        assert_eq!(media.srtp.receive_key.as_deref().map(<[u8]>::len), Some(30));
+        assert_eq!(media.hub.local_video_port, Some(7004));
+        assert_eq!(media.hub.local_audio_port, Some(7006));
+        assert_eq!(media.return_media.latency_ms, 250);
+        let debug = format!("{:?}", media.srtp);
+        assert!(
+            debug.contains("receive_key: Some(\"<30 bytes>\")"),
+            "{debug}"
+        );
+        assert!(!debug.contains(RECEIVE_KEY), "{debug}");
+    }
+
+    #[test]
+    fn bad_return_settings_are_named() {
+        let key = "key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\"";
+        let cases: &[(&str, &str, &str)] = &[
+            (key, "receive_key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\"",
+             "srtp.receive_key: must differ from srtp.key: each direction has its own key"),
+            (key, "receive_key = \"AAEC\"",
+             "srtp.receive_key: must be 30 bytes (master key + salt) for AES_CM_128_HMAC_SHA1_80, got 3 bytes"),
+            (key, "receive_key = \"not base64!\"", "srtp.receive_key: is not valid base64"),
+            (key, "receive_key = 7", "srtp.receive_key: expected a string, got an integer"),
+            ("audio_port = 5006", "local_video_port = 80", "hub.local_video_port: must be between 1024 and 65534, got 80"),
+            ("audio_port = 5006", "local_audio_port = 65535", "hub.local_audio_port: must be between 1024 and 65534, got 65535"),
+            ("audio_port = 5006", "local_video_port = 7004\nlocal_audio_port = 7005",
+             "hub.local_audio_port: must not share a port with local video (it uses 7004 and 7005 for RTCP), got 7005"),
+        ];
+        for (anchor, added, want) in cases {
+            let errs = errors_of(&with(anchor, &format!("{anchor}\n{added}")));
+            assert!(
+                errs.iter().any(|e| e.starts_with(want)),
+                "{added}: {errs:?}"
+            );
+        }
+        let errs = errors_of(&format!("{GOOD}[return]\nlatency_ms = 9000\n"));
+        assert_eq!(
+            errs,
+            vec!["return.latency_ms: must be between 0 and 5000, got 9000"]
+        );
+        let errs = errors_of(&format!("{GOOD}[return]\nlatncy_ms = 10\n"));
+        assert!(
+            errs[0].starts_with("return.latncy_ms: unknown key"),
             "{errs:?}"
         );
     }

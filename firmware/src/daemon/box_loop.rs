@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use bridgepoint_board::{BoardView, ButtonEdge};
+use bridgepoint_board::{BoardView, ButtonEdge, ReturnView};
 use bridgepoint_core::call::{CallEvent, CallState, EndReason};
 use bridgepoint_core::command_gate::CommandVerdict;
 use bridgepoint_core::config::Config;
@@ -267,6 +267,8 @@ impl BoxLoop {
 
     /// The packet counters, every second: the core's stall watchdog.
     pub fn on_packets_tick(&mut self) {
+        // The return path's counters reach the board's view once a second.
+        self.update_view();
         let sent = self.media.stats().snapshot();
         self.feed(
             Input::PacketsSent {
@@ -592,10 +594,17 @@ impl BoxLoop {
 
     /// Hands the core's current LEDs and states to the board.
     fn update_view(&mut self) {
+        let played = self.media.return_stats().snapshot();
         let next = BoardView {
             leds: self.core.leds().clone(),
             call: self.core.call_state().name(),
             stream: self.core.stream_state().name(),
+            return_media: ReturnView {
+                video_frames: played.video_frames,
+                audio_ms: played.audio_ms,
+                lost_packets: played.lost_packets,
+                ports: played.ports,
+            },
         };
         self.view.send_if_modified(|v| {
             let differs = *v != next;

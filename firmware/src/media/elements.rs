@@ -95,17 +95,22 @@ pub const ELEMENTS: &[Element] = &[
     el("audioconvert", "gstreamer1.0-plugins-base", "gstreamer1.0-plugins-base-audioconvert", Everywhere),
     el("audioresample", "gstreamer1.0-plugins-base", "gstreamer1.0-plugins-base-audioresample", Everywhere),
     el("audiotestsrc", "gstreamer1.0-plugins-base", "gstreamer1.0-plugins-base-audiotestsrc", Everywhere),
+    el("avdec_h264", "gstreamer1.0-libav", "gstreamer1.0-libav", Everywhere),
     el("capsfilter", "libgstreamer1.0-0", "gstreamer1.0", Everywhere),
+    el("fakesink", "libgstreamer1.0-0", "gstreamer1.0", Everywhere),
     el("h264parse", "gstreamer1.0-plugins-bad", "gstreamer1.0-plugins-bad-videoparsersbad", Everywhere),
     el("jpegdec", "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-good-jpeg", Everywhere),
     // The image ships x264 as its software encoder; openh264 would need
     // meta-multimedia's openh264 and the "openh264" PACKAGECONFIG of
     // gstreamer1.0-plugins-bad (see bridgepoint_git.bb).
     el("openh264enc", "gstreamer1.0-plugins-bad", "gstreamer1.0-plugins-bad-openh264", NotInImage),
+    el("opusdec", "gstreamer1.0-plugins-base", "gstreamer1.0-plugins-base-opus", Everywhere),
     el("opusenc", "gstreamer1.0-plugins-base", "gstreamer1.0-plugins-base-opus", Everywhere),
     el("queue", "libgstreamer1.0-0", "gstreamer1.0", Everywhere),
     el("rtpbin", "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-good-rtpmanager", Everywhere),
+    el("rtph264depay", "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-good-rtp", Everywhere),
     el("rtph264pay", "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-good-rtp", Everywhere),
+    el("rtpopusdepay", "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-good-rtp", Everywhere),
     el("rtpopuspay", "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-good-rtp", Everywhere),
     el("srtpdec", "gstreamer1.0-plugins-bad", "gstreamer1.0-plugins-bad-srtp", Everywhere),
     el("srtpenc", "gstreamer1.0-plugins-bad", "gstreamer1.0-plugins-bad-srtp", Everywhere),
@@ -210,6 +215,8 @@ mod tests {
         match source_module {
             // gstreamer1.0_*.bb: FILES:${PN} += "${libdir}/gstreamer-1.0/*.so"
             "gstreamer" => Some("gstreamer1.0".to_owned()),
+            // gstreamer1.0-libav_*.bb: one package, its plugin in ${PN}
+            "gst-libav" => Some("gstreamer1.0-libav".to_owned()),
             // gstreamer1.0-plugins-packaging.inc: one ${PN}-<stem> per libgst<stem>.so
             "gst-plugins-base" | "gst-plugins-good" | "gst-plugins-bad" | "gst-plugins-ugly" => {
                 let set = source_module.strip_prefix("gst-plugins-")?;

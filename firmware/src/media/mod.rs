@@ -8,6 +8,7 @@
 //! - [`pipeline`]: builds the SRTP pipeline in one function.
 //! - [`runner`]: starts/stops pipelines and reports typed events.
 //! - [`start_align`]: starts the audio at the video's first frame.
+//! - [`return_path`]: the hub's media coming back, decrypted, decoded, played.
 //! - [`stats`]: packet and byte counters.
 //! - [`latency`]: encoder-to-send delay probes (for the benchmark).
 //! - [`error`]: typed pipeline errors naming the element.
@@ -18,6 +19,7 @@ pub mod error;
 pub mod latency;
 pub mod pipeline;
 pub mod plan;
+pub mod return_path;
 pub mod runner;
 pub mod start_align;
 pub mod stats;

@@ -57,7 +57,11 @@ pub fn package_of(factory: &str) -> &'static str {
     )
 }
 
-fn make(factory: &str, name: &str, role: &'static str) -> Result<gst::Element, PipelineError> {
+pub(super) fn make(
+    factory: &str,
+    name: &str,
+    role: &'static str,
+) -> Result<gst::Element, PipelineError> {
     gst::ElementFactory::make(factory)
         .name(name)
         .build()
@@ -148,11 +152,15 @@ fn set_nick(element: &gst::Element, property: &str, nick: &str) -> Result<(), Pi
     Ok(())
 }
 
-/// One RTP session: payloader → rtpbin → srtpenc → UDP (RTP and RTCP).
+/// One RTP session: payloader → rtpbin → srtpenc → UDP (RTP and RTCP),
+/// and what the hub sends back on the same ports.
 struct SessionSpec<'a> {
     index: u32,
     kind: &'a str,
+    /// The hub's port.
     port: u16,
+    /// The box's own port (`None`: picked by the system).
+    local_port: Option<u16>,
 }
 
 /// Builds the whole pipeline. Nothing is started. On an error, what was
@@ -190,6 +198,11 @@ fn populate(
     // read separately, whose offset from the pipeline clock wobbles under
     // load and makes receivers' timestamps jump between reports).
     set_nick(&rtpbin, "ntp-time-source", "clock-time")?;
+    // The hub's return media: how late a packet may be, and lost packets
+    // passed on as gaps (the Opus decoder conceals them).
+    rtpbin.set_property("latency", media.return_media.latency_ms);
+    rtpbin.set_property("do-lost", true);
+    super::return_path::attach(&rtpbin);
     pipeline
         .add(&rtpbin)
         .map_err(|e| link_err(&rtpbin, &rtpbin, e))?;
@@ -205,6 +218,7 @@ fn populate(
                 index: 0,
                 kind: "video",
                 port: media.hub.video_port,
+                local_port: media.hub.local_video_port,
             },
         ),
         (
@@ -213,6 +227,7 @@ fn populate(
                 index: 1,
                 kind: "audio",
                 port: media.hub.audio_port,
+                local_port: media.hub.local_audio_port,
             },
         ),
     ] {
@@ -548,32 +563,50 @@ fn build_session(
         &media.hub.host,
         spec.port + 1,
     )?;
-    // Symmetric RTCP (RFC 4961): reports are sent from the socket the box
-    // listens on, so the hub's receiver reports come back to it.
-    let rtcp_source = make(
-        "udpsrc",
+    // Symmetric RTP and RTCP (RFC 4961): the box sends from the sockets it
+    // receives on, so a NAT in the province opens for the hub's return
+    // media and reports, and a hub can answer to where the packets come
+    // from. The box's own ports are configured or picked by the system.
+    let rtp_source = open_source(
+        pipeline,
+        &format!("{}-rtp-source", spec.kind),
+        "RTP receiver (the hub's return media)",
+        spec.local_port,
+        super::return_path::srtp_caps(spec.kind),
+    )?;
+    rtp_sink.set_property_from_value("socket", &rtp_source.property_value("used-socket"));
+    rtp_sink.set_property("close-socket", false);
+    let rtcp_source = open_source(
+        pipeline,
         &format!("{}-rtcp-source", spec.kind),
         "RTCP receiver",
+        spec.local_port.map(|p| p + 1),
+        gst::Caps::builder("application/x-srtcp").build(),
     )?;
-    rtcp_source.set_property("port", 0i32);
-    rtcp_source.set_property("caps", gst::Caps::builder("application/x-srtcp").build());
-    // In the pipeline before it opens its socket, so that a failure further
-    // on takes it back to NULL with the rest (see `build`).
-    add_all(pipeline, &[&rtcp_source])?;
-    rtcp_source.set_state(gst::State::Ready).map_err(|e| {
-        PipelineError::StateChange(format!(
-            "{}: cannot open its socket: {e}",
-            rtcp_source.name()
-        ))
-    })?;
     rtcp_sink.set_property_from_value("socket", &rtcp_source.property_value("used-socket"));
     rtcp_sink.set_property("close-socket", false);
+    // What the hub sends is protected with its own key (srtp.receive_key),
+    // its RTCP too; without one, the hub only records and its reports come
+    // under the box's key, as before.
+    let receive_key = media.srtp.receive_key.as_ref();
     let srtcp_dec = make(
         "srtpdec",
-        &format!("{}-srtcp-dec", spec.kind),
-        "SRTCP decryption",
+        &format!(
+            "{}-{}",
+            spec.kind,
+            if receive_key.is_some() {
+                "srtp-dec"
+            } else {
+                "srtcp-dec"
+            }
+        ),
+        "SRTP/SRTCP decryption",
     )?;
-    let (key, cipher, auth) = (media.srtp.key.clone(), suite.gst_cipher(), suite.gst_auth());
+    let (key, cipher, auth) = (
+        receive_key.unwrap_or(&media.srtp.key).clone(),
+        suite.gst_cipher(),
+        suite.gst_auth(),
+    );
     srtcp_dec.connect("request-key", false, move |_| {
         let caps = gst::Caps::builder("application/x-srtp")
             .field("srtp-key", gst::Buffer::from_slice(key.clone()))
@@ -585,6 +618,36 @@ fn build_session(
         Some(caps.to_value())
     });
     add_all(pipeline, &[&srtp, &rtp_sink, &rtcp_sink, &srtcp_dec])?;
+    if receive_key.is_some() {
+        link_pads(
+            &rtp_source,
+            &static_pad(&rtp_source, "src")?,
+            &srtcp_dec,
+            &static_pad(&srtcp_dec, "rtp_sink")?,
+        )?;
+        let bin_rtp_recv = request_pad(rtpbin, &format!("recv_rtp_sink_{i}"))?;
+        link_pads(
+            &srtcp_dec,
+            &static_pad(&srtcp_dec, "rtp_src")?,
+            rtpbin,
+            &bin_rtp_recv,
+        )?;
+    } else {
+        let discard = make(
+            "fakesink",
+            &format!("{}-rtp-discard", spec.kind),
+            "drop (no srtp.receive_key)",
+        )?;
+        discard.set_property("sync", false);
+        discard.set_property("async", false);
+        add_all(pipeline, &[&discard])?;
+        link_pads(
+            &rtp_source,
+            &static_pad(&rtp_source, "src")?,
+            &discard,
+            &static_pad(&discard, "sink")?,
+        )?;
+    }
 
     let bin_rtp_sink = request_pad(rtpbin, &format!("send_rtp_sink_{i}"))?;
     link_pads(pay, &static_pad(pay, "src")?, rtpbin, &bin_rtp_sink)?;
@@ -622,6 +685,38 @@ fn build_session(
         &bin_rtcp_sink,
     )?;
     Ok(())
+}
+
+/// A UDP source on the box's own `port` (0: picked by the system), added
+/// to the pipeline and opened (READY), so that a sender can share its
+/// socket. Never shared with another program: a port in use is an error
+/// naming the element and the port.
+fn open_source(
+    pipeline: &gst::Pipeline,
+    name: &str,
+    role: &'static str,
+    port: Option<u16>,
+    caps: gst::Caps,
+) -> Result<gst::Element, PipelineError> {
+    let source = make("udpsrc", name, role)?;
+    source.set_property("port", port.map_or(0, i32::from));
+    source.set_property("reuse", false);
+    source.set_property("caps", caps);
+    // In the pipeline before it opens its socket, so that a failure further
+    // on takes it back to NULL with the rest (see `build`).
+    add_all(pipeline, &[&source])?;
+    source.set_state(gst::State::Ready).map_err(|e| {
+        let port = port.map_or("a free port".to_owned(), |p| format!("port {p}"));
+        PipelineError::StateChange(format!("{name}: cannot open its socket on {port}: {e}"))
+    })?;
+    Ok(source)
+}
+
+/// The port a source opened by [`open_source`] is bound to.
+pub fn bound_port(source: &gst::Element) -> Option<u16> {
+    let socket = source.property::<Option<gst::glib::Object>>("used-socket")?;
+    let address = socket.property::<gst::glib::Object>("local-address");
+    u16::try_from(address.property::<u32>("port")).ok()
 }
 
 fn udp_sink(name: &str, host: &str, port: u16) -> Result<gst::Element, PipelineError> {

@@ -31,7 +31,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::pipeline::{self, names};
 use super::plan::{self, HARDWARE_ENCODER};
-use super::stats::{attach_counter, StreamStats};
+use super::stats::{attach_counter, ReturnStats, StreamStats};
 use super::PipelineError;
 
 /// What a running pipeline reports.
@@ -69,6 +69,8 @@ pub struct MediaRunner {
     /// The generation started last and not stopped since (even if it failed to build).
     active: Option<u64>,
     stats: Arc<StreamStats>,
+    /// What the hub sent back and the box played (the running pipeline).
+    return_stats: Arc<ReturnStats>,
     /// Test fault: the next pipeline's video stops this long after its start.
     stall_video_after: Option<Duration>,
 }
@@ -84,6 +86,7 @@ impl MediaRunner {
             generation: 0,
             active: None,
             stats: Arc::default(),
+            return_stats: Arc::default(),
             stall_video_after: None,
         }
     }
@@ -99,6 +102,11 @@ impl MediaRunner {
     /// The counters of what was sent.
     pub fn stats(&self) -> Arc<StreamStats> {
         self.stats.clone()
+    }
+
+    /// What the hub sent back and the box played since the pipeline started.
+    pub fn return_stats(&self) -> Arc<ReturnStats> {
+        self.return_stats.clone()
     }
 
     /// Whether `generation` is the pipeline running now.
@@ -143,6 +151,21 @@ impl MediaRunner {
         }
         self.watch_bus(&pipeline, generation);
         self.watch_first_packet(&pipeline, generation);
+        let port = |name: &str| {
+            pipeline
+                .by_name(name)
+                .and_then(|source| pipeline::bound_port(&source))
+        };
+        let ports = port("video-rtp-source").zip(port("audio-rtp-source"));
+        if let Some((video, audio)) = ports {
+            tracing::info!(
+                video_port = video,
+                audio_port = audio,
+                receive = media.srtp.receive_key.is_some(),
+                "the box sends from and receives on its own ports (RTCP on the next ports)"
+            );
+        }
+        self.return_stats.watch(&pipeline, ports);
         if let Some(sink) = pipeline.by_name(names::VIDEO_RTP_SINK) {
             attach_counter(
                 &sink,

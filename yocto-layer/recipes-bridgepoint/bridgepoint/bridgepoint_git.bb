@@ -138,6 +138,7 @@ CONFFILES:${PN} = "${sysconfdir}/bridgepoint/bridgepoint.toml"
 # video4linux2, srtp, x264) are enabled in conf/distro/bridgepoint.conf.
 RDEPENDS:${PN} += "\
     gstreamer1.0 \
+    gstreamer1.0-libav \
     gstreamer1.0-plugins-bad-srtp \
     gstreamer1.0-plugins-bad-videoparsersbad \
     gstreamer1.0-plugins-base-alsa \
