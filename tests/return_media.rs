@@ -86,6 +86,14 @@ fn the_box_plays_what_the_hub_sends_back_while_the_hub_records_the_box() {
     let sdp =
         String::from_utf8(run_cli(&["sdp", "--config", daemon.config.to_str().unwrap()]).stdout)
             .unwrap();
+    // Both directions described; the box's own key last, for ffmpeg.
+    let receive_b64 = base64::engine::general_purpose::STANDARD.encode(RECEIVE_KEY);
+    assert!(
+        sdp.contains(&format!(
+            "a=sendrecv\na=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:{receive_b64}\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\n"
+        )),
+        "{sdp}"
+    );
     // The hub's recorder listens before the session starts, as it should.
     let recorder = record(dir.path(), "hub", &sdp, 6);
     let mut board = SimBoard::connect(&daemon.socket());

@@ -70,7 +70,10 @@ fn unsigned_forged_expired_replayed_and_other_box_commands_are_refused_and_signe
     let now = unix_now();
     let key: Vec<u8> = (1..=30).collect();
 
-    let session_key = |k: Vec<u8>| Command::SessionStart { srtp_key: Some(k) };
+    let session_key = |k: Vec<u8>| Command::SessionStart {
+        srtp_key: Some(k),
+        receive_key: None,
+    };
     let update = Command::Update {
         url: "https://fw.example/x.raucb".into(),
     };
@@ -131,6 +134,18 @@ fn unsigned_forged_expired_replayed_and_other_box_commands_are_refused_and_signe
             now + 60,
             "args.srtp_key: is a constant byte pattern",
         ),
+        (
+            "c7b",
+            Command::SessionStart {
+                srtp_key: Some(key.clone()),
+                receive_key: Some(key.clone()),
+            },
+            Some(&keys),
+            DEVICE,
+            12,
+            now + 60,
+            "args.receive_key: must differ from the key the box sends with",
+        ),
     ];
     for (id, cmd, signer, device, counter, expires_at, expected) in refused {
         let payload = command(id, cmd, signer.map(|k| (k, device, counter, expires_at)));
@@ -142,13 +157,15 @@ fn unsigned_forged_expired_replayed_and_other_box_commands_are_refused_and_signe
         "nothing refused started a stream"
     );
 
-    // A signed session key is obeyed: the session streams.
+    // Signed session keys (both directions) are obeyed: the session streams.
+    let receive_key: Vec<u8> = key.iter().rev().copied().collect();
     let start = command(
         "c8",
         Command::SessionStart {
             srtp_key: Some(key.clone()),
+            receive_key: Some(receive_key),
         },
-        Some((&keys, DEVICE, 12, now + 60)),
+        Some((&keys, DEVICE, 13, now + 60)),
     );
     assert_eq!(
         ask(&central, &sub, "c8", &start, &daemon)["ok"],
@@ -160,7 +177,7 @@ fn unsigned_forged_expired_replayed_and_other_box_commands_are_refused_and_signe
     // The same token again is a replay.
     refused_with(
         &ask(&central, &sub, "c8", &start, &daemon),
-        "counter: 12 is not newer than the last signed command's 12",
+        "counter: 13 is not newer than the last signed command's 13",
     );
     // Read-only commands may come unsigned.
     let identify = command("c9", Command::Identify { seconds: Some(2) }, None);
@@ -180,12 +197,12 @@ fn unsigned_forged_expired_replayed_and_other_box_commands_are_refused_and_signe
     );
     refused_with(
         &ask(&central, &sub, "c8", &start, &daemon),
-        "counter: 12 is not newer than the last signed command's 12",
+        "counter: 13 is not newer than the last signed command's 13",
     );
 
     // A newer signed reboot is obeyed, but this daemon has no way to reboot
     // (not run by systemd: no RUNTIME_DIRECTORY): refused with the reason.
-    let reboot = command("c10", Command::Reboot, Some((&keys, DEVICE, 13, now + 60)));
+    let reboot = command("c10", Command::Reboot, Some((&keys, DEVICE, 14, now + 60)));
     refused_with(
         &ask(&central, &sub, "c10", &reboot, &daemon),
         "cannot reboot: not started by systemd with RuntimeDirectory=",
@@ -211,7 +228,7 @@ fn unsigned_forged_expired_replayed_and_other_box_commands_are_refused_and_signe
         &text,
         &[("RUNTIME_DIRECTORY", run_dir.to_str().unwrap())],
     );
-    let reboot = command("c11", Command::Reboot, Some((&keys, DEVICE, 14, now + 60)));
+    let reboot = command("c11", Command::Reboot, Some((&keys, DEVICE, 15, now + 60)));
     assert_eq!(ask(&central, &sub, "c11", &reboot, &daemon)["ok"], true);
     assert_eq!(
         std::fs::read_to_string(run_dir.join("reboot")).unwrap(),

@@ -207,6 +207,14 @@ pub enum SessionCmd {
             value_name = "BASE64"
         )]
         srtp_key: Option<String>,
+        /// A per-session key of what the hub sends back, base64, same suite, not the --srtp-key; signed: give --key.
+        #[arg(
+            long,
+            env = "BPCTL_RECEIVE_KEY",
+            hide_env_values = true,
+            value_name = "BASE64"
+        )]
+        receive_key: Option<String>,
         /// Signing.
         #[command(flatten)]
         signing: SigningArgs,

@@ -36,9 +36,18 @@ const STATUS_WAIT: Duration = Duration::from_millis(1000);
 /// box's suites takes, not a constant byte pattern (the box checks it
 /// against its own suite again).
 pub fn read_srtp_key(b64: &str) -> Result<Vec<u8>, String> {
+    read_key("--srtp-key", b64)
+}
+
+/// Reads `--receive-key`, checked as `--srtp-key`.
+pub fn read_receive_key(b64: &str) -> Result<Vec<u8>, String> {
+    read_key("--receive-key", b64)
+}
+
+fn read_key(option: &str, b64: &str) -> Result<Vec<u8>, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
-        .map_err(|e| format!("--srtp-key is not valid base64: {e}"))?;
+        .map_err(|e| format!("{option} is not valid base64: {e}"))?;
     let suites = bridgepoint_core::srtp::SrtpSuite::ALL;
     let Some(suite) = suites.iter().find(|s| s.key_len() == bytes.len()) else {
         let lengths: Vec<String> = suites
@@ -46,12 +55,12 @@ pub fn read_srtp_key(b64: &str) -> Result<Vec<u8>, String> {
             .map(|s| format!("{} for {}", s.key_len(), s.name()))
             .collect();
         return Err(format!(
-            "--srtp-key must be a master key + salt of {} bytes, got {} bytes (make one with: head -c 30 /dev/urandom | base64)",
+            "{option} must be a master key + salt of {} bytes, got {} bytes (make one with: head -c 30 /dev/urandom | base64)",
             lengths.join(", "),
             bytes.len()
         ));
     };
-    bridgepoint_core::srtp::check_key(*suite, &bytes).map_err(|e| format!("--srtp-key {e}"))?;
+    bridgepoint_core::srtp::check_key(*suite, &bytes).map_err(|e| format!("{option} {e}"))?;
     Ok(bytes)
 }
 

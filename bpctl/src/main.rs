@@ -39,22 +39,38 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Push(a) => return push::run(b, a).await,
         Cmd::List(a) => list::run(b, a).await?,
         Cmd::Watch(a) => watch::run(b, a).await?,
-        Cmd::Session { action } => match action {
-            SessionCmd::Start {
-                device,
-                srtp_key,
-                signing,
-            } => {
-                let srtp_key = match srtp_key {
-                    Some(k) => Some(command::read_srtp_key(k).map_err(|e| anyhow::anyhow!(e))?),
-                    None => None,
-                };
-                command::run(b, device, Command::SessionStart { srtp_key }, signing).await?
+        Cmd::Session { action } => {
+            match action {
+                SessionCmd::Start {
+                    device,
+                    srtp_key,
+                    receive_key,
+                    signing,
+                } => {
+                    let srtp_key = srtp_key
+                        .as_deref()
+                        .map(command::read_srtp_key)
+                        .transpose()
+                        .map_err(|e| anyhow::anyhow!(e))?;
+                    let receive_key = receive_key
+                        .as_deref()
+                        .map(command::read_receive_key)
+                        .transpose()
+                        .map_err(|e| anyhow::anyhow!(e))?;
+                    if srtp_key.is_some() && srtp_key == receive_key {
+                        anyhow::bail!("--receive-key must differ from --srtp-key: each direction has its own key");
+                    }
+                    let start = Command::SessionStart {
+                        srtp_key,
+                        receive_key,
+                    };
+                    command::run(b, device, start, signing).await?
+                }
+                SessionCmd::End { device, signing } => {
+                    command::run(b, device, Command::SessionEnd, signing).await?
+                }
             }
-            SessionCmd::End { device, signing } => {
-                command::run(b, device, Command::SessionEnd, signing).await?
-            }
-        },
+        }
         Cmd::Identify(a) => {
             let command = Command::Identify { seconds: a.seconds };
             command::run(b, &a.device, command, &a.signing).await?

@@ -275,9 +275,19 @@ mod tests {
         assert!(
             reason(admit(update.to_json().as_bytes(), &c)).starts_with("unsigned update refused")
         );
+        let receive = request(
+            Command::SessionStart {
+                srtp_key: None,
+                receive_key: Some((0..30).collect()),
+            },
+            None,
+        );
+        assert!(reason(admit(receive.to_json().as_bytes(), &c))
+            .starts_with("unsigned session key refused"));
         let key = request(
             Command::SessionStart {
                 srtp_key: Some((0..30).collect()),
+                receive_key: None,
             },
             None,
         );
@@ -324,7 +334,10 @@ mod tests {
             Command::Identify { seconds: None },
             Command::Keyframe,
             Command::SessionEnd,
-            Command::SessionStart { srtp_key: None },
+            Command::SessionStart {
+                srtp_key: None,
+                receive_key: None,
+            },
         ] {
             let r = request(command, None);
             assert!(

@@ -4,7 +4,9 @@
 //! `ffmpeg -protocol_whitelist file,udp,rtp,srtp,crypto -i stream.sdp ...`
 //! receives, decrypts and records with it. Video is H.264 (payload type 96),
 //! audio Opus (payload type 111), each SRTP-protected with an SDES
-//! `a=crypto` line (RFC 4568). RTCP uses each RTP port + 1.
+//! `a=crypto` line (RFC 4568). RTCP uses each RTP port + 1. With
+//! `srtp.receive_key` both directions are described: `a=sendrecv`, and the
+//! hub's own key as a second `a=crypto` line.
 
 use base64::Engine as _;
 
@@ -37,8 +39,25 @@ pub fn profile_level_id(width: u32, height: u32, fps: u32) -> &'static str {
 pub fn session_description(device_id: &str, media: &MediaConfig) -> String {
     let hub = &media.hub;
     let ip_version = if hub.host.contains(':') { "IP6" } else { "IP4" };
-    let key = base64::engine::general_purpose::STANDARD.encode(&media.srtp.key);
-    let crypto = format!("a=crypto:1 {} inline:{}", media.srtp.suite.name(), key);
+    let b64 = |key: &[u8]| base64::engine::general_purpose::STANDARD.encode(key);
+    let suite = media.srtp.suite.name();
+    // Each media section ends with its direction and keys. With a receive
+    // key the hub also sends (`sendrecv`): tag 2 is the key it protects
+    // what it sends with. The box's own key (tag 1) comes last: ffmpeg
+    // keeps the last `a=crypto` line of a section, and decrypts the box's
+    // stream with it.
+    let mut tail = Vec::new();
+    match &media.srtp.receive_key {
+        Some(receive) => {
+            tail.push("a=sendrecv".to_owned());
+            tail.push(format!("a=crypto:2 {suite} inline:{}", b64(receive)));
+        }
+        None => tail.push("a=recvonly".to_owned()),
+    }
+    tail.push(format!(
+        "a=crypto:1 {suite} inline:{}",
+        b64(&media.srtp.key)
+    ));
     let v = &media.video;
     let video = [
         format!("m=video {} RTP/SAVP {VIDEO_PAYLOAD_TYPE}", hub.video_port),
@@ -61,8 +80,6 @@ pub fn session_description(device_id: &str, media: &MediaConfig) -> String {
         format!("c=IN {ip_version} {}", hub.host),
         "t=0 0".to_owned(),
     ];
-    // Each media section ends with its direction and key.
-    let tail = ["a=recvonly".to_owned(), crypto];
     let lines = session
         .iter()
         .chain(video.iter().chain(&tail))
@@ -105,6 +122,21 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
         let crypto =
             "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\n";
         assert_eq!(sdp.matches(crypto).count(), 2, "{sdp}");
+    }
+
+    #[test]
+    fn with_a_receive_key_both_directions_and_keys_are_described_the_box_s_last() {
+        let text = FILE.replace(
+            "key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\"",
+            "key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\"\nreceive_key = \"HRwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgEA\"",
+        );
+        let c = parse_toml(&text).unwrap();
+        let sdp = session_description(&c.device_id, &c.settings.media().unwrap());
+        assert!(!sdp.contains("a=recvonly"), "{sdp}");
+        assert_eq!(sdp.matches("a=sendrecv\n").count(), 2, "{sdp}");
+        let pair = "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:HRwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgEA\n\
+                    a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\n";
+        assert_eq!(sdp.matches(pair).count(), 2, "{sdp}");
     }
 
     #[test]

@@ -47,8 +47,10 @@ pub enum Command {
     /// Start a session (answer a pending call, or start one), optionally
     /// with a per-session SRTP master key + salt (SDES-style).
     SessionStart {
-        /// The per-session key, raw bytes.
+        /// The per-session key of what the box sends, raw bytes.
         srtp_key: Option<Vec<u8>>,
+        /// The per-session key of what the hub sends back, raw bytes.
+        receive_key: Option<Vec<u8>>,
     },
     /// End the session.
     SessionEnd,
@@ -94,7 +96,10 @@ impl Command {
     /// act on what the box is already configured to do.
     pub fn must_be_signed(&self) -> bool {
         match self {
-            Command::SessionStart { srtp_key } => srtp_key.is_some(),
+            Command::SessionStart {
+                srtp_key,
+                receive_key,
+            } => srtp_key.is_some() || receive_key.is_some(),
             Command::Update { .. } | Command::Reboot | Command::SetConfigVersion { .. } => true,
             Command::SessionEnd | Command::Identify { .. } | Command::Keyframe => false,
         }
@@ -103,8 +108,19 @@ impl Command {
     fn args(&self) -> Value {
         match self {
             Command::SessionStart {
-                srtp_key: Some(key),
-            } => json!({ "srtp_key": base64::engine::general_purpose::STANDARD.encode(key) }),
+                srtp_key,
+                receive_key,
+            } if srtp_key.is_some() || receive_key.is_some() => {
+                let b64 = |k: &Vec<u8>| base64::engine::general_purpose::STANDARD.encode(k);
+                let mut args = serde_json::Map::new();
+                if let Some(k) = srtp_key {
+                    args.insert("srtp_key".into(), b64(k).into());
+                }
+                if let Some(k) = receive_key {
+                    args.insert("receive_key".into(), b64(k).into());
+                }
+                Value::Object(args)
+            }
             Command::Identify { seconds: Some(s) } => json!({ "seconds": s }),
             Command::Update { url } => json!({ "url": url }),
             Command::SetConfigVersion { version } => json!({ "version": version }),
@@ -256,24 +272,27 @@ fn read_command(cmd: &str, args: &Map<String, Value>) -> Result<Command, ProtoEr
     };
     Ok(match cmd {
         "session.start" => {
-            allow(&["srtp_key"])?;
-            let srtp_key = match args.get("srtp_key") {
-                None => None,
-                Some(Value::String(k)) => Some(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(k.trim())
-                        .map_err(|e| {
-                            ProtoError::member("args.srtp_key", format!("is not valid base64: {e}"))
-                        })?,
-                ),
-                Some(other) => {
-                    return Err(ProtoError::member(
-                        "args.srtp_key",
-                        format!("expected a base64 string, got {other}"),
-                    ))
-                }
+            allow(&["srtp_key", "receive_key"])?;
+            let key = |name: &str| match args.get(name) {
+                None => Ok(None),
+                Some(Value::String(k)) => base64::engine::general_purpose::STANDARD
+                    .decode(k.trim())
+                    .map(Some)
+                    .map_err(|e| {
+                        ProtoError::member(
+                            format!("args.{name}"),
+                            format!("is not valid base64: {e}"),
+                        )
+                    }),
+                Some(other) => Err(ProtoError::member(
+                    format!("args.{name}"),
+                    format!("expected a base64 string, got {other}"),
+                )),
             };
-            Command::SessionStart { srtp_key }
+            Command::SessionStart {
+                srtp_key: key("srtp_key")?,
+                receive_key: key("receive_key")?,
+            }
         }
         "session.end" | "keyframe" | "reboot" => {
             allow(&[])?;
@@ -400,12 +419,25 @@ mod tests {
     fn every_command_parses() {
         assert_eq!(
             p(r#"{"id":"a","cmd":"session.start","args":{}}"#),
-            Command::SessionStart { srtp_key: None }
+            Command::SessionStart {
+                srtp_key: None,
+                receive_key: None,
+            }
         );
         assert_eq!(
             p(r#"{"id":"a","cmd":"session.start","args":{"srtp_key":"AAEC"}}"#),
             Command::SessionStart {
-                srtp_key: Some(vec![0, 1, 2])
+                srtp_key: Some(vec![0, 1, 2]),
+                receive_key: None,
+            }
+        );
+        assert_eq!(
+            p(
+                r#"{"id":"a","cmd":"session.start","args":{"srtp_key":"AAEC","receive_key":"AwQF"}}"#
+            ),
+            Command::SessionStart {
+                srtp_key: Some(vec![0, 1, 2]),
+                receive_key: Some(vec![3, 4, 5]),
             }
         );
         assert_eq!(p(r#"{"id":"a","cmd":"session.end"}"#), Command::SessionEnd);
@@ -456,6 +488,7 @@ mod tests {
             id: "k".into(),
             command: Command::SessionStart {
                 srtp_key: Some(vec![7; 30]),
+                receive_key: Some(vec![9; 30]),
             },
             binding: None,
         };
@@ -496,6 +529,14 @@ mod tests {
             (
                 r#"{"id":"x","cmd":"session.start","args":{"srtp_key":"!!"}}"#,
                 "args.srtp_key: is not valid base64",
+            ),
+            (
+                r#"{"id":"x","cmd":"session.start","args":{"receive_key":"!!"}}"#,
+                "args.receive_key: is not valid base64",
+            ),
+            (
+                r#"{"id":"x","cmd":"session.start","args":{"receive_key":7}}"#,
+                "args.receive_key: expected a base64 string, got 7",
             ),
             (r#"{"id":"x","cmd":5}"#, "cmd: expected a string"),
             (
@@ -553,10 +594,20 @@ mod tests {
         assert!(Command::Update { url: String::new() }.must_be_signed());
         assert!(Command::SetConfigVersion { version: 1 }.must_be_signed());
         assert!(Command::SessionStart {
-            srtp_key: Some(vec![1])
+            srtp_key: Some(vec![1]),
+            receive_key: None,
         }
         .must_be_signed());
-        assert!(!Command::SessionStart { srtp_key: None }.must_be_signed());
+        assert!(Command::SessionStart {
+            srtp_key: None,
+            receive_key: Some(vec![1]),
+        }
+        .must_be_signed());
+        assert!(!Command::SessionStart {
+            srtp_key: None,
+            receive_key: None,
+        }
+        .must_be_signed());
         assert!(!Command::Identify { seconds: None }.must_be_signed());
         assert!(!Command::Keyframe.must_be_signed());
         assert!(!Command::SessionEnd.must_be_signed());

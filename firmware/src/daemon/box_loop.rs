@@ -425,12 +425,17 @@ impl BoxLoop {
     fn carry_out(&mut self, request: &CommandRequest) -> Result<(), String> {
         let now = Instant::now();
         match &request.command {
-            Command::SessionStart { srtp_key } => {
+            Command::SessionStart {
+                srtp_key,
+                receive_key,
+            } => {
                 if self.provisioning.media().is_none() {
                     return Err("no hub or SRTP key provisioned yet".to_owned());
                 }
-                if let Some(key) = srtp_key {
-                    let changed = self.provisioning.start_session_key(key.clone())?;
+                if srtp_key.is_some() || receive_key.is_some() {
+                    let changed = self
+                        .provisioning
+                        .start_session_keys(srtp_key.clone(), receive_key.clone())?;
                     self.media.set_media(self.provisioning.media());
                     if changed {
                         // Already streaming (always mode, or a session in

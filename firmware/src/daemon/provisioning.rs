@@ -34,6 +34,8 @@ pub struct Provisioning {
     applied_version: u64,
     /// A per-session SRTP key from `session.start`, until the session ends.
     session_key: Option<Vec<u8>>,
+    /// A per-session key of what the hub sends back, likewise.
+    session_receive_key: Option<Vec<u8>>,
 }
 
 impl Provisioning {
@@ -65,6 +67,7 @@ impl Provisioning {
             settings,
             applied_version,
             session_key: None,
+            session_receive_key: None,
         })
     }
 
@@ -84,6 +87,9 @@ impl Provisioning {
         let mut media = self.settings.media()?;
         if let Some(key) = &self.session_key {
             media.srtp.key = key.clone();
+        }
+        if let Some(key) = &self.session_receive_key {
+            media.srtp.receive_key = Some(key.clone());
         }
         Some(media)
     }
@@ -143,22 +149,49 @@ impl Provisioning {
         }
     }
 
-    /// A per-session key from `session.start`, checked like a configured
-    /// key; returns whether it differs from the key in use.
-    pub fn start_session_key(&mut self, key: Vec<u8>) -> Result<bool, String> {
+    /// Per-session keys from `session.start` (what the box sends, what
+    /// the hub sends back), checked like configured keys, the two never the
+    /// same; returns whether the keys in use changed.
+    pub fn start_session_keys(
+        &mut self,
+        send: Option<Vec<u8>>,
+        receive: Option<Vec<u8>>,
+    ) -> Result<bool, String> {
         let Some(srtp) = &self.settings.srtp else {
             return Err("no hub or SRTP key provisioned yet".to_owned());
         };
-        bridgepoint_core::srtp::check_key(srtp.suite, &key)
-            .map_err(|e| format!("args.srtp_key: {e}"))?;
-        let changed = self.session_key.as_ref() != Some(&key);
-        self.session_key = Some(key);
+        let check = |name: &str, key: &Option<Vec<u8>>| match key {
+            Some(k) => bridgepoint_core::srtp::check_key(srtp.suite, k)
+                .map_err(|e| format!("args.{name}: {e}")),
+            None => Ok(()),
+        };
+        check("srtp_key", &send)?;
+        check("receive_key", &receive)?;
+        let send_in_use = send.as_ref().unwrap_or(&srtp.key);
+        let receive_in_use = receive.as_ref().or(srtp.receive_key.as_ref());
+        if receive_in_use == Some(send_in_use) {
+            return Err(
+                "args.receive_key: must differ from the key the box sends with: each direction has its own key"
+                    .to_owned(),
+            );
+        }
+        let mut changed = false;
+        if send.is_some() {
+            changed |= self.session_key != send;
+            self.session_key = send;
+        }
+        if receive.is_some() {
+            changed |= self.session_receive_key != receive;
+            self.session_receive_key = receive;
+        }
         Ok(changed)
     }
 
-    /// The session ended: its key with it. Returns whether there was one.
+    /// The session ended: its keys with it. Returns whether there was one.
     pub fn end_session_key(&mut self) -> bool {
-        self.session_key.take().is_some()
+        let send = self.session_key.take().is_some();
+        let receive = self.session_receive_key.take().is_some();
+        send || receive
     }
 
     /// Forgets the provisioned config (factory reset), keeping the identity.
@@ -167,6 +200,7 @@ impl Provisioning {
         self.settings = self.file_settings.clone();
         self.applied_version = 0;
         self.session_key = None;
+        self.session_receive_key = None;
         Ok(())
     }
 

@@ -294,7 +294,10 @@ pub fn run(pushes: usize, presses: usize, sessions: usize) -> anyhow::Result<()>
         send(
             &client,
             format!("start-{i}"),
-            Command::SessionStart { srtp_key: None },
+            Command::SessionStart {
+                srtp_key: None,
+                receive_key: None,
+            },
         )?;
         let first = packets
             .recv_timeout(Duration::from_secs(10))
