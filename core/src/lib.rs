@@ -29,6 +29,7 @@
 //! The wire formats themselves (topics, payloads, the command set) are in
 //! `bridgepoint-proto`; this crate decides what to do with them.
 //! - [`led`]: LED patterns and the single mapping from box state to LEDs.
+//! - [`playback`]: which speaker and display play the hub's return media.
 //! - [`controller`]: the composed box core the daemon drives.
 
 pub mod backoff;
@@ -41,6 +42,7 @@ pub mod controller;
 pub mod encoder_limits;
 pub mod health;
 pub mod led;
+pub mod playback;
 pub mod provision;
 pub mod sdp;
 pub mod signature;

@@ -58,8 +58,8 @@ pub enum Decision {
     Apply {
         /// The pushed version.
         version: u64,
-        /// The new settings.
-        settings: Settings,
+        /// The new settings (boxed: the other verdicts are small).
+        settings: Box<Settings>,
         /// What must happen to the running box.
         change: Change,
         /// The `config` object as compact JSON, for the store.
@@ -168,7 +168,7 @@ pub fn evaluate(raw: &[u8], ctx: &PushContext<'_>) -> Decision {
     let change = classify(ctx.current, &settings);
     Decision::Apply {
         version,
-        settings,
+        settings: Box::new(settings),
         change,
         config_json: Value::Object(push.config).to_string(),
     }

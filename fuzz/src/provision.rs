@@ -69,7 +69,7 @@ pub fn check(raw: &[u8], ctx: &PushContext<'_>, decision: &Decision) {
                 .unwrap_or_else(|e| panic!("config_json is not JSON: {e}: {config_json}"));
             let again = parse_pushed_settings(&stored)
                 .unwrap_or_else(|e| panic!("config_json does not parse again: {e}"));
-            assert_eq!(&again, settings, "config_json reads back as other settings");
+            assert_eq!(&again, &**settings, "config_json reads back as other settings");
             if let Some(now) = ctx.now_unix_ms {
                 let limit = now + MAX_VERSION_AHEAD.as_millis() as u64;
                 assert!(

@@ -298,12 +298,14 @@ sox -n -r 48000 -b 16 -c 1 "$scratch/tone-long.wav" synth 40 sine 1000 vol 0.5
 # shellcheck disable=SC2086
 sox "$scratch/tone-long.wav" "$scratch/six-long.wav" remix $remix
 # stream CHANNEL: the daemon streams with audio.channel = CHANNEL; ffmpeg
-# records 4 s into $scratch/ch$CHANNEL.mkv; its audio into .wav.
+# records 4 s into $scratch/ch$CHANNEL.mkv; its audio into .wav. Noise
+# suppression and gain control off: a steady tone is what noise suppression
+# removes, and gain control would move the level this measures.
 stream() {
     local name="ch$1" recorder daemon
     write_config "$scratch/$name.toml" \
         $'source = "v4l2:'"$vivid"$'"\nencoder = "x264"\nwidth = 320\nheight = 180\nfps = 10\nbitrate_kbps = 300\nkeyframe_interval_s = 1' \
-        $'source = "alsa:plug'"$alsa_capture"$'"\nchannel = '"$1"
+        $'source = "alsa:plug'"$alsa_capture"$'"\nchannel = '"$1"$'\nnoise_suppression = false\ngain_control = false'
     "$bridgepointd" sdp --config "$scratch/$name.toml" >"$scratch/$name.sdp" || return 1
     timeout -s INT 60 ffmpeg -nostdin -y -v warning -protocol_whitelist file,udp,rtp,srtp,crypto \
         -i "$scratch/$name.sdp" -t 4 -map 0 -c copy "$scratch/$name.mkv" 2>"$scratch/$name.ffmpeg.log" &

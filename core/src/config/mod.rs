@@ -83,6 +83,10 @@ pub struct Settings {
     pub session: SessionConfig,
     /// The hub's media coming back to the box (`[return]`).
     pub return_media: ReturnConfig,
+    /// Where the hub's sound plays.
+    pub speaker: SpeakerConfig,
+    /// Where the hub's picture shows.
+    pub display: DisplayConfig,
     /// Seconds between telemetry reports.
     pub telemetry_interval_s: u32,
 }
@@ -97,6 +101,8 @@ impl Settings {
             audio: self.audio.clone(),
             session: self.session.clone(),
             return_media: self.return_media.clone(),
+            speaker: self.speaker.clone(),
+            display: self.display.clone(),
         })
     }
 }
@@ -178,6 +184,46 @@ pub struct MediaConfig {
     pub session: SessionConfig,
     /// The hub's media coming back to the box.
     pub return_media: ReturnConfig,
+    /// Where the hub's sound plays.
+    pub speaker: SpeakerConfig,
+    /// Where the hub's picture shows.
+    pub display: DisplayConfig,
+}
+
+/// Where the hub's sound plays (`[speaker]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpeakerConfig {
+    /// The output.
+    pub sink: SpeakerSink,
+}
+
+/// A speaker output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpeakerSink {
+    /// The best playback device found (USB, then HDMI, then any), else none.
+    Auto,
+    /// An ALSA device such as `plughw:CARD=vc4hdmi0,DEV=0`.
+    Alsa(String),
+    /// Played in real time into nothing (no speaker).
+    Fake,
+}
+
+/// Where the hub's picture shows (`[display]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayConfig {
+    /// The output.
+    pub sink: DisplaySink,
+}
+
+/// A display output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisplaySink {
+    /// KMS where a screen is connected, else none.
+    Auto,
+    /// The KMS/DRM display (HDMI).
+    Kms,
+    /// Shown in real time into nothing (no screen).
+    Fake,
 }
 
 /// The central hub's receiving address, and the box's own ports.
@@ -321,6 +367,12 @@ pub struct AudioConfig {
     pub bitrate_kbps: u32,
     /// Which input channel(s) make the mono microphone signal.
     pub channel: AudioChannel,
+    /// Cancel the speaker's sound in the microphone (with a receive key).
+    pub echo_cancellation: bool,
+    /// Suppress steady noise in the microphone.
+    pub noise_suppression: bool,
+    /// Keep the microphone's level steady.
+    pub gain_control: bool,
 }
 
 /// Which channels of the capture device make the mono signal.

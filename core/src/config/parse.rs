@@ -25,6 +25,8 @@ const ROOT_KEYS: &[&str] = &[
     "audio",
     "session",
     "return",
+    "speaker",
+    "display",
     "telemetry_interval_s",
     "updates",
 ];
@@ -36,6 +38,8 @@ pub const PUSHED_KEYS: &[&str] = &[
     "audio",
     "session",
     "return",
+    "speaker",
+    "display",
     "telemetry_interval_s",
 ];
 const MQTT_KEYS: &[&str] = &[
@@ -69,7 +73,16 @@ const VIDEO_KEYS: &[&str] = &[
     "keyframe_interval_s",
     "passthrough",
 ];
-const AUDIO_KEYS: &[&str] = &["source", "bitrate_kbps", "channel"];
+const AUDIO_KEYS: &[&str] = &[
+    "source",
+    "bitrate_kbps",
+    "channel",
+    "echo_cancellation",
+    "noise_suppression",
+    "gain_control",
+];
+const SPEAKER_KEYS: &[&str] = &["sink"];
+const DISPLAY_KEYS: &[&str] = &["sink"];
 const SESSION_KEYS: &[&str] = &["mode", "call_timeout_s"];
 const UPDATES_KEYS: &[&str] = &["health_hold_s", "health_deadline_s"];
 
@@ -350,6 +363,10 @@ fn parse_settings(r: &mut Reader, root: &Section<'_>, require_media: bool) -> Op
     let session = parse_session(r, &section);
     let section = optional(r, "return");
     let return_media = parse_return(r, &section);
+    let section = optional(r, "speaker");
+    let speaker = parse_speaker(r, &section);
+    let section = optional(r, "display");
+    let display = parse_display(r, &section);
     let telemetry_interval_s = r
         .integer(root, "telemetry_interval_s", Some(60), 5, 3600)
         .map(|v| v as u32);
@@ -361,6 +378,8 @@ fn parse_settings(r: &mut Reader, root: &Section<'_>, require_media: bool) -> Op
         audio: audio?,
         session: session?,
         return_media: return_media?,
+        speaker: speaker?,
+        display: display?,
         telemetry_interval_s: telemetry_interval_s?,
     })
 }
@@ -605,11 +624,57 @@ fn parse_audio(r: &mut Reader, s: &Section<'_>) -> Option<AudioConfig> {
             None => None,
         },
     };
+    let echo_cancellation = r.boolean(s, "echo_cancellation", true);
+    let noise_suppression = r.boolean(s, "noise_suppression", true);
+    let gain_control = r.boolean(s, "gain_control", true);
     Some(AudioConfig {
         source: source?,
         bitrate_kbps: bitrate_kbps?,
         channel: channel?,
+        echo_cancellation: echo_cancellation?,
+        noise_suppression: noise_suppression?,
+        gain_control: gain_control?,
     })
+}
+
+fn parse_speaker(r: &mut Reader, s: &Section<'_>) -> Option<SpeakerConfig> {
+    r.reject_unknown(s, SPEAKER_KEYS);
+    let sink = r
+        .string(s, "sink", Some("auto"))
+        .and_then(|v| match v.as_str() {
+            "auto" => Some(SpeakerSink::Auto),
+            "fake" => Some(SpeakerSink::Fake),
+            other => match other.strip_prefix("alsa:") {
+                Some(dev) if !dev.is_empty() => Some(SpeakerSink::Alsa(dev.to_owned())),
+                _ => {
+                    r.error(
+                        s.path("sink"),
+                        format!("must be \"auto\", \"fake\" or \"alsa:<device>\", got {other:?}"),
+                    );
+                    None
+                }
+            },
+        });
+    Some(SpeakerConfig { sink: sink? })
+}
+
+fn parse_display(r: &mut Reader, s: &Section<'_>) -> Option<DisplayConfig> {
+    r.reject_unknown(s, DISPLAY_KEYS);
+    let sink = r
+        .string(s, "sink", Some("auto"))
+        .and_then(|v| match v.as_str() {
+            "auto" => Some(DisplaySink::Auto),
+            "kms" => Some(DisplaySink::Kms),
+            "fake" => Some(DisplaySink::Fake),
+            other => {
+                r.error(
+                    s.path("sink"),
+                    format!("must be \"auto\", \"kms\" or \"fake\", got {other:?}"),
+                );
+                None
+            }
+        });
+    Some(DisplayConfig { sink: sink? })
 }
 
 fn parse_updates(r: &mut Reader, s: &Section<'_>) -> Option<UpdatesConfig> {

@@ -124,7 +124,7 @@ impl Provisioning {
                     tracing::error!(version, %reason, "config rejected");
                     return rejected(Some(version), reason, self.applied_version);
                 }
-                let previous = std::mem::replace(&mut self.settings, settings);
+                let previous = std::mem::replace(&mut self.settings, *settings);
                 self.applied_version = version;
                 tracing::info!(version, ?change, "config applied");
                 PushResult {

@@ -91,8 +91,10 @@ use Where::{BoardOnly, Everywhere, NotInImage};
 /// Every factory the pipeline can create, sorted by factory name.
 #[rustfmt::skip]
 pub const ELEMENTS: &[Element] = &[
+    el("alsasink", "gstreamer1.0-alsa", "gstreamer1.0-plugins-base-alsa", Everywhere),
     el("alsasrc", "gstreamer1.0-alsa", "gstreamer1.0-plugins-base-alsa", Everywhere),
     el("audioconvert", "gstreamer1.0-plugins-base", "gstreamer1.0-plugins-base-audioconvert", Everywhere),
+    el("audiomixer", "gstreamer1.0-plugins-base", "gstreamer1.0-plugins-base-audiomixer", Everywhere),
     el("audioresample", "gstreamer1.0-plugins-base", "gstreamer1.0-plugins-base-audioresample", Everywhere),
     el("audiotestsrc", "gstreamer1.0-plugins-base", "gstreamer1.0-plugins-base-audiotestsrc", Everywhere),
     el("avdec_h264", "gstreamer1.0-libav", "gstreamer1.0-libav", Everywhere),
@@ -100,6 +102,7 @@ pub const ELEMENTS: &[Element] = &[
     el("fakesink", "libgstreamer1.0-0", "gstreamer1.0", Everywhere),
     el("h264parse", "gstreamer1.0-plugins-bad", "gstreamer1.0-plugins-bad-videoparsersbad", Everywhere),
     el("jpegdec", "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-good-jpeg", Everywhere),
+    el("kmssink", "gstreamer1.0-plugins-bad", "gstreamer1.0-plugins-bad-kms", Everywhere),
     // The image ships x264 as its software encoder; openh264 would need
     // meta-multimedia's openh264 and the "openh264" PACKAGECONFIG of
     // gstreamer1.0-plugins-bad (see bridgepoint_git.bb).
@@ -125,6 +128,8 @@ pub const ELEMENTS: &[Element] = &[
     el("videorate", "gstreamer1.0-plugins-base", "gstreamer1.0-plugins-base-videorate", Everywhere),
     el("videoscale", "gstreamer1.0-plugins-base", "gstreamer1.0-plugins-base-videoconvertscale", Everywhere),
     el("videotestsrc", "gstreamer1.0-plugins-base", "gstreamer1.0-plugins-base-videotestsrc", Everywhere),
+    el("webrtcdsp", "gstreamer1.0-plugins-bad", "gstreamer1.0-plugins-bad-webrtcdsp", Everywhere),
+    el("webrtcechoprobe", "gstreamer1.0-plugins-bad", "gstreamer1.0-plugins-bad-webrtcdsp", Everywhere),
     el("x264enc", "gstreamer1.0-plugins-ugly", "gstreamer1.0-plugins-ugly-x264", Everywhere),
 ];
 

@@ -24,6 +24,8 @@ use gstreamer::prelude::*;
 
 use bridgepoint_core::capture::camera::{CameraChoice, CameraPath, PixelFormat};
 
+use bridgepoint_core::playback::DisplayChoice;
+
 use super::plan::{CameraPlan, EncoderPlan, MediaPlan, MicrophonePlan, HARDWARE_ENCODER};
 use super::start_align::{StartAlign, SAMPLE_RATE};
 use super::PipelineError;
@@ -202,11 +204,21 @@ fn populate(
     // passed on as gaps (the Opus decoder conceals them).
     rtpbin.set_property("latency", media.return_media.latency_ms);
     rtpbin.set_property("do-lost", true);
-    super::return_path::attach(&rtpbin);
+    if let Some(playback) = &plan.playback {
+        let display = match playback.display {
+            DisplayChoice::Kms { .. } => "kmssink",
+            DisplayChoice::Fake { .. } => "fakesink",
+        };
+        super::return_path::attach(&rtpbin, display);
+    }
     pipeline
         .add(&rtpbin)
         .map_err(|e| link_err(&rtpbin, &rtpbin, e))?;
 
+    if let Some(playback) = &plan.playback {
+        // Before the microphone: its echo canceller looks the probe up.
+        super::return_path::build_speaker(pipeline, &playback.speaker)?;
+    }
     let video_pay = build_video(pipeline, media, plan)?;
     let (audio_encoder, audio_pay) = build_audio(pipeline, media, plan)?;
     StartAlign::attach(&video_pay, &audio_encoder);
@@ -500,6 +512,7 @@ fn build_audio(
             .field("channels", 1i32)
             .build(),
     )?;
+    let dsp = microphone_dsp(media, plan)?;
     // Holds what the microphone captures while the audio waits for the
     // first video frame (start alignment), up to a second.
     let queue = make("queue", "audio-queue", "audio queue")?;
@@ -512,10 +525,52 @@ fn build_audio(
     let pay = make("rtpopuspay", "audio-pay", "Opus RTP payloader")?;
     pay.set_property("pt", u32::from(AUDIO_PAYLOAD_TYPE));
     let mut chain: Vec<&gst::Element> = front.iter().collect();
-    chain.extend([&convert, &resample, &caps, &queue, &encoder, &pay]);
+    chain.extend([&convert, &resample, &caps]);
+    chain.extend(dsp.iter());
+    chain.extend([&queue, &encoder, &pay]);
     add_all(pipeline, &chain)?;
     link_chain(&chain)?;
     Ok((encoder, pay))
+}
+
+/// The microphone's processing (`webrtcdsp`): echo cancellation against
+/// what the speaker plays (only where the box plays the hub's sound),
+/// noise suppression and gain control, each as `[audio]` says; `None` when
+/// all are off, and for the test tone (no microphone to clean up).
+fn microphone_dsp(
+    media: &MediaConfig,
+    plan: &MediaPlan,
+) -> Result<Option<gst::Element>, PipelineError> {
+    if plan.microphone == MicrophonePlan::Test {
+        return Ok(None);
+    }
+    let a = &media.audio;
+    let echo = a.echo_cancellation && plan.playback.is_some();
+    if !(echo || a.noise_suppression || a.gain_control) {
+        return Ok(None);
+    }
+    let dsp = make(
+        "webrtcdsp",
+        "audio-dsp",
+        "echo cancellation, noise suppression, gain control",
+    )?;
+    dsp.set_property("echo-cancel", echo);
+    dsp.set_property("noise-suppression", a.noise_suppression);
+    dsp.set_property("gain-control", a.gain_control);
+    dsp.set_property("probe", super::return_path::ECHO_PROBE);
+    tracing::info!(
+        echo_cancellation = echo,
+        noise_suppression = a.noise_suppression,
+        gain_control = a.gain_control,
+        "microphone processing (webrtcdsp)"
+    );
+    if echo {
+        // With speech played and captured 60 ms later at -10 dB, "high"
+        // took 25 dB of the echo off, the default ("moderate") 15 dB, and
+        // left the room's own speech as it was.
+        set_nick(&dsp, "echo-suppression-level", "high")?;
+    }
+    Ok(Some(dsp))
 }
 
 /// audioconvert's mix matrix from `row` (a gain per input channel) to one

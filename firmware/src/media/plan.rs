@@ -13,7 +13,12 @@ use bridgepoint_core::config::{AudioSource, MediaConfig, VideoEncoder, VideoSour
 use bridgepoint_core::encoder_limits::{check as check_encoder_limits, EncoderFamily};
 use gstreamer as gst;
 
-use super::discovery::{alsa, v4l2};
+use bridgepoint_core::config::SpeakerSink;
+use bridgepoint_core::playback::{
+    choose_display, choose_speaker, DisplayChoice, SpeakerChoice, SpeakerDevice,
+};
+
+use super::discovery::{alsa, displays, v4l2};
 use super::PipelineError;
 
 /// The hardware H.264 encoder element on V4L2 M2M boards (Raspberry Pi 4).
@@ -88,6 +93,51 @@ pub struct MediaPlan {
     pub microphone: MicrophonePlan,
     /// The JPEG decoder factory, when the camera sends MJPEG.
     pub jpeg_decoder: &'static str,
+    /// Where the hub's return media plays; `None` without a receive key.
+    pub playback: Option<PlaybackPlan>,
+}
+
+/// Where the hub's return media plays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaybackPlan {
+    /// The speaker.
+    pub speaker: SpeakerChoice,
+    /// The display.
+    pub display: DisplayChoice,
+}
+
+/// Chooses speaker and display from the config and the devices found.
+fn plan_playback(media: &MediaConfig) -> Option<PlaybackPlan> {
+    media.srtp.receive_key.as_ref()?;
+    let speakers: Vec<SpeakerDevice> = match media.speaker.sink {
+        SpeakerSink::Auto => alsa::discover(Path::new("/proc/asound"), Path::new("/dev/snd"))
+            .speakers
+            .into_iter()
+            .map(|s| SpeakerDevice {
+                card_id: s.card_id,
+                name: s.name,
+                driver: s.driver,
+                device: s.device,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let speaker = choose_speaker(&media.speaker.sink, &speakers);
+    let connected: Vec<String> = displays::discover(Path::new("/sys/class/drm"))
+        .into_iter()
+        .filter(|d| d.connected)
+        .map(|d| d.connector)
+        .collect();
+    let display = choose_display(media.display.sink, &connected);
+    match &speaker {
+        SpeakerChoice::Alsa { device, why } => tracing::info!(%device, "speaker: {why}"),
+        SpeakerChoice::Fake { why } => tracing::info!("speaker: none ({why})"),
+    }
+    match &display {
+        DisplayChoice::Kms { why } => tracing::info!("display: KMS ({why})"),
+        DisplayChoice::Fake { why } => tracing::info!("display: none ({why})"),
+    }
+    Some(PlaybackPlan { speaker, display })
 }
 
 /// Whether GStreamer has this element.
@@ -158,6 +208,7 @@ pub fn plan(media: &MediaConfig) -> Result<MediaPlan, PipelineError> {
         encoder_why,
         microphone,
         jpeg_decoder,
+        playback: plan_playback(media),
     })
 }
 

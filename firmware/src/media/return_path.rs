@@ -4,9 +4,11 @@
 //! ```text
 //! video-rtp-source (the box's own port; video-rtp-sink sends from it)
 //!   → video-srtp-dec (srtp.receive_key) → rtpbin recv session 0 (jitter buffer)
-//!   → per sender: video-return-depayloader → video-return-decoder → video-return-sink
+//!   → per sender: video-return-depayloader → video-return-decoder → video-return-display
 //! audio-rtp-source → audio-srtp-dec → rtpbin recv session 1
-//!   → audio-return-depayloader → audio-return-decoder (Opus, loss concealed) → audio-return-sink
+//!   → per sender: audio-return-depayloader → audio-return-decoder (Opus, loss
+//!     concealed) → convert/resample → speaker-mixer
+//! speaker-silence → speaker-mixer → speaker-echo-probe → speaker-sink
 //! ```
 //!
 //! rtpbin adds a source pad per sender (SSRC) when its first packet
@@ -15,11 +17,16 @@
 //! `srtp.receive_key` nothing is decrypted: what arrives on the box's ports
 //! is dropped (`video-rtp-discard`).
 //!
-//! The sinks are fake sinks for now (they play in real time and count);
-//! [`super::stats::ReturnStats`] counts what they played.
+//! The display is `kmssink` or a fake sink, the speaker `alsasink` or a fake
+//! sink (`bridgepoint_core::playback` chooses); fake sinks play in real
+//! time. The echo probe sees exactly what goes to the speaker, for the
+//! microphone's canceller (`webrtcdsp`). [`super::stats::ReturnStats`]
+//! counts what the decoders produced.
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
+
+use bridgepoint_core::playback::SpeakerChoice;
 
 use super::pipeline::make;
 use super::PipelineError;
@@ -65,10 +72,66 @@ pub fn srtp_caps(kind: &str) -> gst::Caps {
         .build()
 }
 
-/// Builds a sender's playback chain whenever rtpbin adds a receive pad.
-/// A chain that cannot be built is logged; the box keeps sending.
-pub fn attach(rtpbin: &gst::Element) {
-    rtpbin.connect_pad_added(|rtpbin, pad| {
+/// The speaker chain's mixer, which every sender's audio joins.
+pub const SPEAKER_MIXER: &str = "speaker-mixer";
+/// The echo probe right before the speaker: what the canceller removes
+/// from the microphone (`webrtcdsp`'s `probe`).
+pub const ECHO_PROBE: &str = "speaker-echo-probe";
+
+/// Builds the speaker chain: silence (so the speaker and the echo probe
+/// run before and between the hub's streams) mixed with each sender's
+/// audio, on `speaker` (an ALSA device) or into a fake sink. Every input
+/// and the output are 48 kHz mono S16LE, as the microphone's canceller.
+pub fn build_speaker(
+    pipeline: &gst::Pipeline,
+    speaker: &SpeakerChoice,
+) -> Result<(), PipelineError> {
+    let role = "the room's speaker";
+    let silence = make("audiotestsrc", "speaker-silence", role)?;
+    silence.set_property("is-live", true);
+    silence.set_property_from_str("wave", "silence");
+    silence.set_property("samplesperbuffer", 480i32);
+    let silence_caps = make("capsfilter", "speaker-silence-caps", role)?;
+    silence_caps.set_property("caps", speaker_caps());
+    let mixer = make("audiomixer", SPEAKER_MIXER, role)?;
+    let probe = make("webrtcechoprobe", ECHO_PROBE, role)?;
+    let sink = match speaker {
+        SpeakerChoice::Alsa { device, .. } => {
+            let sink = make("alsasink", "speaker-sink", role)?;
+            sink.set_property("device", device);
+            sink
+        }
+        SpeakerChoice::Fake { .. } => {
+            let sink = make("fakesink", "speaker-sink", role)?;
+            sink.set_property("sync", true);
+            sink
+        }
+    };
+    sink.set_property("async", false);
+    let chain = [&silence, &silence_caps, &mixer, &probe, &sink];
+    pipeline
+        .add_many(chain)
+        .map_err(|e| PipelineError::StateChange(format!("cannot add the speaker chain: {e}")))?;
+    gst::Element::link_many(chain)
+        .map_err(|e| PipelineError::StateChange(format!("cannot link the speaker chain: {e}")))?;
+    Ok(())
+}
+
+/// What the speaker chain carries.
+fn speaker_caps() -> gst::Caps {
+    gst::Caps::builder("audio/x-raw")
+        .field("format", "S16LE")
+        .field("rate", 48_000i32)
+        .field("channels", 1i32)
+        .field("layout", "interleaved")
+        .build()
+}
+
+/// Builds a sender's playback chain whenever rtpbin adds a receive pad;
+/// the picture goes to `display` (`kmssink` or `fakesink`). A chain that
+/// cannot be built is logged; the box keeps sending.
+pub fn attach(rtpbin: &gst::Element, display: &'static str) {
+    rtpbin.connect_pad_added(move |rtpbin, pad| {
         let name = pad.name();
         let Some(rest) = name.strip_prefix("recv_rtp_src_") else {
             return;
@@ -77,13 +140,13 @@ pub fn attach(rtpbin: &gst::Element) {
         let (Some(session), Some(ssrc)) = (parts.next(), parts.next()) else {
             return;
         };
-        let kind = match session {
-            "0" => "video",
-            "1" => "audio",
+        let played = match session {
+            "0" => play_video(rtpbin, pad, ssrc, display).map(|d| ("video", d)),
+            "1" => play_audio(rtpbin, pad, ssrc).map(|d| ("audio", d)),
             _ => return,
         };
-        match play(rtpbin, pad, kind, ssrc) {
-            Ok(decoder) => {
+        match played {
+            Ok((kind, decoder)) => {
                 tracing::info!(
                     kind,
                     ssrc,
@@ -92,78 +155,123 @@ pub fn attach(rtpbin: &gst::Element) {
                 )
             }
             Err(error) => {
-                tracing::warn!(kind, ssrc, %error, "the hub's return stream cannot be played")
+                tracing::warn!(ssrc, %error, "the hub's return stream cannot be played")
             }
         }
     });
 }
 
-fn play(
-    rtpbin: &gst::Element,
-    pad: &gst::Pad,
-    kind: &str,
-    ssrc: &str,
-) -> Result<&'static str, PipelineError> {
-    let pipeline = rtpbin
+fn pipeline_of(rtpbin: &gst::Element) -> Result<gst::Bin, PipelineError> {
+    rtpbin
         .parent()
         .and_then(|p| p.downcast::<gst::Bin>().ok())
-        .ok_or_else(|| PipelineError::StateChange("rtpbin is not in a pipeline".into()))?;
-    let role = "the hub's return media";
-    let name = |what: &str| format!("{kind}-return-{what}-{ssrc}");
-    let (depay, decoder_element, decoder) = if kind == "video" {
-        let depay = make("rtph264depay", &name("depayloader"), role)?;
-        let (decoder, factory) = if video_decoder() == HARDWARE_DECODER {
-            (
-                make("v4l2h264dec", &name("decoder"), role)?,
-                HARDWARE_DECODER,
-            )
-        } else {
-            (
-                make("avdec_h264", &name("decoder"), role)?,
-                SOFTWARE_DECODER,
-            )
-        };
-        (depay, decoder, factory)
+        .ok_or_else(|| PipelineError::StateChange("rtpbin is not in a pipeline".into()))
+}
+
+fn play_video(
+    rtpbin: &gst::Element,
+    pad: &gst::Pad,
+    ssrc: &str,
+    display: &'static str,
+) -> Result<&'static str, PipelineError> {
+    let pipeline = pipeline_of(rtpbin)?;
+    let role = "the hub's return video";
+    let name = |what: &str| format!("video-return-{what}-{ssrc}");
+    let depay = make("rtph264depay", &name("depayloader"), role)?;
+    // After a loss, no broken picture: the depayloader waits for the next
+    // keyframe. Its keyframe request goes upstream to rtpbin, which sends it
+    // to the hub as RTCP PLI only with the AVPF profile (not yet:
+    // docs/configuration.md, "What comes back").
+    depay.set_property("request-keyframe", true);
+    depay.set_property("wait-for-keyframe", true);
+    let (decoder, factory) = if video_decoder() == HARDWARE_DECODER {
+        (
+            make("v4l2h264dec", &name("decoder"), role)?,
+            HARDWARE_DECODER,
+        )
     } else {
-        let depay = make("rtpopusdepay", &name("depayloader"), role)?;
-        (depay, make("opusdec", &name("decoder"), role)?, "opusdec")
+        (
+            make("avdec_h264", &name("decoder"), role)?,
+            SOFTWARE_DECODER,
+        )
     };
-    if kind == "audio" {
-        // Lost packets (the jitter buffer's do-lost events) are concealed.
-        decoder_element.set_property("plc", true);
+    let sink = if display == "kmssink" {
+        make("kmssink", &name("display"), role)?
     } else {
-        // After a loss, no broken picture: the depayloader waits for the
-        // next keyframe. Its keyframe request goes upstream to rtpbin, which
-        // sends it to the hub as RTCP PLI only with the AVPF profile (not
-        // yet: docs/configuration.md, "What comes back").
-        depay.set_property("request-keyframe", true);
-        depay.set_property("wait-for-keyframe", true);
-    }
-    let sink = make("fakesink", &name("sink"), role)?;
-    // Played in real time, as a screen and a loudspeaker would.
+        make("fakesink", &name("display"), role)?
+    };
+    // Shown in real time, as a screen would.
     sink.set_property("sync", true);
     sink.set_property("async", false);
-    let chain = [&depay, &decoder_element, &sink];
-    pipeline.add_many(chain).map_err(|e| {
-        PipelineError::StateChange(format!("cannot add the {kind} return chain: {e}"))
-    })?;
-    gst::Element::link_many(chain).map_err(|e| {
-        PipelineError::StateChange(format!("cannot link the {kind} return chain: {e}"))
-    })?;
-    for element in chain {
-        element.sync_state_with_parent().map_err(|e| {
-            PipelineError::StateChange(format!("{}: cannot start: {e}", element.name()))
+    add_and_link(&pipeline, pad, &[&depay, &decoder, &sink], None)?;
+    Ok(factory)
+}
+
+fn play_audio(
+    rtpbin: &gst::Element,
+    pad: &gst::Pad,
+    ssrc: &str,
+) -> Result<&'static str, PipelineError> {
+    let pipeline = pipeline_of(rtpbin)?;
+    let role = "the hub's return audio";
+    let name = |what: &str| format!("audio-return-{what}-{ssrc}");
+    let depay = make("rtpopusdepay", &name("depayloader"), role)?;
+    let decoder = make("opusdec", &name("decoder"), role)?;
+    // Lost packets (the jitter buffer's do-lost events) are concealed.
+    decoder.set_property("plc", true);
+    let convert = make("audioconvert", &name("convert"), role)?;
+    let resample = make("audioresample", &name("resample"), role)?;
+    let caps = make("capsfilter", &name("caps"), role)?;
+    caps.set_property("caps", speaker_caps());
+    let mixer = pipeline
+        .by_name(SPEAKER_MIXER)
+        .ok_or_else(|| PipelineError::StateChange("no speaker chain to play on".into()))?;
+    add_and_link(
+        &pipeline,
+        pad,
+        &[&depay, &decoder, &convert, &resample, &caps],
+        Some(&mixer),
+    )?;
+    Ok("opusdec")
+}
+
+/// Adds `chain` to `pipeline`, links it from `pad` (and into a new sink pad
+/// of `into`, if given) and starts it.
+fn add_and_link(
+    pipeline: &gst::Bin,
+    pad: &gst::Pad,
+    chain: &[&gst::Element],
+    into: Option<&gst::Element>,
+) -> Result<(), PipelineError> {
+    let fail = |what: String| PipelineError::StateChange(what);
+    pipeline
+        .add_many(chain.iter().copied())
+        .map_err(|e| fail(format!("cannot add {}: {e}", chain[0].name())))?;
+    gst::Element::link_many(chain.iter().copied())
+        .map_err(|e| fail(format!("cannot link the chain of {}: {e}", chain[0].name())))?;
+    if let (Some(into), Some(last)) = (into, chain.last()) {
+        last.link(into).map_err(|e| {
+            fail(format!(
+                "cannot link {} to {}: {e}",
+                last.name(),
+                into.name()
+            ))
         })?;
     }
-    let sink_pad = depay
+    for element in chain {
+        element
+            .sync_state_with_parent()
+            .map_err(|e| fail(format!("{}: cannot start: {e}", element.name())))?;
+    }
+    let sink_pad = chain[0]
         .static_pad("sink")
-        .ok_or_else(|| PipelineError::StateChange(format!("{} has no sink pad", depay.name())))?;
+        .ok_or_else(|| fail(format!("{} has no sink pad", chain[0].name())))?;
     pad.link(&sink_pad).map_err(|e| {
-        PipelineError::StateChange(format!(
+        fail(format!(
             "cannot link {} to {}: {e:?}",
             pad.name(),
-            depay.name()
+            chain[0].name()
         ))
     })?;
-    Ok(decoder)
+    Ok(())
 }

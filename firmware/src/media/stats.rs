@@ -82,9 +82,9 @@ pub fn attach_counter(
 /// (each session start starts one), and the box's own ports.
 #[derive(Debug, Default)]
 pub struct ReturnStats {
-    /// Decoded video frames played.
+    /// Video frames decoded (and shown).
     video_frames: AtomicU64,
-    /// Decoded audio played, in nanoseconds.
+    /// Audio decoded (and played), in nanoseconds.
     audio_ns: AtomicU64,
     /// The box's video and audio RTP ports of the running pipeline.
     ports: Mutex<Option<(u16, u16)>>,
@@ -106,8 +106,8 @@ pub struct ReturnSnapshot {
 }
 
 impl ReturnStats {
-    /// Starts counting `pipeline`'s return path from zero: its playback
-    /// sinks and jitter buffers as they are created.
+    /// Starts counting `pipeline`'s return path from zero: its decoders
+    /// and jitter buffers as they are created.
     pub fn watch(self: &Arc<Self>, pipeline: &gst::Pipeline, ports: Option<(u16, u16)>) {
         self.video_frames.store(0, Ordering::Relaxed);
         self.audio_ns.store(0, Ordering::Relaxed);
@@ -120,11 +120,11 @@ impl ReturnStats {
             let name = element.name();
             if factory.as_deref() == Some("rtpjitterbuffer") {
                 lock(&stats.jitterbuffers).push(element.downgrade());
-            } else if name.starts_with("video-return-sink") {
+            } else if name.starts_with("video-return-decoder") {
                 stats.count_played(element, |s, _| {
                     s.video_frames.fetch_add(1, Ordering::Relaxed);
                 });
-            } else if name.starts_with("audio-return-sink") {
+            } else if name.starts_with("audio-return-decoder") {
                 stats.count_played(element, |s, buffer| {
                     let ns = buffer.duration().map_or(0, gst::ClockTime::nseconds);
                     s.audio_ns.fetch_add(ns, Ordering::Relaxed);
@@ -135,10 +135,10 @@ impl ReturnStats {
 
     fn count_played(
         self: &Arc<Self>,
-        sink: &gst::Element,
+        decoder: &gst::Element,
         count: impl Fn(&ReturnStats, &gst::BufferRef) + Send + Sync + 'static,
     ) {
-        let Some(pad) = sink.static_pad("sink") else {
+        let Some(pad) = decoder.static_pad("src") else {
             return;
         };
         let stats = Arc::downgrade(self);

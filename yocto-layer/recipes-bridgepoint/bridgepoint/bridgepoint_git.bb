@@ -139,10 +139,13 @@ CONFFILES:${PN} = "${sysconfdir}/bridgepoint/bridgepoint.toml"
 RDEPENDS:${PN} += "\
     gstreamer1.0 \
     gstreamer1.0-libav \
+    gstreamer1.0-plugins-bad-kms \
     gstreamer1.0-plugins-bad-srtp \
     gstreamer1.0-plugins-bad-videoparsersbad \
+    gstreamer1.0-plugins-bad-webrtcdsp \
     gstreamer1.0-plugins-base-alsa \
     gstreamer1.0-plugins-base-audioconvert \
+    gstreamer1.0-plugins-base-audiomixer \
     gstreamer1.0-plugins-base-audioresample \
     gstreamer1.0-plugins-base-audiotestsrc \
     gstreamer1.0-plugins-base-opus \

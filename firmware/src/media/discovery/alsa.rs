@@ -52,6 +52,8 @@ pub struct Speaker {
     pub card_id: String,
     /// The card's long name.
     pub name: String,
+    /// The card's driver (`USB-Audio`, ...).
+    pub driver: String,
     /// The PCM device number.
     pub device: u32,
 }
@@ -175,6 +177,7 @@ pub fn discover(asound: &Path, dev_snd: &Path) -> SoundDevices {
                 card: card.index,
                 card_id: card.id.clone(),
                 name: card.name.clone(),
+                driver: card.driver.clone(),
                 device,
             });
         }
