@@ -218,6 +218,15 @@ fn populate(
     if let Some(playback) = &plan.playback {
         // Before the microphone: its echo canceller looks the probe up.
         super::return_path::build_speaker(pipeline, &playback.speaker)?;
+        // The screen and the speaker play in time (sync), and what they
+        // play comes through the jitter buffer and a decoder that join
+        // only when the hub's stream arrives, after the pipeline measured
+        // its latency: give them that long, or an audio sink drops every
+        // sample as late. The senders do not sync: this delays nothing
+        // the hub receives.
+        pipeline.set_latency(gst::ClockTime::from_mseconds(
+            u64::from(media.return_media.latency_ms) + 200,
+        ));
     }
     let video_pay = build_video(pipeline, media, plan)?;
     let (audio_encoder, audio_pay) = build_audio(pipeline, media, plan)?;

@@ -7,8 +7,8 @@
 //!   → per sender: video-return-depayloader → video-return-decoder → video-return-display
 //! audio-rtp-source → audio-srtp-dec → rtpbin recv session 1
 //!   → per sender: audio-return-depayloader → audio-return-decoder (Opus, loss
-//!     concealed) → convert/resample → speaker-mixer
-//! speaker-silence → speaker-mixer → speaker-echo-probe → speaker-sink
+//!     concealed) → convert/resample → speaker-input
+//! speaker-input (funnel) → speaker-echo-probe → speaker-sink
 //! ```
 //!
 //! rtpbin adds a source pad per sender (SSRC) when its first packet
@@ -72,28 +72,25 @@ pub fn srtp_caps(kind: &str) -> gst::Caps {
         .build()
 }
 
-/// The speaker chain's mixer, which every sender's audio joins.
-pub const SPEAKER_MIXER: &str = "speaker-mixer";
+/// Where every sender's audio joins the speaker chain.
+pub const SPEAKER_INPUT: &str = "speaker-input";
 /// The echo probe right before the speaker: what the canceller removes
 /// from the microphone (`webrtcdsp`'s `probe`).
 pub const ECHO_PROBE: &str = "speaker-echo-probe";
 
-/// Builds the speaker chain: silence (so the speaker and the echo probe
-/// run before and between the hub's streams) mixed with each sender's
-/// audio, on `speaker` (an ALSA device) or into a fake sink. Every input
-/// and the output are 48 kHz mono S16LE, as the microphone's canceller.
+/// Builds the speaker chain: each sender's audio (48 kHz mono S16LE, as
+/// the microphone's canceller) through a funnel and the echo probe to
+/// `speaker` (an ALSA device) or into a fake sink. It waits, unlinked
+/// upstream, until the hub's audio arrives; the canceller skips while the
+/// probe has nothing. A funnel, not a mixer: a mixer runs on its own clock
+/// and drops a sender that joins later than its latency (under load, most
+/// of it), where the sink plays what comes.
 pub fn build_speaker(
     pipeline: &gst::Pipeline,
     speaker: &SpeakerChoice,
 ) -> Result<(), PipelineError> {
     let role = "the room's speaker";
-    let silence = make("audiotestsrc", "speaker-silence", role)?;
-    silence.set_property("is-live", true);
-    silence.set_property_from_str("wave", "silence");
-    silence.set_property("samplesperbuffer", 480i32);
-    let silence_caps = make("capsfilter", "speaker-silence-caps", role)?;
-    silence_caps.set_property("caps", speaker_caps());
-    let mixer = make("audiomixer", SPEAKER_MIXER, role)?;
+    let input = make("funnel", SPEAKER_INPUT, role)?;
     let probe = make("webrtcechoprobe", ECHO_PROBE, role)?;
     let sink = match speaker {
         SpeakerChoice::Alsa { device, .. } => {
@@ -101,14 +98,12 @@ pub fn build_speaker(
             sink.set_property("device", device);
             sink
         }
-        SpeakerChoice::Fake { .. } => {
-            let sink = make("fakesink", "speaker-sink", role)?;
-            sink.set_property("sync", true);
-            sink
-        }
+        SpeakerChoice::Fake { .. } => make("fakesink", "speaker-sink", role)?,
     };
+    // Played in real time, never holding the pipeline's start.
+    sink.set_property("sync", true);
     sink.set_property("async", false);
-    let chain = [&silence, &silence_caps, &mixer, &probe, &sink];
+    let chain = [&input, &probe, &sink];
     pipeline
         .add_many(chain)
         .map_err(|e| PipelineError::StateChange(format!("cannot add the speaker chain: {e}")))?;
@@ -223,14 +218,14 @@ fn play_audio(
     let resample = make("audioresample", &name("resample"), role)?;
     let caps = make("capsfilter", &name("caps"), role)?;
     caps.set_property("caps", speaker_caps());
-    let mixer = pipeline
-        .by_name(SPEAKER_MIXER)
+    let input = pipeline
+        .by_name(SPEAKER_INPUT)
         .ok_or_else(|| PipelineError::StateChange("no speaker chain to play on".into()))?;
     add_and_link(
         &pipeline,
         pad,
         &[&depay, &decoder, &convert, &resample, &caps],
-        Some(&mixer),
+        Some(&input),
     )?;
     Ok("opusdec")
 }

@@ -145,7 +145,6 @@ RDEPENDS:${PN} += "\
     gstreamer1.0-plugins-bad-webrtcdsp \
     gstreamer1.0-plugins-base-alsa \
     gstreamer1.0-plugins-base-audioconvert \
-    gstreamer1.0-plugins-base-audiomixer \
     gstreamer1.0-plugins-base-audioresample \
     gstreamer1.0-plugins-base-audiotestsrc \
     gstreamer1.0-plugins-base-opus \
