@@ -297,33 +297,50 @@ mode m2m-named "video.source naming the codec node $m2m says it is not a camera"
 sox -n -r 48000 -b 16 -c 1 "$scratch/tone-long.wav" synth 40 sine 1000 vol 0.5
 # shellcheck disable=SC2086
 sox "$scratch/tone-long.wav" "$scratch/six-long.wav" remix $remix
+# wait_bound PORT...: until each UDP port is bound in this guest (20 s at most).
+wait_bound() {
+    local waited=0 port
+    for port in "$@"; do
+        until udp_bound "$port"; do
+            waited=$((waited + 1))
+            [ "$waited" -gt 100 ] && return 1
+            sleep 0.2
+        done
+    done
+}
+# record_box NAME SECONDS [COMMAND...]: ffmpeg, started from the SDP of
+# $scratch/NAME.toml as the hub would, records SECONDS of the box's stream
+# into NAME.mkv while the daemon runs with it; COMMAND runs once the daemon
+# has started. Then the daemon stops; its log and the recording are copied
+# out, and the recording's audio goes into NAME.wav.
+record_box() {
+    local name="$1" seconds="$2" recorder daemon
+    shift 2
+    "$bridgepointd" sdp --config "$scratch/$name.toml" >"$scratch/$name.sdp" || return 1
+    timeout -s INT 60 ffmpeg -nostdin -y -v warning -protocol_whitelist file,udp,rtp,srtp,crypto \
+        -i "$scratch/$name.sdp" -t "$seconds" -map 0 -c copy "$scratch/$name.mkv" 2>"$scratch/$name.ffmpeg.log" &
+    recorder=$!
+    wait_bound 5004 5006
+    "$bridgepointd" --config "$scratch/$name.toml" >"$scratch/$name.log" 2>&1 &
+    daemon=$!
+    [ $# -eq 0 ] || "$@"
+    wait "$recorder"
+    kill -TERM "$daemon" 2>/dev/null
+    wait "$daemon"
+    cp "$scratch/$name.log" "$scratch/$name.mkv" "$out/" 2>/dev/null
+    ffmpeg -nostdin -v error -y -i "$scratch/$name.mkv" -map 0:a -ac 1 "$scratch/$name.wav" 2>>"$scratch/$name.ffmpeg.log"
+}
 # stream CHANNEL: the daemon streams with audio.channel = CHANNEL; ffmpeg
 # records 4 s into $scratch/ch$CHANNEL.mkv; its audio into .wav. Noise
 # suppression and gain control off: a steady tone is what noise suppression
 # removes, and gain control would move the level this measures.
 stream() {
-    local name="ch$1" recorder daemon
+    local name="ch$1"
     write_config "$scratch/$name.toml" \
         $'source = "v4l2:'"$vivid"$'"\nencoder = "x264"\nwidth = 320\nheight = 180\nfps = 10\nbitrate_kbps = 300\nkeyframe_interval_s = 1' \
         $'source = "alsa:plug'"$alsa_capture"$'"\nchannel = '"$1"$'\nnoise_suppression = false\ngain_control = false'
-    "$bridgepointd" sdp --config "$scratch/$name.toml" >"$scratch/$name.sdp" || return 1
-    timeout -s INT 60 ffmpeg -nostdin -y -v warning -protocol_whitelist file,udp,rtp,srtp,crypto \
-        -i "$scratch/$name.sdp" -t 4 -map 0 -c copy "$scratch/$name.mkv" 2>"$scratch/$name.ffmpeg.log" &
-    recorder=$!
-    local waited=0
-    until udp_bound 5004 && udp_bound 5006; do
-        waited=$((waited + 1))
-        [ "$waited" -gt 100 ] && break
-        sleep 0.2
-    done
-    "$bridgepointd" --config "$scratch/$name.toml" >"$scratch/$name.log" 2>&1 &
-    daemon=$!
-    wait "$recorder"
-    kill -TERM "$daemon" 2>/dev/null
-    wait "$daemon"
-    cp "$scratch/$name.log" "$scratch/$name.mkv" "$out/" 2>/dev/null
+    record_box "$name" 4 || return 1
     grep -E "camera|microphone|stream" "$scratch/$name.log" | head -n 8 | sed 's/^/#   /'
-    ffmpeg -nostdin -v error -y -i "$scratch/$name.mkv" -map 0:a -ac 1 "$scratch/$name.wav" 2>>"$scratch/$name.ffmpeg.log"
 }
 aplay -q -D "$alsa_loop_playback" "$scratch/six-long.wav" &
 player=$!
@@ -359,43 +376,26 @@ receive_key_hex="$(echo "$receive_key_b64" | base64 -d | od -An -tx1 | tr -d ' \
 # echo_run ON: the box with audio.echo_cancellation = ON; the recording's
 # audio into $scratch/echo-ON.wav.
 echo_run() {
-    local name="echo-$1" recorder daemon hub
+    local name="echo-$1"
     write_config "$scratch/$name.toml" \
         $'source = "v4l2:'"$vivid"$'"\nencoder = "x264"\nwidth = 320\nheight = 180\nfps = 10\nbitrate_kbps = 300\nkeyframe_interval_s = 1' \
         $'source = "alsa:plug'"$alsa_capture"$'"\nchannel = 0\nnoise_suppression = false\ngain_control = false\necho_cancellation = '"$1"
     sed -i -e 's/^audio_port = 5006$/audio_port = 5006\nlocal_video_port = 7000\nlocal_audio_port = 7002/' \
         -e 's|^key = .*|&\nreceive_key = "'"$receive_key_b64"'"|' "$scratch/$name.toml"
     printf '\n[speaker]\nsink = "alsa:plug%s"\n\n[display]\nsink = "fake"\n' "$alsa_loop_playback" >>"$scratch/$name.toml"
-    "$bridgepointd" sdp --config "$scratch/$name.toml" >"$scratch/$name.sdp" || return 1
-    timeout -s INT 60 ffmpeg -nostdin -y -v warning -protocol_whitelist file,udp,rtp,srtp,crypto \
-        -i "$scratch/$name.sdp" -t 8 -map 0 -c copy "$scratch/$name.mkv" 2>"$scratch/$name.ffmpeg.log" &
-    recorder=$!
-    local waited=0
-    until udp_bound 5004 && udp_bound 5006; do
-        waited=$((waited + 1))
-        [ "$waited" -gt 100 ] && break
-        sleep 0.2
-    done
-    "$bridgepointd" --config "$scratch/$name.toml" >"$scratch/$name.log" 2>&1 &
-    daemon=$!
-    waited=0
-    until udp_bound 7002; do
-        waited=$((waited + 1))
-        [ "$waited" -gt 100 ] && break
-        sleep 0.2
-    done
-    gst-launch-1.0 -q filesrc location="$scratch/official.wav" ! wavparse ! audioconvert ! audioresample \
-        ! opusenc ! rtpopuspay pt=111 ! srtpenc key="$receive_key_hex" \
-        ! udpsink host=127.0.0.1 port=7002 >"$scratch/$name.hub.log" 2>&1 &
-    hub=$!
-    wait "$recorder"
+    record_box "$name" 8 official_speaks "$name" || return 1
     kill "$hub" 2>/dev/null
     wait "$hub" 2>/dev/null
-    kill -TERM "$daemon" 2>/dev/null
-    wait "$daemon"
-    cp "$scratch/$name.log" "$scratch/$name.mkv" "$out/" 2>/dev/null
     grep -E "speaker|microphone|return stream|webrtcdsp" "$scratch/$name.log" | head -n 8 | sed 's/^/#   /'
-    ffmpeg -nostdin -v error -y -i "$scratch/$name.mkv" -map 0:a -ac 1 "$scratch/$name.wav" 2>>"$scratch/$name.ffmpeg.log"
+}
+# official_speaks NAME: once the box listens on its audio port, the hub
+# sends the official's voice back to it ($hub: the sender's pid).
+official_speaks() {
+    wait_bound 7002
+    gst-launch-1.0 -q filesrc location="$scratch/official.wav" ! wavparse ! audioconvert ! audioresample \
+        ! opusenc ! rtpopuspay pt=111 ! srtpenc key="$receive_key_hex" \
+        ! udpsink host=127.0.0.1 port=7002 >"$scratch/$1.hub.log" 2>&1 &
+    hub=$!
 }
 sentence="Xin chào, tôi là cán bộ tiếp công dân ở Hà Nội. Chúng tôi đã nhận được đơn của ông và sẽ trả lời trong ba mươi ngày."
 espeak-ng -v vi -w "$scratch/official.wav" "$sentence $sentence" 2>/dev/null
