@@ -43,6 +43,14 @@ fn box_config(dir: &TempDir, mode: &str, receive: bool, local_ports: Option<(u16
     text
 }
 
+/// Starts a box on `config` and waits until it streams.
+fn streaming_box(dir: &TempDir, config: &str) -> (Daemon, SimBoard) {
+    let daemon = Daemon::start(dir.path(), config);
+    let mut board = SimBoard::connect(&daemon.socket());
+    board.assert_stream("streaming", Duration::from_secs(10), &daemon);
+    (daemon, board)
+}
+
 /// What `state` says of the return path.
 fn played(board: &mut SimBoard) -> (u64, u64, serde_json::Value) {
     let state = board.state();
@@ -135,9 +143,7 @@ fn the_box_plays_what_the_hub_sends_back_while_the_hub_records_the_box() {
 #[test]
 fn a_wrong_key_and_garbage_are_dropped_and_playback_resumes_with_the_right_key() {
     let dir = TempDir::new("return-bad");
-    let daemon = Daemon::start(dir.path(), &box_config(&dir, "always", true, None));
-    let mut board = SimBoard::connect(&daemon.socket());
-    board.assert_stream("streaming", Duration::from_secs(10), &daemon);
+    let (daemon, mut board) = streaming_box(&dir, &box_config(&dir, "always", true, None));
     // Unset local ports: picked by the system, shown in `state`.
     let (video, audio) = ports_of(&mut board);
     assert!(video != audio && video > 0 && audio > 0, "{video} {audio}");
@@ -185,9 +191,7 @@ fn a_wrong_key_and_garbage_are_dropped_and_playback_resumes_with_the_right_key()
 #[test]
 fn without_a_receive_key_nothing_is_played_and_the_box_keeps_sending() {
     let dir = TempDir::new("return-none");
-    let daemon = Daemon::start(dir.path(), &box_config(&dir, "always", false, None));
-    let mut board = SimBoard::connect(&daemon.socket());
-    board.assert_stream("streaming", Duration::from_secs(10), &daemon);
+    let (daemon, mut board) = streaming_box(&dir, &box_config(&dir, "always", false, None));
     let (video, audio) = ports_of(&mut board);
     let hub = HubSender::start(video, audio, &RECEIVE_KEY);
     std::thread::sleep(Duration::from_secs(3));

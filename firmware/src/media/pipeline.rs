@@ -24,8 +24,6 @@ use gstreamer::prelude::*;
 
 use bridgepoint_core::capture::camera::{CameraChoice, CameraPath, PixelFormat};
 
-use bridgepoint_core::playback::DisplayChoice;
-
 use super::plan::{CameraPlan, EncoderPlan, MediaPlan, MicrophonePlan, HARDWARE_ENCODER};
 use super::start_align::{StartAlign, SAMPLE_RATE};
 use super::PipelineError;
@@ -204,13 +202,6 @@ fn populate(
     // passed on as gaps (the Opus decoder conceals them).
     rtpbin.set_property("latency", media.return_media.latency_ms);
     rtpbin.set_property("do-lost", true);
-    if let Some(playback) = &plan.playback {
-        let display = match playback.display {
-            DisplayChoice::Kms { .. } => "kmssink",
-            DisplayChoice::Fake { .. } => "fakesink",
-        };
-        super::return_path::attach(&rtpbin, display);
-    }
     pipeline
         .add(&rtpbin)
         .map_err(|e| link_err(&rtpbin, &rtpbin, e))?;
@@ -218,6 +209,7 @@ fn populate(
     if let Some(playback) = &plan.playback {
         // Before the microphone: its echo canceller looks the probe up.
         super::return_path::build_speaker(pipeline, &playback.speaker)?;
+        super::return_path::attach(&rtpbin, &playback.display);
         // The screen and the speaker play in time (sync), and what they
         // play comes through the jitter buffer and a decoder that join
         // only when the hub's stream arrives, after the pipeline measured

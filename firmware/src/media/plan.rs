@@ -13,7 +13,7 @@ use bridgepoint_core::config::{AudioSource, MediaConfig, VideoEncoder, VideoSour
 use bridgepoint_core::encoder_limits::{check as check_encoder_limits, EncoderFamily};
 use gstreamer as gst;
 
-use bridgepoint_core::config::SpeakerSink;
+use bridgepoint_core::config::{DisplaySink, SpeakerSink};
 use bridgepoint_core::playback::{
     choose_display, choose_speaker, DisplayChoice, SpeakerChoice, SpeakerDevice,
 };
@@ -123,11 +123,15 @@ fn plan_playback(media: &MediaConfig) -> Option<PlaybackPlan> {
         _ => Vec::new(),
     };
     let speaker = choose_speaker(&media.speaker.sink, &speakers);
-    let connected: Vec<String> = displays::discover(Path::new("/sys/class/drm"))
-        .into_iter()
-        .filter(|d| d.connected)
-        .map(|d| d.connector)
-        .collect();
+    // Only `auto` looks at the connectors.
+    let connected: Vec<String> = match media.display.sink {
+        DisplaySink::Auto => displays::discover(Path::new("/sys/class/drm"))
+            .into_iter()
+            .filter(|d| d.connected)
+            .map(|d| d.connector)
+            .collect(),
+        _ => Vec::new(),
+    };
     let display = choose_display(media.display.sink, &connected);
     match &speaker {
         SpeakerChoice::Alsa { device, why } => tracing::info!(%device, "speaker: {why}"),

@@ -26,7 +26,7 @@
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
-use bridgepoint_core::playback::SpeakerChoice;
+use bridgepoint_core::playback::{DisplayChoice, SpeakerChoice};
 
 use super::pipeline::make;
 use super::PipelineError;
@@ -123,9 +123,10 @@ fn speaker_caps() -> gst::Caps {
 }
 
 /// Builds a sender's playback chain whenever rtpbin adds a receive pad;
-/// the picture goes to `display` (`kmssink` or `fakesink`). A chain that
-/// cannot be built is logged; the box keeps sending.
-pub fn attach(rtpbin: &gst::Element, display: &'static str) {
+/// the picture goes to `display`. A chain that cannot be built is logged;
+/// the box keeps sending.
+pub fn attach(rtpbin: &gst::Element, display: &DisplayChoice) {
+    let kms = matches!(display, DisplayChoice::Kms { .. });
     rtpbin.connect_pad_added(move |rtpbin, pad| {
         let name = pad.name();
         let Some(rest) = name.strip_prefix("recv_rtp_src_") else {
@@ -136,7 +137,7 @@ pub fn attach(rtpbin: &gst::Element, display: &'static str) {
             return;
         };
         let played = match session {
-            "0" => play_video(rtpbin, pad, ssrc, display).map(|d| ("video", d)),
+            "0" => play_video(rtpbin, pad, ssrc, kms).map(|d| ("video", d)),
             "1" => play_audio(rtpbin, pad, ssrc).map(|d| ("audio", d)),
             _ => return,
         };
@@ -167,7 +168,7 @@ fn play_video(
     rtpbin: &gst::Element,
     pad: &gst::Pad,
     ssrc: &str,
-    display: &'static str,
+    kms: bool,
 ) -> Result<&'static str, PipelineError> {
     let pipeline = pipeline_of(rtpbin)?;
     let role = "the hub's return video";
@@ -190,7 +191,7 @@ fn play_video(
             SOFTWARE_DECODER,
         )
     };
-    let sink = if display == "kmssink" {
+    let sink = if kms {
         make("kmssink", &name("display"), role)?
     } else {
         make("fakesink", &name("display"), role)?
