@@ -445,8 +445,9 @@ impl Parser<'_> {
 
     fn known_keys(&self, t: &Table, path: &str, known: &[&str]) -> Result<(), BoardError> {
         match t.keys().find(|k| !known.contains(&k.as_str())) {
+            // An empty key (`"" = 1`) is named as TOML writes it.
             Some(k) => Err(self.err(
-                &join(path, k),
+                &join(path, if k.is_empty() { "\"\"" } else { k }),
                 format!("unknown key (known here: {})", known.join(", ")),
             )),
             None => Ok(()),
@@ -819,6 +820,12 @@ line = 2
         let e = err(&CDEV.replace("[buttons.call]", "[buttons.door]\nline = 9\n[buttons.call]"));
         assert!(
             e.contains("buttons.door: unknown key (known here: call)"),
+            "{e}"
+        );
+        // An empty key is named, not left blank (found by fuzzing).
+        let e = err(&format!("\"\" = \"gp\"\n{CDEV}"));
+        assert!(
+            e.starts_with("board profile test.toml: \"\": unknown key"),
             "{e}"
         );
     }
