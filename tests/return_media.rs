@@ -3,7 +3,7 @@
 //! ports while the box streams, and ffmpeg records the box's stream from its
 //! SDP as the hub does. The box decrypts, decodes and plays into fake sinks
 //! (no screen or loudspeaker runs here), and the simulated board's `state`
-//! counts what it played.
+//! counts what it played and says what the room's screen shows.
 
 use std::net::UdpSocket;
 use std::time::Duration;
@@ -86,6 +86,22 @@ fn wait_played(board: &mut SimBoard, daemon: &Daemon, frames: u64, audio_ms: u64
     })
 }
 
+/// Waits until `state` says the return stream is `status`; returns that
+/// state (panics with it and the log otherwise).
+fn wait_status(board: &mut SimBoard, daemon: &Daemon, status: &str) -> serde_json::Value {
+    wait_for(Duration::from_secs(10), || {
+        let state = board.state();
+        (state["return"]["status"] == status).then_some(state)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the return stream never became {status:?}: state {}; log:\n{}",
+            board.cmd("state"),
+            daemon.log_text()
+        )
+    })
+}
+
 #[test]
 fn the_box_plays_what_the_hub_sends_back_while_the_hub_records_the_box() {
     let dir = TempDir::new("return");
@@ -114,9 +130,42 @@ fn the_box_plays_what_the_hub_sends_back_while_the_hub_records_the_box() {
         "nothing played before the hub sends"
     );
 
+    // The screen says the room waits for central (in Vietnamese, the default).
+    let state = wait_status(&mut board, &daemon, "waiting");
+    assert_eq!(state["screen"]["indication"], "on_air", "{state}");
+    assert_eq!(
+        state["screen"]["detail"], "Đang chờ hình ảnh và âm thanh từ Trung ương",
+        "{state}"
+    );
+    assert_eq!(state["screen"]["central_video"], false, "{state}");
+    assert_eq!(state["screen"]["self_view"], true, "{state}");
+
     let hub = HubSender::start(local.0, local.1, &RECEIVE_KEY);
     // 15 fps and 20 ms Opus packets: 3 s of both.
     let (frames, audio_ms) = wait_played(&mut board, &daemon, 45, 3000);
+    let state = wait_status(&mut board, &daemon, "playing");
+    assert_eq!(
+        state["screen"]["central_video"], true,
+        "central covers the card: {state}"
+    );
+    let fps = state["return"]["video_fps"].as_u64().unwrap_or(0);
+    assert!(
+        (8..=20).contains(&fps),
+        "decoded fps of a 15 fps stream: {state}"
+    );
+    assert_eq!(state["return"]["rejected_packets"], 0, "{state}");
+    // The hub's sender reports (every few seconds) tie sound and picture
+    // to one clock: the box then reports how far apart it plays them.
+    let state = wait_for(Duration::from_secs(15), || {
+        let state = board.state();
+        state["return"]["lip_sync_ms"].is_i64().then_some(state)
+    })
+    .unwrap_or_else(|| panic!("no lip-sync figure: {}", board.cmd("state")));
+    let lip_sync = state["return"]["lip_sync_ms"].as_i64().unwrap();
+    assert!(
+        lip_sync.abs() <= 45,
+        "picture and sound {lip_sync} ms apart: {state}"
+    );
     let log = daemon.log_text();
     assert!(
         log.contains("the hub's return stream arrived: playing it kind=\"video\"")
@@ -159,7 +208,17 @@ fn a_wrong_key_and_garbage_are_dropped_and_playback_resumes_with_the_right_key()
         .decode(KEY)
         .unwrap();
     let wrong = HubSender::start(video, audio, &own_key);
-    std::thread::sleep(Duration::from_secs(4));
+    // Counted, reported, and the screen says what happened.
+    let state = wait_status(&mut board, &daemon, "undecryptable");
+    assert!(
+        state["return"]["rejected_packets"].as_u64().unwrap_or(0) > 0,
+        "{state}"
+    );
+    assert_eq!(
+        state["screen"]["detail"], "Không giải mã được tín hiệu từ Trung ương (sai khóa nhận?)",
+        "{state}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
     assert_eq!(
         played(&mut board).0 + played(&mut board).1,
         0,
@@ -177,12 +236,22 @@ fn a_wrong_key_and_garbage_are_dropped_and_playback_resumes_with_the_right_key()
     // ports (the pipeline never stopped).
     let right = HubSender::start(video, audio, &RECEIVE_KEY);
     wait_played(&mut board, &daemon, 30, 2000);
+    wait_status(&mut board, &daemon, "playing");
     right.stop();
+    // The stream stopped mid-session: the screen says so, the box keeps sending.
+    let state = wait_status(&mut board, &daemon, "interrupted");
+    assert_eq!(state["screen"]["central_video"], false, "{state}");
+    assert_eq!(
+        state["screen"]["detail"], "Tín hiệu từ Trung ương bị gián đoạn; đang chờ",
+        "{state}"
+    );
+    assert_eq!(state["stream"], "streaming", "{state}");
     // A stream that stops and comes back (a new sender, a new SSRC) plays
     // again: the counts keep rising.
     let (before, _, _) = played(&mut board);
     let again = HubSender::start(video, audio, &RECEIVE_KEY);
     wait_played(&mut board, &daemon, before + 30, 0);
+    wait_status(&mut board, &daemon, "playing");
     drop(again);
     assert_eq!(ports_of(&mut board), (video, audio));
     assert!(daemon.stop(), "the daemon did not stop cleanly");
@@ -198,7 +267,13 @@ fn without_a_receive_key_nothing_is_played_and_the_box_keeps_sending() {
     drop(hub);
     let (frames, audio_ms, _) = played(&mut board);
     assert_eq!((frames, audio_ms), (0, 0), "{}", board.cmd("state"));
-    assert_eq!(board.state()["stream"], "streaming");
+    let state = board.state();
+    assert_eq!(state["stream"], "streaming");
+    assert_eq!(state["return"]["status"], "not_receiving", "{state}");
+    assert_eq!(
+        state["screen"]["detail"], "Trung ương đang ghi hình phòng tiếp; không có hình ảnh gửi về",
+        "{state}"
+    );
     assert!(daemon.stop(), "the daemon did not stop cleanly");
 }
 

@@ -13,6 +13,25 @@ pub struct BoardView {
     pub stream: &'static str,
     /// What the hub sent back and the box played.
     pub return_media: ReturnView,
+    /// What the room's screen shows.
+    pub screen: ScreenState,
+}
+
+/// What the room's screen shows (`bridgepoint_core::screen`'s view, in
+/// words).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScreenState {
+    /// The indication the card shows (`ready`, `calling`, `on_air`, ...),
+    /// the same the LEDs show.
+    pub indication: &'static str,
+    /// The card's large line.
+    pub headline: String,
+    /// The card's detail line.
+    pub detail: String,
+    /// Whether central's picture covers the card.
+    pub central_video: bool,
+    /// Whether the room's own camera shows in a corner.
+    pub self_view: bool,
 }
 
 /// What the hub sent back and the box played, since the session's pipeline
@@ -25,6 +44,22 @@ pub struct ReturnView {
     pub audio_ms: u64,
     /// RTP packets the jitter buffers gave up waiting for.
     pub lost_packets: u64,
+    /// Packets on the box's ports that failed decryption (a wrong key,
+    /// garbage).
+    pub rejected_packets: u64,
+    /// The jitter buffers' average interarrival jitter, the largest of the
+    /// senders', in milliseconds.
+    pub jitter_ms: u64,
+    /// Central's video frames decoded per second (over the last second).
+    pub video_fps: u64,
+    /// How much later the picture plays than the sound of the same moment
+    /// at the hub, in milliseconds (negative: earlier); `None` until the
+    /// hub's sender reports tie both to one clock.
+    pub lip_sync_ms: Option<i64>,
+    /// What the return stream is doing (`waiting`, `playing`,
+    /// `undecryptable`, `interrupted`, `not_receiving`, ...); empty outside a
+    /// session.
+    pub status: &'static str,
     /// The box's video and audio RTP ports (RTCP on the next ports), while
     /// a pipeline runs.
     pub ports: Option<(u16, u16)>,
@@ -40,6 +75,7 @@ impl Default for BoardView {
             call: "idle",
             stream: "stopped",
             return_media: ReturnView::default(),
+            screen: ScreenState::default(),
         }
     }
 }
@@ -60,6 +96,10 @@ impl BoardView {
             call: "idle",
             stream: "stopped",
             return_media: ReturnView::default(),
+            screen: ScreenState {
+                indication: "ready",
+                ..ScreenState::default()
+            },
         }
     }
 
@@ -80,13 +120,18 @@ impl BoardView {
     }
 
     /// The box state as one line of JSON: `{"call":"idle","stream":"stopped",
-    /// "return":{"video_frames":0,"audio_ms":0,"lost_packets":0,"ports":null}}`
-    /// (`ports`: `{"video":N,"audio":M}` while a pipeline runs).
+    /// "return":{"video_frames":0,"audio_ms":0,"lost_packets":0,
+    /// "rejected_packets":0,"jitter_ms":0,"video_fps":0,"lip_sync_ms":null,
+    /// "status":"","ports":null},"screen":{"indication":"ready",
+    /// "headline":"...","detail":"...","central_video":false,
+    /// "self_view":false}}` (`ports`: `{"video":N,"audio":M}` while a
+    /// pipeline runs).
     pub fn state_json(&self) -> String {
         let r = &self.return_media;
         let ports = r
             .ports
             .map(|(video, audio)| serde_json::json!({ "video": video, "audio": audio }));
+        let s = &self.screen;
         serde_json::json!({
             "call": self.call,
             "stream": self.stream,
@@ -94,7 +139,19 @@ impl BoardView {
                 "video_frames": r.video_frames,
                 "audio_ms": r.audio_ms,
                 "lost_packets": r.lost_packets,
+                "rejected_packets": r.rejected_packets,
+                "jitter_ms": r.jitter_ms,
+                "video_fps": r.video_fps,
+                "lip_sync_ms": r.lip_sync_ms,
+                "status": r.status,
                 "ports": ports,
+            },
+            "screen": {
+                "indication": s.indication,
+                "headline": s.headline,
+                "detail": s.detail,
+                "central_video": s.central_video,
+                "self_view": s.self_view,
             },
         })
         .to_string()

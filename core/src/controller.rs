@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use crate::button::{Button, ButtonTiming, Press};
 use crate::call::{CallEvent, CallInput, CallMachine, CallState};
 use crate::config::SessionMode;
-use crate::led::{leds_for, LedInputs, LedStates};
+use crate::indication::{indication_for, Indication, IndicationInputs};
+use crate::led::LedStates;
 use crate::supervisor::{RestartPolicy, StreamAction, StreamState, StreamSupervisor};
 
 /// How the core is set up.
@@ -105,6 +106,8 @@ pub struct BoxCore {
     stream: StreamSupervisor,
     identify_until: Option<Instant>,
     leds: LedStates,
+    /// What the LEDs and the screen show.
+    indication: Indication,
     last_stream_state: StreamState,
     outputs: VecDeque<Output>,
 }
@@ -114,11 +117,12 @@ impl BoxCore {
     pub fn new(settings: CoreSettings, now: Instant) -> Self {
         let call = CallMachine::new(settings.hub_signalling, settings.call_timeout);
         let stream = StreamSupervisor::new(settings.restart);
-        let leds = leds_for(LedInputs {
+        let indication = indication_for(IndicationInputs {
             call: &call.state(),
             stream: &stream.state(),
             identify: false,
         });
+        let leds = indication.leds();
         let mut core = BoxCore {
             mode: settings.mode,
             button: Button::new(settings.button, settings.button_down_at_start, now),
@@ -128,6 +132,7 @@ impl BoxCore {
             last_stream_state: StreamState::Stopped,
             outputs: VecDeque::from([Output::Leds(leds.clone())]),
             leds,
+            indication,
         };
         core.settle(now);
         core
@@ -152,6 +157,11 @@ impl BoxCore {
     /// The LEDs as they should show now.
     pub fn leds(&self) -> &LedStates {
         &self.leds
+    }
+
+    /// What the LEDs and the screen tell the room now.
+    pub fn indication(&self) -> &Indication {
+        &self.indication
     }
 
     /// Whether a hub must accept calls.
@@ -257,11 +267,12 @@ impl BoxCore {
             self.outputs
                 .push_back(Output::StreamState(stream_state.clone()));
         }
-        let leds = leds_for(LedInputs {
+        self.indication = indication_for(IndicationInputs {
             call: &self.call.state(),
             stream: &stream_state,
             identify: self.identify_until.is_some(),
         });
+        let leds = self.indication.leds();
         if leds != self.leds {
             self.leds = leds.clone();
             self.outputs.push_back(Output::Leds(leds));

@@ -3,13 +3,14 @@
 //! The box has two LEDs: `status` (is the box alive and well) and `call` (is
 //! the room on air). Staff read them instead of a screen, so the mapping is
 //! strict: `call` is solid only while packets are actually leaving the box.
+//! The state is mapped once, to an [`Indication`] (`crate::indication`);
+//! this file only says how each indication looks on the LEDs.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use crate::call::CallState;
-use crate::supervisor::StreamState;
+use crate::indication::{indication_for, Indication, IndicationInputs};
 
 /// How an LED shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -103,41 +104,36 @@ impl LedStates {
     }
 }
 
-/// What the LEDs depend on.
-#[derive(Debug, Clone, Copy)]
-pub struct LedInputs<'a> {
-    /// The call state.
-    pub call: &'a CallState,
-    /// The stream state.
-    pub stream: &'a StreamState,
-    /// Whether central IT asked the box to identify itself.
-    pub identify: bool,
+/// What the LEDs depend on: the same inputs as the indication they show.
+pub type LedInputs<'a> = IndicationInputs<'a>;
+
+impl Indication {
+    /// The LED patterns that show this indication.
+    pub fn leds(&self) -> LedStates {
+        let (status, call) = match self {
+            Indication::Identify => (LedPattern::Identify, LedPattern::Identify),
+            Indication::Ready => (LedPattern::Heartbeat, LedPattern::Off),
+            Indication::Calling | Indication::Connecting => {
+                (LedPattern::Heartbeat, LedPattern::BlinkSlow)
+            }
+            Indication::OnAir => (LedPattern::Heartbeat, LedPattern::On),
+            Indication::NoConnection { .. } => (LedPattern::BlinkFast, LedPattern::BlinkFast),
+        };
+        LedStates { status, call }
+    }
 }
 
-/// The single mapping from box state to LED patterns.
+/// The LEDs for the box's state (through [`indication_for`], the one
+/// mapping the screen's card shares).
 pub fn leds_for(inputs: LedInputs<'_>) -> LedStates {
-    if inputs.identify {
-        return LedStates {
-            status: LedPattern::Identify,
-            call: LedPattern::Identify,
-        };
-    }
-    let call = match (inputs.stream, inputs.call) {
-        (StreamState::Streaming, _) => LedPattern::On,
-        (StreamState::Error { .. }, _) => LedPattern::BlinkFast,
-        (StreamState::Starting, _) | (_, CallState::Calling { .. }) => LedPattern::BlinkSlow,
-        (StreamState::Stopped, _) => LedPattern::Off,
-    };
-    let status = match inputs.stream {
-        StreamState::Error { .. } => LedPattern::BlinkFast,
-        _ => LedPattern::Heartbeat,
-    };
-    LedStates { status, call }
+    indication_for(inputs).leds()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call::CallState;
+    use crate::supervisor::StreamState;
     use std::time::Instant;
 
     fn leds(call: CallState, stream: StreamState) -> LedStates {

@@ -28,7 +28,11 @@
 //!
 //! The wire formats themselves (topics, payloads, the command set) are in
 //! `bridgepoint-proto`; this crate decides what to do with them.
-//! - [`led`]: LED patterns and the single mapping from box state to LEDs.
+//! - [`indication`]: the single mapping from box state to what the room
+//!   is told; [`led`] shows it as LED patterns, [`screen`] as the card.
+//! - [`led`]: LED patterns.
+//! - [`screen`]: what the room's screen shows (card, central, self-view).
+//! - [`return_watch`]: what the hub's return stream is doing.
 //! - [`playback`]: which speaker and display play the hub's return media.
 //! - [`controller`]: the composed box core the daemon drives.
 
@@ -41,9 +45,12 @@ pub mod config;
 pub mod controller;
 pub mod encoder_limits;
 pub mod health;
+pub mod indication;
 pub mod led;
 pub mod playback;
 pub mod provision;
+pub mod return_watch;
+pub mod screen;
 pub mod sdp;
 pub mod signature;
 pub mod srtp;

@@ -60,6 +60,8 @@ MEDIA_PACKAGES=(
     gstreamer1.0-plugins-ugly
     gstreamer1.0-alsa
     gstreamer1.0-libav
+    gstreamer1.0-x
+    fonts-dejavu-core
     ffmpeg
 )
 

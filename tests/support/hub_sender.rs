@@ -16,13 +16,24 @@ impl HubSender {
     /// AES_CM_128_HMAC_SHA1_80 `key` (30 bytes).
     pub fn start(video_port: u16, audio_port: u16, key: &[u8]) -> HubSender {
         let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        // One rtpbin for both streams, as a hub's RTP stack: one CNAME and
+        // one clock, and RTCP sender reports (protected like the media) to
+        // the box's RTCP ports, from which the box lip-syncs.
         let pipeline = format!(
-            "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=15/1 \
+            "rtpbin name=r \
+             videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=15/1 \
              ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 \
-             ! rtph264pay pt=96 config-interval=-1 ! srtpenc key={hex} \
-             ! udpsink host=127.0.0.1 port={video_port} \
+             ! rtph264pay pt=96 config-interval=-1 ! r.send_rtp_sink_0 \
+             r.send_rtp_src_0 ! srtpenc name=ve key={hex} ! udpsink host=127.0.0.1 port={video_port} \
+             r.send_rtcp_src_0 ! ve.rtcp_sink_0 ve.rtcp_src_0 \
+             ! udpsink host=127.0.0.1 port={video_rtcp} sync=false async=false \
              audiotestsrc is-live=true freq=440 ! audioconvert ! audioresample ! opusenc \
-             ! rtpopuspay pt=111 ! srtpenc key={hex} ! udpsink host=127.0.0.1 port={audio_port}"
+             ! rtpopuspay pt=111 ! r.send_rtp_sink_1 \
+             r.send_rtp_src_1 ! srtpenc name=ae key={hex} ! udpsink host=127.0.0.1 port={audio_port} \
+             r.send_rtcp_src_1 ! ae.rtcp_sink_0 ae.rtcp_src_0 \
+             ! udpsink host=127.0.0.1 port={audio_rtcp} sync=false async=false",
+            video_rtcp = video_port + 1,
+            audio_rtcp = audio_port + 1,
         );
         let child = Command::new("gst-launch-1.0")
             .arg("-q")

@@ -208,11 +208,27 @@ pub enum SpeakerSink {
     Fake,
 }
 
-/// Where the hub's picture shows (`[display]`).
+/// The room's screen (`[display]`): where the hub's picture shows, and the
+/// card the box draws when there is none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayConfig {
     /// The output.
     pub sink: DisplaySink,
+    /// The language of the card.
+    pub language: Language,
+    /// Whether a session shows the room's own camera small in a corner.
+    pub self_view: bool,
+    /// The bridge point's name on the card; `None`: the device id.
+    pub name: Option<String>,
+}
+
+/// The language of what the box shows (`[display] language`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    /// Vietnamese (the default).
+    Vi,
+    /// English.
+    En,
 }
 
 /// A display output.

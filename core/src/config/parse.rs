@@ -82,7 +82,7 @@ const AUDIO_KEYS: &[&str] = &[
     "gain_control",
 ];
 const SPEAKER_KEYS: &[&str] = &["sink"];
-const DISPLAY_KEYS: &[&str] = &["sink"];
+const DISPLAY_KEYS: &[&str] = &["sink", "language", "self_view", "name"];
 const SESSION_KEYS: &[&str] = &["mode", "call_timeout_s"];
 const UPDATES_KEYS: &[&str] = &["health_hold_s", "health_deadline_s"];
 
@@ -674,8 +674,51 @@ fn parse_display(r: &mut Reader, s: &Section<'_>) -> Option<DisplayConfig> {
                 None
             }
         });
-    Some(DisplayConfig { sink: sink? })
+    let language = r
+        .string(s, "language", Some("vi"))
+        .and_then(|v| match v.as_str() {
+            "vi" => Some(Language::Vi),
+            "en" => Some(Language::En),
+            other => {
+                r.error(
+                    s.path("language"),
+                    format!("must be \"vi\" or \"en\", got {other:?}"),
+                );
+                None
+            }
+        });
+    let self_view = r.boolean(s, "self_view", true);
+    let name = r.optional_string(s, "name").and_then(|name| {
+        let trimmed = name.trim();
+        if trimmed.is_empty() || trimmed.chars().count() > MAX_DISPLAY_NAME_CHARS {
+            r.error(
+                s.path("name"),
+                format!(
+                    "must be 1 to {MAX_DISPLAY_NAME_CHARS} characters (not only spaces), got {} characters",
+                    name.chars().count()
+                ),
+            );
+            return None;
+        }
+        if name.chars().any(char::is_control) {
+            r.error(s.path("name"), "must not contain control characters (newlines, tabs)");
+            return None;
+        }
+        Some(trimmed.to_owned())
+    });
+    if s.has("name") && name.is_none() {
+        return None;
+    }
+    Some(DisplayConfig {
+        sink: sink?,
+        language: language?,
+        self_view: self_view?,
+        name,
+    })
 }
+
+/// The longest bridge point name the card shows on one line.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 60;
 
 fn parse_updates(r: &mut Reader, s: &Section<'_>) -> Option<UpdatesConfig> {
     r.reject_unknown(s, UPDATES_KEYS);

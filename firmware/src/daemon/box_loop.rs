@@ -12,13 +12,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use bridgepoint_board::{BoardView, ButtonEdge, ReturnView};
+use bridgepoint_board::{BoardView, ButtonEdge, ReturnView, ScreenState};
 use bridgepoint_core::call::{CallEvent, CallState, EndReason};
 use bridgepoint_core::command_gate::CommandVerdict;
 use bridgepoint_core::config::Config;
 use bridgepoint_core::controller::{BoxCore, CoreSettings, Input, Output};
 use bridgepoint_core::health::HealthInputs;
 use bridgepoint_core::provision::Change;
+use bridgepoint_core::return_watch::{ReturnCounters, ReturnStatus, ReturnWatch};
+use bridgepoint_core::screen::{screen_for, ScreenInputs, ScreenView};
 use bridgepoint_core::supervisor::{StreamAction, StreamState};
 use bridgepoint_core::wall_clock;
 use bridgepoint_proto::validate::DEFAULT_IDENTIFY_SECONDS;
@@ -37,7 +39,8 @@ use super::telemetry::{TelemetryInputs, TelemetryReporter};
 use super::trust::Trust;
 use super::updates::Updates;
 use crate::control::LinkEvent;
-use crate::media::{MediaEvent, MediaRunner};
+use crate::media::screen::Screen;
+use crate::media::{plan, MediaEvent, MediaRunner};
 use crate::update::UpdateEvent;
 use crate::DaemonError;
 
@@ -63,6 +66,14 @@ pub struct BoxLoop {
     pipeline_builds: bool,
     /// What discovery found at start, until the first telemetry report.
     devices_to_report: Option<bridgepoint_proto::devices::DeviceSummary>,
+    /// The room's screen; `None` when it failed (logged).
+    screen: Option<Screen>,
+    /// The hub's return stream, watched while the box's pipeline runs.
+    return_watch: Option<ReturnWatch>,
+    /// Central's frames decoded at the last packets tick, and when.
+    frames_at: (u64, Instant),
+    /// Central's frames decoded per second over the last tick.
+    video_fps: u64,
 }
 
 /// What [`BoxLoop::new`] needs besides the config.
@@ -131,6 +142,7 @@ impl BoxLoop {
                 "bridgepointd starting"
             ),
         }
+        let screen = start_screen(&settings.display);
         Ok(BoxLoop {
             device_id: config.device_id.clone(),
             core: BoxCore::new(core_settings, now),
@@ -146,6 +158,10 @@ impl BoxLoop {
             view: parts.view,
             pipeline_builds: false,
             devices_to_report: None,
+            screen,
+            return_watch: None,
+            frames_at: (0, now),
+            video_fps: 0,
         })
     }
 
@@ -267,7 +283,16 @@ impl BoxLoop {
 
     /// The packet counters, every second: the core's stall watchdog.
     pub fn on_packets_tick(&mut self) {
-        // The return path's counters reach the board's view once a second.
+        let now = Instant::now();
+        let frames = self.media.return_stats().snapshot().video_frames;
+        let (before, at) = self.frames_at;
+        let elapsed = now.duration_since(at).as_secs_f64();
+        if elapsed > 0.0 {
+            self.video_fps = (frames.saturating_sub(before) as f64 / elapsed).round() as u64;
+        }
+        self.frames_at = (frames, now);
+        // The return path's counters reach the board's view and the
+        // screen once a second.
         self.update_view();
         let sent = self.media.stats().snapshot();
         self.feed(
@@ -372,6 +397,9 @@ impl BoxLoop {
                 Duration::from_secs(u64::from(settings.session.call_timeout_s)),
                 now,
             );
+            if settings.display.sink != previous.display.sink {
+                self.restart_screen();
+            }
             match change {
                 Change::Nothing => {}
                 Change::Live => {
@@ -501,10 +529,16 @@ impl BoxLoop {
             changed = true;
             match output {
                 Output::Stream(StreamAction::Start) => {
-                    self.media.set_media(self.provisioning.media());
+                    let media = self.provisioning.media();
+                    let receiving = media.as_ref().is_some_and(|m| m.srtp.receive_key.is_some());
+                    self.media.set_media(media);
                     self.media.start();
+                    self.return_watch = Some(ReturnWatch::new(receiving));
                 }
-                Output::Stream(StreamAction::Stop) => self.media.stop(),
+                Output::Stream(StreamAction::Stop) => {
+                    self.media.stop();
+                    self.return_watch = None;
+                }
                 Output::Leds(leds) => {
                     tracing::info!(status = %leds.status, call = %leds.call, "LEDs")
                 }
@@ -597,9 +631,22 @@ impl BoxLoop {
         }
     }
 
-    /// Hands the core's current LEDs and states to the board.
+    /// Hands the core's current LEDs and states to the board, and the
+    /// screen its view.
     fn update_view(&mut self) {
         let played = self.media.return_stats().snapshot();
+        let now = Instant::now();
+        let return_status = self.return_watch.as_mut().map(|watch| {
+            watch.observe(
+                ReturnCounters {
+                    video_frames: played.video_frames,
+                    audio_ms: played.audio_ms,
+                    rejected_packets: played.rejected_packets,
+                },
+                now,
+            )
+        });
+        let screen = self.show_on_screen(return_status);
         let next = BoardView {
             leds: self.core.leds().clone(),
             call: self.core.call_state().name(),
@@ -608,7 +655,23 @@ impl BoxLoop {
                 video_frames: played.video_frames,
                 audio_ms: played.audio_ms,
                 lost_packets: played.lost_packets,
+                rejected_packets: played.rejected_packets,
+                jitter_ms: played.jitter_ms,
+                video_fps: if return_status.is_some() {
+                    self.video_fps
+                } else {
+                    0
+                },
+                lip_sync_ms: played.lip_sync_ms,
+                status: return_status.map_or("", ReturnStatus::name),
                 ports: played.ports,
+            },
+            screen: ScreenState {
+                indication: self.core.indication().name(),
+                headline: screen.card.headline,
+                detail: screen.card.detail,
+                central_video: screen.central_video,
+                self_view: screen.self_view,
             },
         };
         self.view.send_if_modified(|v| {
@@ -616,6 +679,43 @@ impl BoxLoop {
             *v = next;
             differs
         });
+    }
+
+    /// What the screen must show now (the core decides), shown on it.
+    fn show_on_screen(&mut self, return_status: Option<ReturnStatus>) -> ScreenView {
+        let display = &self.provisioning.settings().display;
+        let view = screen_for(ScreenInputs {
+            indication: self.core.indication(),
+            return_status,
+            name: display.name.as_deref().unwrap_or(&self.device_id),
+            language: display.language,
+            self_view: display.self_view,
+        });
+        if let Some(screen) = self.screen.as_mut() {
+            if screen.shown() != Some(&view) {
+                tracing::info!(
+                    indication = self.core.indication().name(),
+                    return_stream = return_status.map_or("none", ReturnStatus::name),
+                    headline = %view.card.headline,
+                    detail = %view.card.detail,
+                    central_video = view.central_video,
+                    self_view = view.self_view,
+                    "screen"
+                );
+            }
+            if let Some(error) = screen.show(&view) {
+                tracing::error!(%error, "the room's screen failed; it shows nothing until the display settings change");
+                self.screen = None;
+            }
+        }
+        view
+    }
+
+    /// Restarts the screen on new display settings (a pushed config).
+    fn restart_screen(&mut self) {
+        self.screen = None;
+        self.screen = start_screen(&self.provisioning.settings().display);
+        self.update_view();
     }
 
     fn factory_reset(&mut self) {
@@ -650,5 +750,17 @@ impl BoxLoop {
     /// the latest and publishes it on every connect.
     pub fn refresh_status(&mut self) {
         self.publish_status();
+    }
+}
+
+/// Starts the room's screen on the display the settings choose; logs and
+/// goes on without one when it cannot start.
+fn start_screen(display: &bridgepoint_core::config::DisplayConfig) -> Option<Screen> {
+    match Screen::start(&plan::plan_display(display)) {
+        Ok(screen) => Some(screen),
+        Err(error) => {
+            tracing::error!(%error, "the room's screen cannot start; the box goes on without it");
+            None
+        }
     }
 }

@@ -9,6 +9,7 @@
 //! - [`runner`]: starts/stops pipelines and reports typed events.
 //! - [`start_align`]: starts the audio at the video's first frame.
 //! - [`return_path`]: the hub's media coming back, decrypted, decoded, played.
+//! - [`screen`]: the room's screen (the card, central's picture, self-view).
 //! - [`stats`]: packet and byte counters.
 //! - [`latency`]: encoder-to-send delay probes (for the benchmark).
 //! - [`error`]: typed pipeline errors naming the element.
@@ -21,6 +22,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod return_path;
 pub mod runner;
+pub mod screen;
 pub mod start_align;
 pub mod stats;
 

@@ -1,7 +1,8 @@
 //! Builds the media pipeline from the config and the plan, in one function.
 //!
 //! ```text
-//! video-source → [camera: convert/scale/rate] → video-caps → video-queue → video-encoder
+//! video-source → [camera: convert/scale/rate] → video-caps → [video-tee → self-view-…
+//!   → intervideosink to the screen] → video-queue → video-encoder
 //!   → video-encoded-caps → video-parse (SPS/PPS before every keyframe) → video-pay (PT 96)
 //!   → rtpbin session 0 → video-srtp → video-rtp-sink (hub:video_port)
 //!                                   ↳ RTCP → video-rtcp-sink (hub:video_port+1)
@@ -55,6 +56,19 @@ pub fn package_of(factory: &str) -> &'static str {
         "the package that provides it (this element is missing from firmware/src/media/elements.rs)",
         |e| e.debian,
     )
+}
+
+/// The clock of every pipeline of the box. One clock for everything: RTP
+/// timestamps follow the pipeline clock, and the wall-clock (NTP) time in
+/// RTCP sender reports is read from the same clock; a realtime system clock
+/// keeps the NTP times true wall-clock time. GStreamer's system clock is
+/// one object per process: switching its type under a running pipeline
+/// (the screen's) throws that pipeline's timing off, so every pipeline
+/// takes it from here, already switched.
+pub(super) fn box_clock() -> gst::Clock {
+    let clock = gst::SystemClock::obtain();
+    clock.set_property_from_str("clock-type", "realtime");
+    clock
 }
 
 pub(super) fn make(
@@ -129,7 +143,11 @@ fn static_pad(element: &gst::Element, name: &str) -> Result<gst::Pad, PipelineEr
 }
 
 /// Sets an enum property by its nick, failing with the element's name.
-fn set_nick(element: &gst::Element, property: &str, nick: &str) -> Result<(), PipelineError> {
+pub(super) fn set_nick(
+    element: &gst::Element,
+    property: &str,
+    nick: &str,
+) -> Result<(), PipelineError> {
     if element.find_property(property).is_none() {
         return Err(PipelineError::Element {
             element: element.name().to_string(),
@@ -180,12 +198,7 @@ fn populate(
     media: &MediaConfig,
     plan: &MediaPlan,
 ) -> Result<(), PipelineError> {
-    // One clock for everything: RTP timestamps follow the pipeline clock, and
-    // the wall-clock (NTP) time in RTCP sender reports is read from the same
-    // clock. A realtime system clock keeps the NTP times true wall-clock time.
-    let clock = gst::SystemClock::obtain();
-    clock.set_property_from_str("clock-type", "realtime");
-    pipeline.use_clock(Some(&clock));
+    pipeline.use_clock(Some(&box_clock()));
     let rtpbin = make("rtpbin", names::RTPBIN, "RTP session manager")?;
     // Sender reports map RTP time to wall-clock time at *capture*, not at
     // send: the encoders' delay (which grows when the CPU is busy) then
@@ -202,6 +215,9 @@ fn populate(
     // passed on as gaps (the Opus decoder conceals them).
     rtpbin.set_property("latency", media.return_media.latency_ms);
     rtpbin.set_property("do-lost", true);
+    // The hub's capture time on every packet once its sender reports
+    // arrive: what the lip-sync figure is measured against (super::stats).
+    rtpbin.set_property("add-reference-timestamp-meta", true);
     pipeline
         .add(&rtpbin)
         .map_err(|e| link_err(&rtpbin, &rtpbin, e))?;
@@ -209,7 +225,7 @@ fn populate(
     if let Some(playback) = &plan.playback {
         // Before the microphone: its echo canceller looks the probe up.
         super::return_path::build_speaker(pipeline, &playback.speaker)?;
-        super::return_path::attach(&rtpbin, &playback.display);
+        super::return_path::attach(&rtpbin);
         // The screen and the speaker play in time (sync), and what they
         // play comes through the jitter buffer and a decoder that join
         // only when the hub's stream arrives, after the pipeline measured
@@ -297,6 +313,10 @@ fn build_video(
             choice.path != CameraPath::PassThrough
         }
     };
+    let self_view = encode && media.display.self_view;
+    if self_view {
+        chain.push(make("tee", "video-tee", "the room's self-view")?);
+    }
     if encode {
         let queue = make("queue", "video-queue", "encoder queue")?;
         queue.set_property("max-size-buffers", 2u32);
@@ -325,7 +345,44 @@ fn build_video(
     let refs: Vec<&gst::Element> = chain.iter().collect();
     add_all(pipeline, &refs)?;
     link_chain(&refs)?;
+    if self_view {
+        if let Some(tee) = pipeline.by_name("video-tee") {
+            build_self_view(pipeline, &tee)?;
+        }
+    }
     Ok(pay)
+}
+
+/// The room's own camera, small and at most 10 frames a second, to the
+/// screen (`super::screen`). A leaky queue: the self-view never holds the
+/// encoder back.
+fn build_self_view(pipeline: &gst::Pipeline, tee: &gst::Element) -> Result<(), PipelineError> {
+    let role = "the room's self-view";
+    let queue = make("queue", "self-view-queue", role)?;
+    queue.set_property("max-size-buffers", 1u32);
+    queue.set_property("max-size-bytes", 0u32);
+    queue.set_property("max-size-time", 0u64);
+    set_nick(&queue, "leaky", "downstream")?;
+    let rate = make("videorate", "self-view-rate", role)?;
+    rate.set_property("drop-only", true);
+    rate.set_property("max-rate", 10i32);
+    let scale = make("videoscale", "self-view-scale", role)?;
+    let convert = make("videoconvert", "self-view-convert", role)?;
+    let caps = caps_filter(
+        "self-view-caps",
+        gst::Caps::builder("video/x-raw")
+            .field("width", super::screen::SELF_VIEW_WIDTH)
+            .field("height", super::screen::SELF_VIEW_HEIGHT)
+            .build(),
+    )?;
+    let sink = make("intervideosink", "self-view-sink", role)?;
+    sink.set_property("channel", super::screen::SELF_VIEW_CHANNEL);
+    sink.set_property("sync", false);
+    sink.set_property("async", false);
+    let branch = [&queue, &rate, &scale, &convert, &caps, &sink];
+    add_all(pipeline, &branch)?;
+    link_chain(&[tee, &queue])?;
+    link_chain(&branch)
 }
 
 /// The GStreamer raw format of a V4L2 fourcc.

@@ -13,7 +13,7 @@ use bridgepoint_core::config::{AudioSource, MediaConfig, VideoEncoder, VideoSour
 use bridgepoint_core::encoder_limits::{check as check_encoder_limits, EncoderFamily};
 use gstreamer as gst;
 
-use bridgepoint_core::config::{DisplaySink, SpeakerSink};
+use bridgepoint_core::config::{DisplayConfig, DisplaySink, SpeakerSink};
 use bridgepoint_core::playback::{
     choose_display, choose_speaker, DisplayChoice, SpeakerChoice, SpeakerDevice,
 };
@@ -97,16 +97,15 @@ pub struct MediaPlan {
     pub playback: Option<PlaybackPlan>,
 }
 
-/// Where the hub's return media plays.
+/// Where the hub's return sound plays (its picture goes to the screen,
+/// [`super::screen`], which [`plan_display`] chooses).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlaybackPlan {
     /// The speaker.
     pub speaker: SpeakerChoice,
-    /// The display.
-    pub display: DisplayChoice,
 }
 
-/// Chooses speaker and display from the config and the devices found.
+/// Chooses the speaker from the config and the devices found.
 fn plan_playback(media: &MediaConfig) -> Option<PlaybackPlan> {
     media.srtp.receive_key.as_ref()?;
     let speakers: Vec<SpeakerDevice> = match media.speaker.sink {
@@ -123,8 +122,17 @@ fn plan_playback(media: &MediaConfig) -> Option<PlaybackPlan> {
         _ => Vec::new(),
     };
     let speaker = choose_speaker(&media.speaker.sink, &speakers);
-    // Only `auto` looks at the connectors.
-    let connected: Vec<String> = match media.display.sink {
+    match &speaker {
+        SpeakerChoice::Alsa { device, why } => tracing::info!(%device, "speaker: {why}"),
+        SpeakerChoice::Fake { why } => tracing::info!("speaker: none ({why})"),
+    }
+    Some(PlaybackPlan { speaker })
+}
+
+/// Chooses the screen's display from the config and the connectors found
+/// (only `auto` looks at them), and logs the choice.
+pub fn plan_display(display: &DisplayConfig) -> DisplayChoice {
+    let connected: Vec<String> = match display.sink {
         DisplaySink::Auto => displays::discover(Path::new("/sys/class/drm"))
             .into_iter()
             .filter(|d| d.connected)
@@ -132,16 +140,12 @@ fn plan_playback(media: &MediaConfig) -> Option<PlaybackPlan> {
             .collect(),
         _ => Vec::new(),
     };
-    let display = choose_display(media.display.sink, &connected);
-    match &speaker {
-        SpeakerChoice::Alsa { device, why } => tracing::info!(%device, "speaker: {why}"),
-        SpeakerChoice::Fake { why } => tracing::info!("speaker: none ({why})"),
-    }
-    match &display {
+    let choice = choose_display(display.sink, &connected);
+    match &choice {
         DisplayChoice::Kms { why } => tracing::info!("display: KMS ({why})"),
         DisplayChoice::Fake { why } => tracing::info!("display: none ({why})"),
     }
-    Some(PlaybackPlan { speaker, display })
+    choice
 }
 
 /// Whether GStreamer has this element.

@@ -4,7 +4,8 @@
 //! ```text
 //! video-rtp-source (the box's own port; video-rtp-sink sends from it)
 //!   → video-srtp-dec (srtp.receive_key) → rtpbin recv session 0 (jitter buffer)
-//!   → per sender: video-return-depayloader → video-return-decoder → video-return-display
+//!   → per sender: video-return-depayloader → video-return-decoder
+//!     → video-return-display (intervideosink: to the screen, `super::screen`)
 //! audio-rtp-source → audio-srtp-dec → rtpbin recv session 1
 //!   → per sender: audio-return-depayloader → audio-return-decoder (Opus, loss
 //!     concealed) → convert/resample → speaker-input
@@ -17,16 +18,16 @@
 //! `srtp.receive_key` nothing is decrypted: what arrives on the box's ports
 //! is dropped (`video-rtp-discard`).
 //!
-//! The display is `kmssink` or a fake sink, the speaker `alsasink` or a fake
-//! sink (`bridgepoint_core::playback` chooses); fake sinks play in real
-//! time. The echo probe sees exactly what goes to the speaker, for the
+//! The picture goes to the screen's pipeline, which owns the display; the
+//! speaker is `alsasink` or a fake sink (`bridgepoint_core::playback`
+//! chooses); fake sinks play in real time. The echo probe sees exactly what goes to the speaker, for the
 //! microphone's canceller (`webrtcdsp`). [`super::stats::ReturnStats`]
 //! counts what the decoders produced.
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
-use bridgepoint_core::playback::{DisplayChoice, SpeakerChoice};
+use bridgepoint_core::playback::SpeakerChoice;
 
 use super::pipeline::make;
 use super::PipelineError;
@@ -123,10 +124,9 @@ fn speaker_caps() -> gst::Caps {
 }
 
 /// Builds a sender's playback chain whenever rtpbin adds a receive pad;
-/// the picture goes to `display`. A chain that cannot be built is logged;
-/// the box keeps sending.
-pub fn attach(rtpbin: &gst::Element, display: &DisplayChoice) {
-    let kms = matches!(display, DisplayChoice::Kms { .. });
+/// the picture goes to the screen ([`super::screen`]). A chain that cannot
+/// be built is logged; the box keeps sending.
+pub fn attach(rtpbin: &gst::Element) {
     rtpbin.connect_pad_added(move |rtpbin, pad| {
         let name = pad.name();
         let Some(rest) = name.strip_prefix("recv_rtp_src_") else {
@@ -137,7 +137,7 @@ pub fn attach(rtpbin: &gst::Element, display: &DisplayChoice) {
             return;
         };
         let played = match session {
-            "0" => play_video(rtpbin, pad, ssrc, kms).map(|d| ("video", d)),
+            "0" => play_video(rtpbin, pad, ssrc).map(|d| ("video", d)),
             "1" => play_audio(rtpbin, pad, ssrc).map(|d| ("audio", d)),
             _ => return,
         };
@@ -168,7 +168,6 @@ fn play_video(
     rtpbin: &gst::Element,
     pad: &gst::Pad,
     ssrc: &str,
-    kms: bool,
 ) -> Result<&'static str, PipelineError> {
     let pipeline = pipeline_of(rtpbin)?;
     let role = "the hub's return video";
@@ -191,12 +190,9 @@ fn play_video(
             SOFTWARE_DECODER,
         )
     };
-    let sink = if kms {
-        make("kmssink", &name("display"), role)?
-    } else {
-        make("fakesink", &name("display"), role)?
-    };
-    // Shown in real time, as a screen would.
+    // Handed to the screen in real time; the screen shows the latest.
+    let sink = make("intervideosink", &name("display"), role)?;
+    sink.set_property("channel", super::screen::CENTRAL_CHANNEL);
     sink.set_property("sync", true);
     sink.set_property("async", false);
     add_and_link(&pipeline, pad, &[&depay, &decoder, &sink], None)?;

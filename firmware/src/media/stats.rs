@@ -1,7 +1,7 @@
 //! Packet and byte counters on the UDP senders, and what the return path
 //! played, kept with pad probes.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gstreamer as gst;
@@ -80,12 +80,30 @@ pub fn attach_counter(
 
 /// What the hub sent back and the box played, since the pipeline started
 /// (each session start starts one), and the box's own ports.
-#[derive(Debug, Default)]
+///
+/// Lip sync: rtpbin ties each sender's RTP clock to the hub's NTP clock
+/// from its sender reports and marks every packet with the hub's capture
+/// time (a reference timestamp meta). The sinks play a packet's content
+/// at its running time plus the pipeline's latency, the same for sound and
+/// picture, so (running time − capture time) of the picture minus the same
+/// of the sound is how much later the picture plays than the sound of the
+/// same moment. The screen shows the latest picture at its own frame
+/// rate, which adds up to one frame (40 ms) not counted here.
+#[derive(Debug)]
 pub struct ReturnStats {
     /// Video frames decoded (and shown).
     video_frames: AtomicU64,
     /// Audio decoded (and played), in nanoseconds.
     audio_ns: AtomicU64,
+    /// Packets that entered the return path's SRTP decryption.
+    decrypt_in: AtomicU64,
+    /// Packets that came out of it (authenticated and decrypted).
+    decrypt_out: AtomicU64,
+    /// Of the latest video and audio packet out of the jitter buffers: the
+    /// time it is played at minus the hub's capture time (from the hub's
+    /// sender reports), in nanoseconds; `i64::MIN` until known.
+    video_schedule_ns: AtomicI64,
+    audio_schedule_ns: AtomicI64,
     /// The box's video and audio RTP ports of the running pipeline.
     ports: Mutex<Option<(u16, u16)>>,
     /// rtpbin's jitter buffers (one per sender): they count lost packets.
@@ -101,8 +119,30 @@ pub struct ReturnSnapshot {
     pub audio_ms: u64,
     /// RTP packets the jitter buffers gave up waiting for.
     pub lost_packets: u64,
+    /// Packets that failed SRTP authentication or decryption.
+    pub rejected_packets: u64,
+    /// The largest of the senders' average interarrival jitter, in ms.
+    pub jitter_ms: u64,
+    /// How much later the picture plays than the sound (ms); `None` until
+    /// the hub's sender reports tie both to its clock.
+    pub lip_sync_ms: Option<i64>,
     /// The box's video and audio RTP ports (RTCP on the next ports).
     pub ports: Option<(u16, u16)>,
+}
+
+impl Default for ReturnStats {
+    fn default() -> Self {
+        ReturnStats {
+            video_frames: AtomicU64::new(0),
+            audio_ns: AtomicU64::new(0),
+            decrypt_in: AtomicU64::new(0),
+            decrypt_out: AtomicU64::new(0),
+            video_schedule_ns: AtomicI64::new(i64::MIN),
+            audio_schedule_ns: AtomicI64::new(i64::MIN),
+            ports: Mutex::new(None),
+            jitterbuffers: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 impl ReturnStats {
@@ -111,8 +151,20 @@ impl ReturnStats {
     pub fn watch(self: &Arc<Self>, pipeline: &gst::Pipeline, ports: Option<(u16, u16)>) {
         self.video_frames.store(0, Ordering::Relaxed);
         self.audio_ns.store(0, Ordering::Relaxed);
+        self.decrypt_in.store(0, Ordering::Relaxed);
+        self.decrypt_out.store(0, Ordering::Relaxed);
+        self.video_schedule_ns.store(i64::MIN, Ordering::Relaxed);
+        self.audio_schedule_ns.store(i64::MIN, Ordering::Relaxed);
         *lock(&self.ports) = ports;
         lock(&self.jitterbuffers).clear();
+        for name in ["video-srtp-dec", "audio-srtp-dec"] {
+            if let Some(dec) = pipeline.by_name(name) {
+                self.count_decryption(&dec);
+            }
+        }
+        if let Some(rtpbin) = pipeline.by_name(super::pipeline::names::RTPBIN) {
+            self.watch_schedule(&rtpbin);
+        }
         let stats = Arc::downgrade(self);
         pipeline.connect_deep_element_added(move |_, _, element| {
             let Some(stats) = stats.upgrade() else { return };
@@ -152,21 +204,98 @@ impl ReturnStats {
         });
     }
 
+    /// Counts the packets into and out of an SRTP decrypter: the
+    /// difference failed authentication or decryption.
+    fn count_decryption(self: &Arc<Self>, dec: &gst::Element) {
+        for (pad, into) in [("rtp_sink", true), ("rtp_src", false)] {
+            let Some(pad) = dec.static_pad(pad) else {
+                continue;
+            };
+            let stats = Arc::downgrade(self);
+            pad.add_probe(
+                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+                move |_, info| {
+                    if let Some(stats) = stats.upgrade() {
+                        let (n, _) = count_probe_data(info);
+                        let counter = if into {
+                            &stats.decrypt_in
+                        } else {
+                            &stats.decrypt_out
+                        };
+                        counter.fetch_add(n, Ordering::Relaxed);
+                    }
+                    gst::PadProbeReturn::Ok
+                },
+            );
+        }
+    }
+
+    /// Follows each sender's packets out of rtpbin: when they carry the
+    /// hub's capture time, keeps (running time − capture time).
+    fn watch_schedule(self: &Arc<Self>, rtpbin: &gst::Element) {
+        let stats = Arc::downgrade(self);
+        rtpbin.connect_pad_added(move |_, pad| {
+            let name = pad.name();
+            let video = if name.starts_with("recv_rtp_src_0_") {
+                true
+            } else if name.starts_with("recv_rtp_src_1_") {
+                false
+            } else {
+                return;
+            };
+            let stats = stats.clone();
+            pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+                let (Some(stats), Some(gst::PadProbeData::Buffer(buffer))) =
+                    (stats.upgrade(), &info.data)
+                else {
+                    return gst::PadProbeReturn::Ok;
+                };
+                if let Some(schedule) = schedule_ns(pad, buffer) {
+                    let slot = if video {
+                        &stats.video_schedule_ns
+                    } else {
+                        &stats.audio_schedule_ns
+                    };
+                    slot.store(schedule, Ordering::Relaxed);
+                }
+                gst::PadProbeReturn::Ok
+            });
+        });
+    }
+
     /// Reads every counter (the jitter buffers' lost packets, summed).
     pub fn snapshot(&self) -> ReturnSnapshot {
-        let lost_packets = lock(&self.jitterbuffers)
+        let jitterbuffer_stats: Vec<gst::Structure> = lock(&self.jitterbuffers)
             .iter()
             .filter_map(gst::glib::WeakRef::upgrade)
-            .filter_map(|jb| {
-                jb.property::<gst::Structure>("stats")
-                    .get::<u64>("num-lost")
-                    .ok()
-            })
+            .map(|jb| jb.property::<gst::Structure>("stats"))
+            .collect();
+        let lost_packets = jitterbuffer_stats
+            .iter()
+            .filter_map(|s| s.get::<u64>("num-lost").ok())
             .sum();
+        let jitter_ms = jitterbuffer_stats
+            .iter()
+            .filter_map(|s| s.get::<u64>("avg-jitter").ok())
+            .max()
+            .unwrap_or(0)
+            / 1_000_000;
+        let (video, audio) = (
+            self.video_schedule_ns.load(Ordering::Relaxed),
+            self.audio_schedule_ns.load(Ordering::Relaxed),
+        );
+        let lip_sync_ms = (video != i64::MIN && audio != i64::MIN)
+            .then(|| (video.saturating_sub(audio)) / 1_000_000);
         ReturnSnapshot {
             video_frames: self.video_frames.load(Ordering::Relaxed),
             audio_ms: self.audio_ns.load(Ordering::Relaxed) / 1_000_000,
             lost_packets,
+            rejected_packets: self
+                .decrypt_in
+                .load(Ordering::Relaxed)
+                .saturating_sub(self.decrypt_out.load(Ordering::Relaxed)),
+            jitter_ms,
+            lip_sync_ms,
             ports: *lock(&self.ports),
         }
     }
@@ -176,4 +305,20 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A packet's running time minus the hub's capture time (the NTP
+/// reference timestamp rtpbin adds once the hub's sender reports came).
+fn schedule_ns(pad: &gst::Pad, buffer: &gst::BufferRef) -> Option<i64> {
+    let ntp_caps = gst::Caps::new_empty_simple("timestamp/x-ntp");
+    let captured = buffer
+        .iter_meta::<gst::ReferenceTimestampMeta>()
+        .find(|m| m.reference().can_intersect(&ntp_caps))?
+        .timestamp();
+    let segment = pad.sticky_event::<gst::event::Segment>(0)?;
+    let segment = segment.segment().downcast_ref::<gst::ClockTime>()?;
+    let running = segment.to_running_time(buffer.pts()?)?;
+    i64::try_from(running.nseconds())
+        .ok()?
+        .checked_sub(i64::try_from(captured.nseconds()).ok()?)
 }

@@ -123,7 +123,11 @@ CONFFILES:${PN} = "${sysconfdir}/bridgepoint/bridgepoint.toml"
 #  - good: jpeg (jpegdec), rtp (rtph264pay, rtpopuspay), rtpmanager
 #    (rtpbin), udp (udpsink, udpsrc), video4linux2 (v4l2src and, on the Pi,
 #    the V4L2 memory-to-memory codec's v4l2h264enc and v4l2jpegdec)
-#  - bad: srtp (srtpenc, srtpdec), videoparsersbad (h264parse)
+#  - bad: srtp (srtpenc, srtpdec), videoparsersbad (h264parse), inter
+#    (intervideosink/src: central's picture and the self-view to the screen)
+#  - the screen's card: compositor and pango (textoverlay, clockoverlay) of
+#    -base, png (pngenc, `bridgepointd card`) of -good, and ttf-dejavu-sans
+#    (meta-oe), a font with every Vietnamese letter
 #  - ugly: x264 (x264enc), the software H.264 encoder used when there is no
 #    hardware encoder. gstreamer1.0-plugins-ugly and x264 carry
 #    LICENSE_FLAGS = "commercial": the build must set
@@ -139,6 +143,7 @@ CONFFILES:${PN} = "${sysconfdir}/bridgepoint/bridgepoint.toml"
 RDEPENDS:${PN} += "\
     gstreamer1.0 \
     gstreamer1.0-libav \
+    gstreamer1.0-plugins-bad-inter \
     gstreamer1.0-plugins-bad-kms \
     gstreamer1.0-plugins-bad-srtp \
     gstreamer1.0-plugins-bad-videoparsersbad \
@@ -147,16 +152,20 @@ RDEPENDS:${PN} += "\
     gstreamer1.0-plugins-base-audioconvert \
     gstreamer1.0-plugins-base-audioresample \
     gstreamer1.0-plugins-base-audiotestsrc \
+    gstreamer1.0-plugins-base-compositor \
     gstreamer1.0-plugins-base-opus \
+    gstreamer1.0-plugins-base-pango \
     gstreamer1.0-plugins-base-videoconvertscale \
     gstreamer1.0-plugins-base-videorate \
     gstreamer1.0-plugins-base-videotestsrc \
     gstreamer1.0-plugins-good-jpeg \
+    gstreamer1.0-plugins-good-png \
     gstreamer1.0-plugins-good-rtp \
     gstreamer1.0-plugins-good-rtpmanager \
     gstreamer1.0-plugins-good-udp \
     gstreamer1.0-plugins-good-video4linux2 \
     gstreamer1.0-plugins-ugly-x264 \
+    ttf-dejavu-sans \
 "
 # /var/lib/bridgepoint on the data partition (mount units, mount points).
 RRECOMMENDS:${PN} += "bridgepoint-data"

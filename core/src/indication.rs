@@ -1,0 +1,131 @@
+//! The one mapping from the box's state to what it tells the room.
+//!
+//! Staff read the LEDs, the room reads the screen; both must tell the same
+//! truth, so both are drawn from one [`Indication`], decided here and
+//! nowhere else: [`crate::led`] turns it into LED patterns and
+//! [`crate::screen`] into the card on the screen.
+
+use crate::call::CallState;
+use crate::supervisor::StreamState;
+
+/// What the box's state means for the people in the room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Indication {
+    /// Central IT asked the box to show itself.
+    Identify,
+    /// Nothing going on: a press of the call button calls central.
+    Ready,
+    /// A call was requested and central has not answered yet.
+    Calling,
+    /// The session's stream is starting: no packet has left the box yet.
+    Connecting,
+    /// Packets are leaving the box: the room is on air.
+    OnAir,
+    /// The stream failed and is retried; the reason names what failed.
+    NoConnection {
+        /// What failed, as the stream supervisor said.
+        reason: String,
+    },
+}
+
+impl Indication {
+    /// The short name used in logs and the simulated board's `state`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Indication::Identify => "identify",
+            Indication::Ready => "ready",
+            Indication::Calling => "calling",
+            Indication::Connecting => "connecting",
+            Indication::OnAir => "on_air",
+            Indication::NoConnection { .. } => "no_connection",
+        }
+    }
+}
+
+/// What the indication depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct IndicationInputs<'a> {
+    /// The call state.
+    pub call: &'a CallState,
+    /// The stream state.
+    pub stream: &'a StreamState,
+    /// Whether central IT asked the box to identify itself.
+    pub identify: bool,
+}
+
+/// The single mapping from box state to indication. The stream decides
+/// first: `call` is "on air" only while packets are actually leaving the
+/// box, whatever the call machine believes.
+pub fn indication_for(inputs: IndicationInputs<'_>) -> Indication {
+    if inputs.identify {
+        return Indication::Identify;
+    }
+    match (inputs.stream, inputs.call) {
+        (StreamState::Streaming, _) => Indication::OnAir,
+        (StreamState::Error { reason, .. }, _) => Indication::NoConnection {
+            reason: reason.clone(),
+        },
+        (StreamState::Starting, _) => Indication::Connecting,
+        (StreamState::Stopped, CallState::Calling { .. }) => Indication::Calling,
+        (StreamState::Stopped, _) => Indication::Ready,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn of(call: CallState, stream: StreamState) -> Indication {
+        indication_for(IndicationInputs {
+            call: &call,
+            stream: &stream,
+            identify: false,
+        })
+    }
+
+    #[test]
+    fn the_stream_decides_before_the_call() {
+        let t = Instant::now();
+        let error = StreamState::Error {
+            reason: "video-rtp-sink: could not resolve hub".into(),
+            failures: 2,
+            retry_at: t,
+        };
+        assert_eq!(of(CallState::Idle, StreamState::Stopped), Indication::Ready);
+        assert_eq!(
+            of(CallState::Calling { since: t }, StreamState::Stopped),
+            Indication::Calling
+        );
+        assert_eq!(
+            of(CallState::InSession { since: t }, StreamState::Starting),
+            Indication::Connecting
+        );
+        assert_eq!(
+            of(CallState::InSession { since: t }, StreamState::Streaming),
+            Indication::OnAir
+        );
+        // `always` mode streams with no call.
+        assert_eq!(
+            of(CallState::Idle, StreamState::Streaming),
+            Indication::OnAir
+        );
+        assert_eq!(
+            of(CallState::InSession { since: t }, error),
+            Indication::NoConnection {
+                reason: "video-rtp-sink: could not resolve hub".into()
+            }
+        );
+    }
+
+    #[test]
+    fn identify_overrides_everything() {
+        let got = indication_for(IndicationInputs {
+            call: &CallState::Idle,
+            stream: &StreamState::Streaming,
+            identify: true,
+        });
+        assert_eq!(got, Indication::Identify);
+        assert_eq!(got.name(), "identify");
+    }
+}

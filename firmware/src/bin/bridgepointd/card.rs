@@ -1,0 +1,121 @@
+//! `bridgepointd card`: draws the room's screen card for a state into a PNG,
+//! with the box's own renderer and the core's own words.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bridgepoint_core::config::Language;
+use bridgepoint_core::indication::Indication;
+use bridgepoint_core::return_watch::ReturnStatus;
+use bridgepoint_core::screen::{screen_for, ScreenInputs};
+use bridgepoint_firmware::media;
+
+/// The states a card can be drawn for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CardState {
+    /// Outside a session, nothing going on.
+    Ready,
+    /// A call was requested, central has not answered.
+    Calling,
+    /// The session's stream is starting.
+    Connecting,
+    /// Central IT asked the box to show itself.
+    Identify,
+    /// The stream failed (with --reason).
+    NoConnection,
+    /// In a session, nothing came back from central yet.
+    InSessionWaiting,
+    /// In a session, central's sound plays but no picture yet.
+    InSessionSoundOnly,
+    /// In a session with a hub that only records (no receive key).
+    InSessionNotReceiving,
+    /// In a session, central's stream cannot be decrypted.
+    InSessionUndecryptable,
+    /// In a session, central's stream stopped.
+    InSessionInterrupted,
+}
+
+/// The card's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CardLanguage {
+    /// Vietnamese.
+    Vi,
+    /// English.
+    En,
+}
+
+/// What to draw.
+pub struct CardRequest {
+    pub state: CardState,
+    pub language: CardLanguage,
+    pub name: String,
+    pub reason: String,
+    pub width: i32,
+    pub height: i32,
+    pub out: PathBuf,
+}
+
+/// The indication and return status a state stands for.
+fn inputs_of(state: CardState, reason: &str) -> (Indication, Option<ReturnStatus>) {
+    match state {
+        CardState::Ready => (Indication::Ready, None),
+        CardState::Calling => (Indication::Calling, None),
+        CardState::Connecting => (Indication::Connecting, None),
+        CardState::Identify => (Indication::Identify, None),
+        CardState::NoConnection => (
+            Indication::NoConnection {
+                reason: reason.to_owned(),
+            },
+            None,
+        ),
+        CardState::InSessionWaiting => (Indication::OnAir, Some(ReturnStatus::Waiting)),
+        CardState::InSessionSoundOnly => (
+            Indication::OnAir,
+            Some(ReturnStatus::Playing {
+                video: false,
+                audio: true,
+            }),
+        ),
+        CardState::InSessionNotReceiving => (Indication::OnAir, Some(ReturnStatus::NotReceiving)),
+        CardState::InSessionUndecryptable => (Indication::OnAir, Some(ReturnStatus::Undecryptable)),
+        CardState::InSessionInterrupted => (Indication::OnAir, Some(ReturnStatus::Interrupted)),
+    }
+}
+
+/// Draws the card; prints what it wrote, or the error.
+pub fn draw(request: CardRequest) -> ExitCode {
+    let (indication, return_status) = inputs_of(request.state, &request.reason);
+    let view = screen_for(ScreenInputs {
+        indication: &indication,
+        return_status,
+        name: &request.name,
+        language: match request.language {
+            CardLanguage::Vi => Language::Vi,
+            CardLanguage::En => Language::En,
+        },
+        self_view: false,
+    });
+    let drawn = media::init().and_then(|()| {
+        media::screen::render_card_png(&view.card, request.width, request.height, &request.out)
+    });
+    match drawn {
+        Ok(()) => {
+            println!(
+                "{}: {} | {} ({}x{})",
+                request.out.display(),
+                view.card.headline,
+                view.card.detail,
+                request.width,
+                request.height
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "error: cannot draw the card into {}: {e}",
+                request.out.display()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
