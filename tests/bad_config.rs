@@ -208,3 +208,63 @@ fn every_command_has_help() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no config given"));
 }
+
+#[test]
+fn playback_and_screen_keys() {
+    let dir = TempDir::new("k");
+    let long_name = "x".repeat(61);
+    for (section, expected) in [
+        (
+            "[speaker]\nsink = \"hdmi\"",
+            "speaker.sink: must be \"auto\", \"fake\" or \"alsa:<device>\", got \"hdmi\"",
+        ),
+        (
+            "[speaker]\nsink = \"alsa:\"",
+            "speaker.sink: must be \"auto\", \"fake\" or \"alsa:<device>\", got \"alsa:\"",
+        ),
+        ("[speaker]\nvolume = 3", "speaker.volume: unknown key"),
+        (
+            "[display]\nsink = \"hdmi\"",
+            "display.sink: must be \"auto\", \"kms\" or \"fake\", got \"hdmi\"",
+        ),
+        (
+            "[display]\nlanguage = \"fr\"",
+            "display.language: must be \"vi\" or \"en\", got \"fr\"",
+        ),
+        (
+            "[display]\nself_view = \"yes\"",
+            "display.self_view: expected true or false, got a string",
+        ),
+        (
+            "[display]\nname = \"  \"",
+            "display.name: must be 1 to 60 characters (not only spaces), got 2 characters",
+        ),
+        (
+            &format!("[display]\nname = \"{long_name}\""),
+            "display.name: must be 1 to 60 characters (not only spaces), got 61 characters",
+        ),
+        (
+            "[display]\nname = \"Hà\\nGiang\"",
+            "display.name: must not contain control characters",
+        ),
+        (
+            "[display]\nname = 7",
+            "display.name: expected a string, got an integer",
+        ),
+        ("[display]\ncolour = \"red\"", "display.colour: unknown key"),
+        ("[audio]\nechoes = true", "audio.echoes: unknown key"),
+    ] {
+        let text = if section.starts_with("[audio]") {
+            good(&dir).replace("[audio]\n", &format!("{section}\n"))
+        } else {
+            format!("{}\n{section}\n", good(&dir))
+        };
+        assert_rejected(&text, expected);
+    }
+    for key in ["echo_cancellation", "noise_suppression", "gain_control"] {
+        assert_rejected(
+            &good(&dir).replace("[audio]\n", &format!("[audio]\n{key} = 1\n")),
+            &format!("audio.{key}: expected true or false, got an integer"),
+        );
+    }
+}

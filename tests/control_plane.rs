@@ -686,3 +686,94 @@ fn telemetry_reports_rtcp_round_trip_and_loss_from_the_hubs_receiver_reports() {
         "{reports:?}"
     );
 }
+
+#[test]
+fn telemetry_status_and_bpctl_list_show_what_comes_back_from_the_hub() {
+    use base64::Engine as _;
+    let dir = TempDir::new("telemetry-return");
+    let broker = Broker::plain();
+    let central = Central::new(&broker, None);
+    let (telemetry, status) = (topic(DEVICE, Leaf::Telemetry), topic(DEVICE, Leaf::Status));
+    let sub = central.subscribe(&[&telemetry, &status]);
+    let hub_ports = free_ports();
+    let local = free_ports();
+    let receive_key: Vec<u8> = (0..30u8)
+        .map(|i| i.wrapping_mul(37).wrapping_add(11))
+        .collect();
+    let text = box_config(
+        &dir.path().join("data"),
+        DEVICE,
+        &broker,
+        BoxLink::Plain,
+        &[],
+        Some(hub_ports),
+        "always",
+    )
+    .replace(
+        "\n[srtp]\n",
+        &format!(
+            "local_video_port = {}\nlocal_audio_port = {}\n\n[srtp]\nreceive_key = \"{}\"\n",
+            local.0,
+            local.1,
+            base64::engine::general_purpose::STANDARD.encode(&receive_key)
+        ),
+    );
+    let daemon = Daemon::start(dir.path(), &text);
+    let mut board = SimBoard::connect(&daemon.socket());
+    board.assert_stream("streaming", Duration::from_secs(10), &daemon);
+    // Before the hub sends: the status says the room waits for central.
+    wait_json(&sub, &status, 0, Duration::from_secs(10), |v| {
+        v["return_stream"] == "waiting"
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no status with return_stream waiting: {:?}",
+            all_json(&sub, &status)
+        )
+    });
+
+    let _hub =
+        bridgepoint_system_tests::hub_sender::HubSender::start(local.0, local.1, &receive_key);
+    let report = wait_json(&sub, &telemetry, 0, Duration::from_secs(30), |v| {
+        v["receive"]["status"] == "playing" && v["receive"]["lip_sync_ms"].is_i64()
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no telemetry with the return stream playing and lip sync: {:?}\nlog:\n{}",
+            all_json(&sub, &telemetry),
+            daemon.log_text()
+        )
+    });
+    let receive = &report["receive"];
+    assert!(receive["video_fps"].as_u64().unwrap_or(0) >= 8, "{report}");
+    assert!(
+        receive["video_frames"].as_u64().unwrap_or(0) > 0,
+        "{report}"
+    );
+    assert!(receive["audio_ms"].as_u64().unwrap_or(0) > 0, "{report}");
+    assert!(
+        receive["jitter_ms"].is_u64() && receive["lost_packets"].is_u64(),
+        "{report}"
+    );
+    assert_eq!(receive["rejected_packets"], 0, "{report}");
+    wait_json(&sub, &status, 0, Duration::from_secs(10), |v| {
+        v["return_stream"] == "playing"
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no status with return_stream playing: {:?}",
+            all_json(&sub, &status)
+        )
+    });
+    let list = bpctl_plain(&broker, ["list"]);
+    let table = String::from_utf8_lossy(&list.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(DEVICE))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        table.lines().next().unwrap_or_default().contains("RETURN") && row.contains(" playing "),
+        "{table}"
+    );
+    assert!(daemon.stop(), "the daemon did not stop cleanly");
+}

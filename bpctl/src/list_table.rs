@@ -60,6 +60,7 @@ impl BoxRow {
             "config_version": self.config_version(),
             "call": s.map(|s| s.call.name()),
             "stream": s.map(|s| s.stream.name()),
+            "return_stream": s.and_then(|s| s.return_stream).map(|r| r.name()),
             "slot": s.and_then(|s| s.slot.clone()),
             "problem": self.problem(),
             "last_push": self.report.as_ref().map(|r| json!({
@@ -74,17 +75,18 @@ impl BoxRow {
 /// The `list` table (rows sorted by the caller), a line per box with a
 /// problem, and the summary line.
 pub fn render_table(rows: &[BoxRow]) -> String {
-    const HEADER: [&str; 7] = [
+    const HEADER: [&str; 8] = [
         "DEVICE",
         "ONLINE",
         "FIRMWARE",
         "CONFIG",
         "CALL",
         "STREAM",
+        "RETURN",
         "LAST PUSH",
     ];
     let dash = || "-".to_owned();
-    let cells: Vec<[String; 7]> = rows
+    let cells: Vec<[String; 8]> = rows
         .iter()
         .map(|r| {
             // An offline box's status is its Last Will: call/stream are unknown.
@@ -101,6 +103,8 @@ pub fn render_table(rows: &[BoxRow]) -> String {
                 r.config_version().map_or_else(dash, |v| v.to_string()),
                 live.map_or_else(dash, |s| s.call.name().to_owned()),
                 live.map_or_else(dash, |s| s.stream.name().to_owned()),
+                live.and_then(|s| s.return_stream)
+                    .map_or_else(dash, |s| s.name().to_owned()),
                 r.last_push(),
             ]
         })
@@ -141,7 +145,9 @@ pub fn render_table(rows: &[BoxRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bridgepoint_proto::{CallStatus, OfflineStatus, OnlineStatus, StreamStatus};
+    use bridgepoint_proto::{
+        CallStatus, OfflineStatus, OnlineStatus, ReturnStreamStatus, StreamStatus,
+    };
 
     #[test]
     fn list_table() {
@@ -163,6 +169,7 @@ mod tests {
                     stream: StreamStatus::Streaming,
                     slot: None,
                     problem: Some("1 event(s) kept in memory only".into()),
+                    return_stream: Some(ReturnStreamStatus::Interrupted),
                 })),
                 report: None,
             },
@@ -171,15 +178,15 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(
             lines[0],
-            "DEVICE       ONLINE  FIRMWARE  CONFIG  CALL  STREAM     LAST PUSH"
+            "DEVICE       ONLINE  FIRMWARE  CONFIG  CALL  STREAM     RETURN       LAST PUSH"
         );
         assert_eq!(
             lines[1],
-            "hue-02       no      -         5       -     -          applied v5"
+            "hue-02       no      -         5       -     -          -            applied v5"
         );
         assert_eq!(
             lines[2],
-            "lang-son-01  yes     0.1.0     3       idle  streaming  -"
+            "lang-son-01  yes     0.1.0     3       idle  streaming  interrupted  -"
         );
         assert_eq!(
             lines[3],
@@ -187,6 +194,7 @@ mod tests {
         );
         assert_eq!(lines[4], "2 boxes, 1 online");
         assert_eq!(rows[0].to_json()["online"], false);
+        assert_eq!(rows[1].to_json()["return_stream"], "interrupted");
         assert_eq!(rows[0].to_json()["config_version"], 5);
         assert_eq!(
             rows[1].to_json()["problem"],

@@ -92,8 +92,19 @@ fn generic_line(device: &str, what: &str, map: &Map<String, Value>) -> String {
 
 fn telemetry_line(device: &str, t: &Telemetry) -> String {
     let opt = |v: Option<f64>, unit: &str| v.map_or("-".into(), |v| format!("{v}{unit}"));
+    let receive = t.receive.as_ref().map_or(String::new(), |r| {
+        format!(
+            " return={} return_fps={} return_lost={} return_rejected={} return_jitter={}ms lip_sync={}",
+            r.status.name(),
+            r.video_fps,
+            r.lost_packets,
+            r.rejected_packets,
+            r.jitter_ms,
+            r.lip_sync_ms.map_or("-".into(), |ms| format!("{ms}ms")),
+        )
+    });
     format!(
-        "{} {device} telemetry call={} stream={} bitrate={}kbps packets_sent={} bytes_sent={} uptime_s={} rtt={} lost={} cpu_temp={} stalls={}",
+        "{} {device} telemetry call={} stream={} bitrate={}kbps packets_sent={} bytes_sent={} uptime_s={} rtt={} lost={} cpu_temp={} stalls={}{receive}",
         t.at,
         t.call.name(),
         t.stream.name(),
@@ -166,6 +177,19 @@ mod tests {
                 && stalled.line.ends_with(" stalls=2"),
             "{}",
             stalled.line
+        );
+        let in_session = watch_line(
+            "b",
+            Leaf::Telemetry,
+            br#"{"at":"x","uptime_s":60,"call":"in_session","stream":"streaming","config_version":3,"packets_sent":10,"bytes_sent":9000,"bitrate_kbps":900,"stalls":0,"rtcp":{"rtt_ms":null,"fraction_lost":null},"cpu_temp_c":null,"receive":{"status":"playing","video_frames":450,"video_fps":15,"audio_ms":30000,"lost_packets":3,"rejected_packets":0,"jitter_ms":4,"lip_sync_ms":-12}}"#,
+            false,
+        );
+        assert!(
+            in_session.line.ends_with(
+                " stalls=0 return=playing return_fps=15 return_lost=3 return_rejected=0 return_jitter=4ms lip_sync=-12ms"
+            ),
+            "{}",
+            in_session.line
         );
         let j = watch_line("b", Leaf::Event, br#"{"id":"u2","type":"error"}"#, true);
         let v: Value = serde_json::from_str(&j.line).unwrap();

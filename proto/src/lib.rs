@@ -76,6 +76,8 @@ pub use error::ProtoError;
 pub use event::{EndReason, Event, EventKind, SlotVerdict};
 pub use push::PushPayload;
 pub use report::{ConfigReported, PushState};
-pub use status::{CallStatus, OfflineStatus, OnlineStatus, Status, StreamStatus};
-pub use telemetry::{RtcpStats, Telemetry};
+pub use status::{
+    CallStatus, OfflineStatus, OnlineStatus, ReturnStreamStatus, Status, StreamStatus,
+};
+pub use telemetry::{ReceiveStats, RtcpStats, Telemetry};
 pub use topics::{Leaf, Topics};

@@ -80,6 +80,46 @@ pub struct OnlineStatus {
     /// should (a full data partition, say); absent when all is well.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// What the hub's return stream does while a session runs; absent
+    /// outside a session (and from firmware that predates it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_stream: Option<ReturnStreamStatus>,
+}
+
+/// What the hub's return stream does, as the box reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnStreamStatus {
+    /// The box has no receive key: the hub only records.
+    NotReceiving,
+    /// Nothing came back yet this session.
+    Waiting,
+    /// Central's picture (and sound) plays.
+    Playing,
+    /// Central's sound plays, its picture does not.
+    PlayingSoundOnly,
+    /// Packets arrive that fail decryption (a wrong receive key?).
+    Undecryptable,
+    /// Central's media played and stopped.
+    Interrupted,
+    /// A state a later firmware reports that this reader does not know.
+    #[serde(other)]
+    Other,
+}
+
+impl ReturnStreamStatus {
+    /// The name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReturnStreamStatus::NotReceiving => "not_receiving",
+            ReturnStreamStatus::Waiting => "waiting",
+            ReturnStreamStatus::Playing => "playing",
+            ReturnStreamStatus::PlayingSoundOnly => "playing_sound_only",
+            ReturnStreamStatus::Undecryptable => "undecryptable",
+            ReturnStreamStatus::Interrupted => "interrupted",
+            ReturnStreamStatus::Other => "other",
+        }
+    }
 }
 
 /// The Last Will, which the broker publishes when it loses the box (and the
@@ -163,7 +203,23 @@ mod tests {
             stream: StreamStatus::Streaming,
             slot: None,
             problem: None,
+            return_stream: None,
         })
+    }
+
+    #[test]
+    fn the_return_stream_is_shown_in_a_session_and_unknown_states_are_read() {
+        let Status::Online(mut s) = online() else {
+            unreachable!()
+        };
+        s.return_stream = Some(ReturnStreamStatus::Undecryptable);
+        let v: Value = serde_json::from_str(&Status::Online(s).to_json()).unwrap();
+        assert_eq!(v["return_stream"], "undecryptable");
+        let later = r#"{"online":true,"device_id":"b","firmware":"9","config_version":2,"call":"in_session","stream":"streaming","slot":null,"return_stream":"teleported"}"#;
+        let Status::Online(read) = Status::parse(later.as_bytes()).unwrap() else {
+            panic!("online")
+        };
+        assert_eq!(read.return_stream, Some(ReturnStreamStatus::Other));
     }
 
     #[test]

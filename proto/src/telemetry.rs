@@ -15,6 +15,29 @@ pub struct RtcpStats {
     pub fraction_lost: Option<f64>,
 }
 
+/// What the hub sent back and the box played, since the session's
+/// pipeline started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceiveStats {
+    /// What the return stream does.
+    pub status: crate::ReturnStreamStatus,
+    /// Central's video frames decoded.
+    pub video_frames: u64,
+    /// Central's frames decoded per second, over the last second.
+    pub video_fps: u64,
+    /// Central's audio decoded, in milliseconds.
+    pub audio_ms: u64,
+    /// Packets the jitter buffers gave up waiting for (lost).
+    pub lost_packets: u64,
+    /// Packets that failed SRTP authentication or decryption.
+    pub rejected_packets: u64,
+    /// The largest of the senders' average interarrival jitter, in ms.
+    pub jitter_ms: u64,
+    /// How much later the picture plays than the sound of the same moment
+    /// (ms); `null` until the hub's sender reports tie them to one clock.
+    pub lip_sync_ms: Option<i64>,
+}
+
 /// One telemetry report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Telemetry {
@@ -47,6 +70,10 @@ pub struct Telemetry {
     /// the daemon starts only (absent in the others).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devices: Option<crate::devices::DeviceSummary>,
+    /// The receive side while a session runs; absent outside one (and from
+    /// firmware that predates it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receive: Option<ReceiveStats>,
 }
 
 lenient_payload!(Telemetry, "telemetry");
@@ -70,6 +97,7 @@ mod tests {
             rtcp: RtcpStats::default(),
             cpu_temp_c: None,
             devices: None,
+            receive: None,
         };
         let text = t.to_json();
         assert!(
@@ -81,6 +109,30 @@ mod tests {
             "an integer, not 1980.0: {text}"
         );
         assert!(text.contains(r#""stalls":2,"#), "{text}");
+        assert_eq!(Telemetry::parse(text.as_bytes()).unwrap(), t);
+    }
+
+    #[test]
+    fn the_receive_side_round_trips_and_is_absent_outside_a_session() {
+        let older = r#"{"at":"x","uptime_s":60,"call":"idle","stream":"streaming","config_version":3,"packets_sent":10,"bytes_sent":9000,"bitrate_kbps":1980,"rtcp":{"rtt_ms":null,"fraction_lost":null},"cpu_temp_c":null}"#;
+        let mut t = Telemetry::parse(older.as_bytes()).unwrap();
+        assert_eq!(t.receive, None);
+        assert!(!t.to_json().contains("receive"));
+        t.receive = Some(ReceiveStats {
+            status: crate::ReturnStreamStatus::Playing,
+            video_frames: 450,
+            video_fps: 15,
+            audio_ms: 30000,
+            lost_packets: 3,
+            rejected_packets: 0,
+            jitter_ms: 4,
+            lip_sync_ms: Some(-12),
+        });
+        let text = t.to_json();
+        assert!(
+            text.contains(r#""receive":{"status":"playing","video_frames":450,"video_fps":15,"audio_ms":30000,"lost_packets":3,"rejected_packets":0,"jitter_ms":4,"lip_sync_ms":-12}"#),
+            "{text}"
+        );
         assert_eq!(Telemetry::parse(text.as_bytes()).unwrap(), t);
     }
 

@@ -25,8 +25,8 @@ use bridgepoint_core::supervisor::{StreamAction, StreamState};
 use bridgepoint_core::wall_clock;
 use bridgepoint_proto::validate::DEFAULT_IDENTIFY_SECONDS;
 use bridgepoint_proto::{
-    CallStatus, Command, CommandRequest, CommandResult, EventKind, OnlineStatus, Status,
-    StreamStatus,
+    CallStatus, Command, CommandRequest, CommandResult, EventKind, OnlineStatus, ReceiveStats,
+    ReturnStreamStatus, Status, StreamStatus,
 };
 use bridgepoint_store::Store;
 use tokio::sync::{mpsc, watch};
@@ -74,6 +74,9 @@ pub struct BoxLoop {
     frames_at: (u64, Instant),
     /// Central's frames decoded per second over the last tick.
     video_fps: u64,
+    /// What the return stream did at the last look (`None` outside a
+    /// session).
+    return_status: Option<ReturnStatus>,
 }
 
 /// What [`BoxLoop::new`] needs besides the config.
@@ -104,6 +107,17 @@ fn wire_stream(state: &StreamState) -> StreamStatus {
         StreamState::Starting => StreamStatus::Starting,
         StreamState::Streaming => StreamStatus::Streaming,
         StreamState::Error { .. } => StreamStatus::Error,
+    }
+}
+
+fn wire_return(status: ReturnStatus) -> ReturnStreamStatus {
+    match status {
+        ReturnStatus::NotReceiving => ReturnStreamStatus::NotReceiving,
+        ReturnStatus::Waiting => ReturnStreamStatus::Waiting,
+        ReturnStatus::Playing { video: true, .. } => ReturnStreamStatus::Playing,
+        ReturnStatus::Playing { video: false, .. } => ReturnStreamStatus::PlayingSoundOnly,
+        ReturnStatus::Undecryptable => ReturnStreamStatus::Undecryptable,
+        ReturnStatus::Interrupted => ReturnStreamStatus::Interrupted,
     }
 }
 
@@ -162,6 +176,7 @@ impl BoxLoop {
             return_watch: None,
             frames_at: (0, now),
             video_fps: 0,
+            return_status: None,
         })
     }
 
@@ -375,6 +390,7 @@ impl BoxLoop {
                 rtcp: self.media.rtcp_report(),
                 stalls: self.core.stalls(),
                 devices: self.devices_to_report.take(),
+                receive: self.receive_stats(),
             },
             Instant::now(),
             SystemTime::now(),
@@ -647,6 +663,14 @@ impl BoxLoop {
             )
         });
         let screen = self.show_on_screen(return_status);
+        if return_status.map(wire_return) != self.return_status.map(wire_return) {
+            self.return_status = return_status;
+            if let Some(status) = return_status {
+                tracing::info!(return_stream = status.name(), "the hub's return stream");
+            }
+            self.publish_status();
+        }
+        self.return_status = return_status;
         let next = BoardView {
             leds: self.core.leds().clone(),
             call: self.core.call_state().name(),
@@ -679,6 +703,22 @@ impl BoxLoop {
             *v = next;
             differs
         });
+    }
+
+    /// The receive side for telemetry, while a session's pipeline runs.
+    fn receive_stats(&self) -> Option<ReceiveStats> {
+        let status = self.return_status?;
+        let played = self.media.return_stats().snapshot();
+        Some(ReceiveStats {
+            status: wire_return(status),
+            video_frames: played.video_frames,
+            video_fps: self.video_fps,
+            audio_ms: played.audio_ms,
+            lost_packets: played.lost_packets,
+            rejected_packets: played.rejected_packets,
+            jitter_ms: played.jitter_ms,
+            lip_sync_ms: played.lip_sync_ms,
+        })
     }
 
     /// What the screen must show now (the core decides), shown on it.
@@ -739,6 +779,7 @@ impl BoxLoop {
             stream: wire_stream(&self.core.stream_state()),
             slot: self.updates.as_ref().map(|u| u.slot().to_owned()),
             problem: self.outbox.problem(),
+            return_stream: self.return_status.map(wire_return),
         });
         if let Some(c) = &mut self.control {
             c.publish_status(&status);

@@ -1,6 +1,6 @@
 //! Periodic telemetry: uptime, what was sent, call and stream state, what
-//! the hub's receiver reports say, CPU temperature where the board has a
-//! sensor.
+//! the hub's receiver reports say, what came back from the hub (in a
+//! session), CPU temperature where the board has a sensor.
 
 use std::time::{Instant, SystemTime};
 
@@ -35,6 +35,8 @@ pub struct TelemetryInputs {
     pub stalls: u64,
     /// What the box found plugged in, for the first report only.
     pub devices: Option<bridgepoint_proto::devices::DeviceSummary>,
+    /// The receive side, while a session runs.
+    pub receive: Option<bridgepoint_proto::ReceiveStats>,
 }
 
 /// Makes the reports; remembers the last one for the rate.
@@ -78,6 +80,7 @@ impl TelemetryReporter {
             },
             cpu_temp_c: cpu_temp_c(),
             devices: inputs.devices,
+            receive: inputs.receive,
         }
     }
 }
