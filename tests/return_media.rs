@@ -301,3 +301,107 @@ fn a_local_port_in_use_is_an_error_naming_the_port_and_the_box_stays_up() {
     drop(taken);
     assert!(daemon.stop(), "the daemon did not stop cleanly");
 }
+
+/// Forwards UDP datagrams from its own port to `to`, dropping every
+/// `drop_every`th; stops when dropped. The lossy link of the return path.
+struct LossyRelay {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl LossyRelay {
+    fn start(to: u16, drop_every: u64) -> LossyRelay {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let dropped = std::sync::Arc::new(AtomicU64::new(0));
+        let (s, d) = (stop.clone(), dropped.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            let mut n = 0u64;
+            while !s.load(Ordering::Relaxed) {
+                let Ok((len, _)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                n += 1;
+                if n.is_multiple_of(drop_every) {
+                    d.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                let _ = socket.send_to(&buf[..len], ("127.0.0.1", to));
+            }
+        });
+        LossyRelay {
+            port,
+            stop,
+            dropped,
+        }
+    }
+
+    fn dropped(&self) -> u64 {
+        self.dropped.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for LossyRelay {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_lost_video_packet_makes_the_box_ask_the_hub_for_a_keyframe_with_rtcp_pli() {
+    let dir = TempDir::new("return-pli");
+    let local = bridgepoint_system_tests::free_ports();
+    let text = box_config(&dir, "always", true, Some(local));
+    // The hub's video RTCP port, where the box's reports go.
+    let hub_video: u16 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("video_port = "))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("video_port in the config");
+    let box_key = base64::engine::general_purpose::STANDARD
+        .decode(KEY)
+        .unwrap();
+    let feedback =
+        bridgepoint_system_tests::rtcp_feedback::RtcpFeedback::start(hub_video + 1, &box_key);
+    let (daemon, mut board) = streaming_box(&dir, &text);
+    // The hub's video through a link that loses one packet in 40; its
+    // sound straight to the box.
+    let relay = LossyRelay::start(local.0, 40);
+    let hub = HubSender::start(relay.port, local.1, &RECEIVE_KEY);
+    wait_played(&mut board, &daemon, 30, 2000);
+    let requests = wait_for(Duration::from_secs(15), || {
+        let n = feedback.keyframe_requests();
+        (n > 0).then_some(n)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no PLI from the box in {} RTCP packets while {} video packets were lost: state {}; log:\n{}",
+            feedback.reports(),
+            relay.dropped(),
+            board.cmd("state"),
+            daemon.log_text()
+        )
+    });
+    assert!(relay.dropped() > 0);
+    // The picture keeps coming (a keyframe a second from this hub).
+    let (before, _, _) = played(&mut board);
+    wait_played(&mut board, &daemon, before + 15, 0);
+    let state = board.state();
+    assert!(
+        state["return"]["lost_packets"].as_u64().unwrap_or(0) > 0,
+        "{state}"
+    );
+    eprintln!(
+        "{requests} keyframe requests, {} packets dropped",
+        relay.dropped()
+    );
+    drop(hub);
+    assert!(daemon.stop(), "the daemon did not stop cleanly");
+}

@@ -215,6 +215,15 @@ fn populate(
     // passed on as gaps (the Opus decoder conceals them).
     rtpbin.set_property("latency", media.return_media.latency_ms);
     rtpbin.set_property("do-lost", true);
+    // With the hub's media coming back, RTCP feedback (RFC 4585, the SAVPF
+    // profile): when a video packet is lost the depayloader asks for a
+    // keyframe and rtpbin sends the hub a Picture Loss Indication at once,
+    // instead of the picture waiting for the hub's next periodic keyframe.
+    // Regular reports keep their interval; a receiver that knows no
+    // feedback (ffmpeg) ignores the packet.
+    if media.srtp.receive_key.is_some() {
+        set_nick(&rtpbin, "rtp-profile", "savpf")?;
+    }
     // The hub's capture time on every packet once its sender reports
     // arrive: what the lip-sync figure is measured against (super::stats).
     rtpbin.set_property("add-reference-timestamp-meta", true);

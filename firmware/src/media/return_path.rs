@@ -65,12 +65,21 @@ pub fn srtp_caps(kind: &str) -> gst::Caps {
             bridgepoint_core::sdp::AUDIO_PAYLOAD_TYPE,
         ),
     };
-    gst::Caps::builder("application/x-srtp")
+    let caps = gst::Caps::builder("application/x-srtp")
         .field("media", media)
         .field("clock-rate", clock_rate)
         .field("encoding-name", encoding)
-        .field("payload", i32::from(pt))
-        .build()
+        .field("payload", i32::from(pt));
+    if kind == "video" {
+        // rtpbin sends a Picture Loss Indication for a keyframe request
+        // (the depayloader's, after a loss) only when the payload type's
+        // caps allow that feedback (gstrtpsession.c,
+        // gst_rtp_session_request_remote_key_unit), as an SDP's
+        // `a=rtcp-fb:96 nack pli` would.
+        caps.field("rtcp-fb-nack-pli", true).build()
+    } else {
+        caps.build()
+    }
 }
 
 /// Where every sender's audio joins the speaker chain.
@@ -174,9 +183,8 @@ fn play_video(
     let name = |what: &str| format!("video-return-{what}-{ssrc}");
     let depay = make("rtph264depay", &name("depayloader"), role)?;
     // After a loss, no broken picture: the depayloader waits for the next
-    // keyframe. Its keyframe request goes upstream to rtpbin, which sends it
-    // to the hub as RTCP PLI only with the AVPF profile (not yet:
-    // docs/configuration.md, "What comes back").
+    // keyframe and asks for one upstream; rtpbin (SAVPF profile with a
+    // receive key) sends the hub an RTCP Picture Loss Indication.
     depay.set_property("request-keyframe", true);
     depay.set_property("wait-for-keyframe", true);
     let (decoder, factory) = if video_decoder() == HARDWARE_DECODER {
