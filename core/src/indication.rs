@@ -2,10 +2,11 @@
 //!
 //! Staff read the LEDs, the room reads the screen; both must tell the same
 //! truth, so both are drawn from one [`Indication`], decided here and
-//! nowhere else: [`crate::led`] turns it into LED patterns and
-//! [`crate::screen`] into the card on the screen.
+//! nowhere else: [`Indication::leds`] gives its LED patterns and
+//! [`crate::screen`] its card on the screen.
 
 use crate::call::CallState;
+use crate::led::{LedPattern, LedStates};
 use crate::supervisor::StreamState;
 
 /// What the box's state means for the people in the room.
@@ -39,6 +40,20 @@ impl Indication {
             Indication::OnAir => "on_air",
             Indication::NoConnection { .. } => "no_connection",
         }
+    }
+
+    /// The LED patterns that show this indication.
+    pub fn leds(&self) -> LedStates {
+        let (status, call) = match self {
+            Indication::Identify => (LedPattern::Identify, LedPattern::Identify),
+            Indication::Ready => (LedPattern::Heartbeat, LedPattern::Off),
+            Indication::Calling | Indication::Connecting => {
+                (LedPattern::Heartbeat, LedPattern::BlinkSlow)
+            }
+            Indication::OnAir => (LedPattern::Heartbeat, LedPattern::On),
+            Indication::NoConnection { .. } => (LedPattern::BlinkFast, LedPattern::BlinkFast),
+        };
+        LedStates { status, call }
     }
 }
 

@@ -3,14 +3,14 @@
 //! The box has two LEDs: `status` (is the box alive and well) and `call` (is
 //! the room on air). Staff read them instead of a screen, so the mapping is
 //! strict: `call` is solid only while packets are actually leaving the box.
-//! The state is mapped once, to an [`Indication`] (`crate::indication`);
-//! this file only says how each indication looks on the LEDs.
+//! The state is mapped once, to an indication (`crate::indication`, which
+//! also says which patterns show it); the screen's card shows the same.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use crate::indication::{indication_for, Indication, IndicationInputs};
+use crate::indication::{indication_for, IndicationInputs};
 
 /// How an LED shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,22 +106,6 @@ impl LedStates {
 
 /// What the LEDs depend on: the same inputs as the indication they show.
 pub type LedInputs<'a> = IndicationInputs<'a>;
-
-impl Indication {
-    /// The LED patterns that show this indication.
-    pub fn leds(&self) -> LedStates {
-        let (status, call) = match self {
-            Indication::Identify => (LedPattern::Identify, LedPattern::Identify),
-            Indication::Ready => (LedPattern::Heartbeat, LedPattern::Off),
-            Indication::Calling | Indication::Connecting => {
-                (LedPattern::Heartbeat, LedPattern::BlinkSlow)
-            }
-            Indication::OnAir => (LedPattern::Heartbeat, LedPattern::On),
-            Indication::NoConnection { .. } => (LedPattern::BlinkFast, LedPattern::BlinkFast),
-        };
-        LedStates { status, call }
-    }
-}
 
 /// The LEDs for the box's state (through [`indication_for`], the one
 /// mapping the screen's card shares).
