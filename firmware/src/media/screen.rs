@@ -35,8 +35,12 @@ pub const SELF_VIEW_CHANNEL: &str = "bridgepoint-self-view";
 pub const SCREEN_WIDTH: i32 = 1280;
 /// The screen's height.
 pub const SCREEN_HEIGHT: i32 = 720;
-/// Frames per second of the screen.
+/// Frames per second of a real screen.
 pub const SCREEN_FPS: i32 = 25;
+/// Frames per second with no screen (a fake sink): the same pipeline runs,
+/// so that what a box without a screen reports is what one with a screen
+/// shows, at a fifth of the work.
+pub const NO_SCREEN_FPS: i32 = 5;
 /// The self-view's size: a quarter of the screen's width.
 pub const SELF_VIEW_WIDTH: i32 = 320;
 /// The self-view's height.
@@ -145,7 +149,11 @@ impl Screen {
     pub fn start(display: &DisplayChoice) -> Result<Screen, PipelineError> {
         let pipeline = gst::Pipeline::with_name("screen");
         pipeline.use_clock(Some(&box_clock()));
-        let (card, card_end) = build_card(&pipeline, SCREEN_WIDTH, SCREEN_HEIGHT, SCREEN_FPS)?;
+        let fps = match display {
+            DisplayChoice::Kms { .. } => SCREEN_FPS,
+            DisplayChoice::Fake { .. } => NO_SCREEN_FPS,
+        };
+        let (card, card_end) = build_card(&pipeline, SCREEN_WIDTH, SCREEN_HEIGHT, fps)?;
         let role = "the room's screen";
         let mixer = make("compositor", "screen-mixer", role)?;
         set_nick(&mixer, "background", "black")?;
@@ -155,7 +163,7 @@ impl Screen {
             gst::Caps::builder("video/x-raw")
                 .field("width", SCREEN_WIDTH)
                 .field("height", SCREEN_HEIGHT)
-                .field("framerate", gst::Fraction::new(SCREEN_FPS, 1))
+                .field("framerate", gst::Fraction::new(fps, 1))
                 .build(),
         );
         let convert = make("videoconvert", "screen-convert", role)?;
