@@ -44,15 +44,30 @@ pub enum CardLanguage {
     En,
 }
 
-/// What to draw.
-pub struct CardRequest {
-    pub state: CardState,
-    pub language: CardLanguage,
-    pub name: String,
-    pub reason: String,
-    pub width: i32,
-    pub height: i32,
-    pub out: PathBuf,
+/// What to draw (`bridgepointd card`'s arguments).
+#[derive(Debug, clap::Args)]
+pub struct CardArgs {
+    /// The state the card shows.
+    #[arg(long, value_enum)]
+    state: CardState,
+    /// The language of the card.
+    #[arg(long, value_enum, default_value = "vi")]
+    language: CardLanguage,
+    /// The bridge point's name on the card ([display] name).
+    #[arg(long, default_value = "Thanh tra tỉnh")]
+    name: String,
+    /// The reason shown with --state no-connection.
+    #[arg(long, default_value = "video-rtp-sink: the hub does not answer")]
+    reason: String,
+    /// Width in pixels.
+    #[arg(long, default_value_t = 1280, value_parser = clap::value_parser!(i32).range(160..=3840))]
+    width: i32,
+    /// Height in pixels.
+    #[arg(long, default_value_t = 720, value_parser = clap::value_parser!(i32).range(90..=2160))]
+    height: i32,
+    /// The PNG file to write.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
 }
 
 /// The indication and return status a state stands for.
@@ -83,7 +98,7 @@ fn inputs_of(state: CardState, reason: &str) -> (Indication, Option<ReturnStatus
 }
 
 /// Draws the card; prints what it wrote, or the error.
-pub fn draw(request: CardRequest) -> ExitCode {
+pub fn draw(request: CardArgs) -> ExitCode {
     let (indication, return_status) = inputs_of(request.state, &request.reason);
     let view = screen_for(ScreenInputs {
         indication: &indication,

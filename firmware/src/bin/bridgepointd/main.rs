@@ -23,7 +23,6 @@ use bridgepoint_firmware::{config_file, daemon, logging, DaemonError};
 use clap::{Parser, Subcommand};
 
 mod card;
-use card::{CardLanguage, CardState};
 use tokio_util::sync::CancellationToken;
 
 /// Bridgepoint box daemon: streams the reception room to the central hub.
@@ -73,29 +72,7 @@ enum Command {
     },
     /// Draw the card the room's screen shows in a state into a PNG file, with the
     /// box's own renderer (the clock shows the time of drawing).
-    Card {
-        /// The state the card shows.
-        #[arg(long, value_enum)]
-        state: CardState,
-        /// The language of the card.
-        #[arg(long, value_enum, default_value = "vi")]
-        language: CardLanguage,
-        /// The bridge point's name on the card ([display] name).
-        #[arg(long, default_value = "Thanh tra tỉnh")]
-        name: String,
-        /// The reason shown with --state no-connection.
-        #[arg(long, default_value = "video-rtp-sink: the hub does not answer")]
-        reason: String,
-        /// Width in pixels.
-        #[arg(long, default_value_t = 1280, value_parser = clap::value_parser!(i32).range(160..=3840))]
-        width: i32,
-        /// Height in pixels.
-        #[arg(long, default_value_t = 720, value_parser = clap::value_parser!(i32).range(90..=2160))]
-        height: i32,
-        /// The PNG file to write.
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
-    },
+    Card(card::CardArgs),
     /// Send one command to a running daemon's simulated board and print the answer
     /// (`press call`, `hold call <ms>`, `leds`, `state`, `help`).
     Board {
@@ -113,23 +90,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::CheckConfig { file, on_box }) => check_config(&file, on_box),
         Some(Command::Probe { config, json }) => probe(config.as_deref(), json),
-        Some(Command::Card {
-            state,
-            language,
-            name,
-            reason,
-            width,
-            height,
-            out,
-        }) => card::draw(card::CardRequest {
-            state,
-            language,
-            name,
-            reason,
-            width,
-            height,
-            out,
-        }),
+        Some(Command::Card(args)) => card::draw(args),
         Some(Command::Sdp { config }) => match config_file::load(&config) {
             Ok(c) => match c.settings.media() {
                 Some(media) => {
