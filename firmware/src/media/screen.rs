@@ -17,6 +17,8 @@
 //! to a PNG with the same elements, for `bridgepointd card` and the docs.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 use bridgepoint_core::playback::DisplayChoice;
 use bridgepoint_core::screen::{Card, ScreenView};
@@ -48,9 +50,12 @@ pub const SELF_VIEW_HEIGHT: i32 = 180;
 /// The font of the card (DejaVu Sans has every Vietnamese letter).
 pub const CARD_FONT: &str = "DejaVu Sans";
 
-/// The card's text elements, set on every change.
+/// The card's text elements and its colour, set on every change.
 struct CardElements {
     background: gst::Element,
+    /// The background colour wanted (0xAARRGGBB); the background's own
+    /// streaming thread applies it (see [`follow_colour`]).
+    colour: Arc<AtomicU32>,
     name: gst::Element,
     headline: gst::Element,
     detail: gst::Element,
@@ -114,9 +119,12 @@ fn build_card(
         .map_err(|e| PipelineError::StateChange(format!("cannot add the card: {e}")))?;
     gst::Element::link_many(chain)
         .map_err(|e| PipelineError::StateChange(format!("cannot link the card: {e}")))?;
+    let colour = Arc::new(AtomicU32::new(0));
+    follow_colour(&background, colour.clone());
     Ok((
         CardElements {
             background,
+            colour,
             name,
             headline,
             detail,
@@ -127,12 +135,36 @@ fn build_card(
 
 impl CardElements {
     fn set(&self, card: &Card) {
-        self.background
-            .set_property("foreground-color", card.tone.argb());
+        self.colour.store(card.tone.argb(), Ordering::Relaxed);
         self.name.set_property("text", &card.name);
         self.headline.set_property("text", &card.headline);
         self.detail.set_property("text", &card.detail);
     }
+}
+
+/// Applies the wanted colour to the background from its own streaming
+/// thread, between two frames. videotestsrc keeps a cached frame of its
+/// solid colour and drops it when the colour changes: changed from another
+/// thread while the streaming thread copies from it, that thread reads a
+/// freed frame (a GStreamer-Video CRITICAL and "Internal data stream
+/// error", seen once in 14 starts). Its source pad's stream lock would keep
+/// them apart but is held through the wait for the next frame's time, which
+/// can block the caller for as long as the pipeline is not playing.
+fn follow_colour(background: &gst::Element, wanted: Arc<AtomicU32>) {
+    let Some(pad) = background.static_pad("src") else {
+        return;
+    };
+    let source = background.downgrade();
+    let applied = AtomicU32::new(0);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        let colour = wanted.load(Ordering::Relaxed);
+        if colour != applied.swap(colour, Ordering::Relaxed) {
+            if let Some(source) = source.upgrade() {
+                source.set_property("foreground-color", colour);
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 /// The room's screen.
@@ -307,6 +339,11 @@ pub fn render_card_png(
     let (elements, card_end) = build_card(&pipeline, width, height, 1)?;
     elements.background.set_property("is-live", false);
     elements.background.set_property("num-buffers", 1i32);
+    // Not running yet: the colour can be set directly (the one frame is
+    // made after this).
+    elements
+        .background
+        .set_property("foreground-color", card.tone.argb());
     elements.set(card);
     let role = "the card's picture";
     let convert = make("videoconvert", "card-convert", role)?;
