@@ -236,14 +236,12 @@ fn populate(
         super::return_path::build_speaker(pipeline, &playback.speaker)?;
         super::return_path::attach(&rtpbin);
         // The screen and the speaker play in time (sync), and what they
-        // play comes through the jitter buffer and a decoder that join
-        // only when the hub's stream arrives, after the pipeline measured
-        // its latency: give them that long, or an audio sink drops every
-        // sample as late. The senders do not sync: this delays nothing
-        // the hub receives.
-        pipeline.set_latency(gst::ClockTime::from_mseconds(
-            u64::from(media.return_media.latency_ms) + 200,
-        ));
+        // play comes through the jitter buffer and a decoder that join only
+        // when the hub's stream arrives: each chain asks the pipeline to
+        // measure its latency again when it joins (return_path), so the
+        // sinks play [return] latency_ms plus the decoder's and their own
+        // processing deadline (20 ms) after a packet arrives. The senders
+        // do not sync: this delays nothing the hub receives.
     }
     let video_pay = build_video(pipeline, media, plan)?;
     let (audio_encoder, audio_pay) = build_audio(pipeline, media, plan)?;

@@ -273,5 +273,8 @@ fn add_and_link(
             chain[0].name()
         ))
     })?;
+    // The sinks' latency was measured before this chain existed: measure
+    // again, now through the jitter buffer and this decoder.
+    let _ = chain[0].post_message(gst::message::Latency::builder().src(chain[0]).build());
     Ok(())
 }

@@ -198,8 +198,24 @@ impl MediaRunner {
     fn watch_bus(&self, pipeline: &gst::Pipeline, generation: u64) {
         let Some(bus) = pipeline.bus() else { return };
         let events = self.events.clone();
+        let weak = pipeline.downgrade();
         bus.set_sync_handler(move |_, msg| {
             match msg.view() {
+                // An element's latency changed (the hub's return chain
+                // joined): the sinks must wait the new latency. Measured
+                // off the streaming thread that posted it, as the
+                // application is to (GstBin only forwards the message).
+                gst::MessageView::Latency(_) => {
+                    if let Some(pipeline) = weak.upgrade() {
+                        pipeline.call_async(|p| {
+                            if p.recalculate_latency().is_err() {
+                                tracing::warn!(
+                                    "the pipeline's latency could not be measured again"
+                                );
+                            }
+                        });
+                    }
+                }
                 gst::MessageView::Error(_) | gst::MessageView::Eos(_) => {
                     if let Some(error) = bus_error(msg) {
                         let _ = events.send(MediaEvent::Failed { generation, error });
