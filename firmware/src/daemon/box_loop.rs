@@ -548,6 +548,17 @@ impl BoxLoop {
                     let media = self.provisioning.media();
                     let receiving = media.as_ref().is_some_and(|m| m.srtp.receive_key.is_some());
                     self.media.set_media(media);
+                    let picture_delay = self
+                        .screen
+                        .as_ref()
+                        .map_or(Duration::ZERO, Screen::picture_delay);
+                    if !picture_delay.is_zero() {
+                        tracing::info!(
+                            delay_ms = picture_delay.as_millis() as u64,
+                            "lip sync: the speaker waits as long as the screen takes to show a picture"
+                        );
+                    }
+                    self.media.set_picture_delay(picture_delay);
                     self.media.start();
                     self.return_watch = Some(ReturnWatch::new(receiving));
                 }

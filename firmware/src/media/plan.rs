@@ -103,6 +103,10 @@ pub struct MediaPlan {
 pub struct PlaybackPlan {
     /// The speaker.
     pub speaker: SpeakerChoice,
+    /// How much later than its sink plays it the room's screen shows a
+    /// picture (the screen's own latency, on a real screen): the speaker
+    /// waits as long, so that sound and picture reach the room together.
+    pub picture_delay: std::time::Duration,
 }
 
 /// Chooses the speaker from the config and the devices found.
@@ -126,7 +130,10 @@ fn plan_playback(media: &MediaConfig) -> Option<PlaybackPlan> {
         SpeakerChoice::Alsa { device, why } => tracing::info!(%device, "speaker: {why}"),
         SpeakerChoice::Fake { why } => tracing::info!("speaker: none ({why})"),
     }
-    Some(PlaybackPlan { speaker })
+    Some(PlaybackPlan {
+        speaker,
+        picture_delay: std::time::Duration::ZERO,
+    })
 }
 
 /// Chooses the screen's display from the config and the connectors found

@@ -90,7 +90,8 @@ pub const ECHO_PROBE: &str = "speaker-echo-probe";
 
 /// Builds the speaker chain: each sender's audio (48 kHz mono S16LE, as
 /// the microphone's canceller) through a funnel and the echo probe to
-/// `speaker` (an ALSA device) or into a fake sink. It waits, unlinked
+/// `speaker` (an ALSA device) or into a fake sink, played `picture_delay`
+/// late (the screen's latency, for lip sync). It waits, unlinked
 /// upstream, until the hub's audio arrives; the canceller skips while the
 /// probe has nothing. A funnel, not a mixer: a mixer runs on its own clock
 /// and drops a sender that joins later than its latency (under load, most
@@ -98,6 +99,7 @@ pub const ECHO_PROBE: &str = "speaker-echo-probe";
 pub fn build_speaker(
     pipeline: &gst::Pipeline,
     speaker: &SpeakerChoice,
+    picture_delay: std::time::Duration,
 ) -> Result<(), PipelineError> {
     let role = "the room's speaker";
     let input = make("funnel", SPEAKER_INPUT, role)?;
@@ -113,6 +115,12 @@ pub fn build_speaker(
     // Played in real time, never holding the pipeline's start.
     sink.set_property("sync", true);
     sink.set_property("async", false);
+    // The screen shows a picture its own latency after the display's sink
+    // hands it over: the sound waits as long (lip sync in the room).
+    sink.set_property(
+        "ts-offset",
+        i64::try_from(picture_delay.as_nanos()).unwrap_or(i64::MAX),
+    );
     let chain = [&input, &probe, &sink];
     pipeline
         .add_many(chain)
@@ -277,4 +285,30 @@ fn add_and_link(
     // again, now through the jitter buffer and this decoder.
     let _ = chain[0].post_message(gst::message::Latency::builder().src(chain[0]).build());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_speaker_waits_the_screens_latency_for_lip_sync() {
+        gst::init().unwrap();
+        for delay_ms in [0u64, 104] {
+            let pipeline = gst::Pipeline::new();
+            let speaker = SpeakerChoice::Fake { why: "test".into() };
+            build_speaker(
+                &pipeline,
+                &speaker,
+                std::time::Duration::from_millis(delay_ms),
+            )
+            .unwrap();
+            let sink = pipeline.by_name("speaker-sink").unwrap();
+            assert_eq!(
+                sink.property::<i64>("ts-offset"),
+                i64::try_from(delay_ms * 1_000_000).unwrap()
+            );
+            assert!(pipeline.by_name(ECHO_PROBE).is_some());
+        }
+    }
 }

@@ -73,6 +73,8 @@ pub struct MediaRunner {
     return_stats: Arc<ReturnStats>,
     /// Test fault: the next pipeline's video stops this long after its start.
     stall_video_after: Option<Duration>,
+    /// The room's screen's latency, which the speaker waits (lip sync).
+    picture_delay: Duration,
 }
 
 impl MediaRunner {
@@ -88,6 +90,7 @@ impl MediaRunner {
             stats: Arc::default(),
             return_stats: Arc::default(),
             stall_video_after: None,
+            picture_delay: Duration::ZERO,
         }
     }
 
@@ -112,6 +115,12 @@ impl MediaRunner {
     /// Whether `generation` is the pipeline running now.
     pub fn is_current(&self, generation: u64) -> bool {
         self.active == Some(generation)
+    }
+
+    /// How much later than its sink the room's screen shows a picture,
+    /// from the next start on: the speaker waits as long.
+    pub fn set_picture_delay(&mut self, delay: Duration) {
+        self.picture_delay = delay;
     }
 
     /// Uses new media settings from the next start on.
@@ -144,7 +153,10 @@ impl MediaRunner {
         stall: Option<Duration>,
     ) -> Result<gst::Pipeline, PipelineError> {
         let media = self.media.as_ref().ok_or(PipelineError::NotProvisioned)?;
-        let plan = plan::plan(media)?;
+        let mut plan = plan::plan(media)?;
+        if let Some(playback) = plan.playback.as_mut() {
+            playback.picture_delay = self.picture_delay;
+        }
         let pipeline = pipeline::build(media, &plan)?;
         if let Some(after) = stall {
             stall_video(&pipeline, after);

@@ -170,6 +170,8 @@ fn follow_colour(background: &gst::Element, wanted: Arc<AtomicU32>) {
 /// The room's screen.
 pub struct Screen {
     pipeline: gst::Pipeline,
+    /// Whether it shows on a real display.
+    real: bool,
     card: CardElements,
     central: gst::Pad,
     self_view: gst::Pad,
@@ -237,6 +239,7 @@ impl Screen {
         })?;
         Ok(Screen {
             pipeline,
+            real: matches!(display, DisplayChoice::Kms { .. }),
             card,
             central,
             self_view,
@@ -260,6 +263,26 @@ impl Screen {
             .bus()?
             .pop_filtered(&[gst::MessageType::Error])?;
         bus_error(&message)
+    }
+
+    /// How much later than a session's display sink hands a picture over
+    /// a real screen shows it: the screen pipeline's latency (two of its
+    /// frames and its sink's 20 ms deadline, about 100 ms). `ZERO` with no
+    /// real display (nothing is seen) or before the latency is known.
+    pub fn picture_delay(&self) -> std::time::Duration {
+        if !self.real {
+            return std::time::Duration::ZERO;
+        }
+        let mut query = gst::query::Latency::new();
+        if !self.pipeline.query(&mut query) {
+            return std::time::Duration::ZERO;
+        }
+        let (live, min, _) = query.result();
+        if live {
+            std::time::Duration::from_nanos(min.nseconds())
+        } else {
+            std::time::Duration::ZERO
+        }
     }
 
     /// What the screen shows now.
