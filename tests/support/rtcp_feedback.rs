@@ -25,12 +25,12 @@ pub fn keyframe_requests_in(mut packet: &[u8]) -> u64 {
         let fmt = packet[0] & 0x1f;
         let pt = packet[1];
         let words = usize::from(u16::from_be_bytes([packet[2], packet[3]]));
-        if pt == 206 && (fmt == 1 || fmt == 4) {
-            n += 1;
-        }
         let len = (words + 1) * 4;
         if len > packet.len() {
-            break;
+            break; // truncated: not a whole packet
+        }
+        if pt == 206 && (fmt == 1 || fmt == 4) {
+            n += 1;
         }
         packet = &packet[len..];
     }
