@@ -834,6 +834,29 @@ call_timeout_s = 30
             .collect()
     }
 
+    #[test]
+    fn a_blank_or_odd_key_is_named_quoted_not_by_nothing() {
+        // Found by fuzzing: `' ' = 5` gave an error whose key was a space.
+        for (line, named) in [
+            ("' ' = 5", "\" \": unknown key"),
+            ("'' = 5", "\"\": unknown key"),
+            ("'a.b' = 5", "\"a.b\": unknown key"),
+        ] {
+            let errors = errors_of(&format!("{line}\n{GOOD}"));
+            assert!(
+                errors.iter().any(|e| e.starts_with(named)),
+                "{line}: {errors:?}"
+            );
+        }
+        let errors = errors_of(&GOOD.replace("[audio]\n", "[audio]\n' ' = 1\n"));
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("audio.\" \": unknown key")),
+            "{errors:?}"
+        );
+    }
+
     fn with(from: &str, to: &str) -> String {
         assert!(GOOD.contains(from), "fixture lacks {from}");
         GOOD.replacen(from, to, 1)

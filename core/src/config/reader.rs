@@ -58,8 +58,9 @@ impl<'a> Section<'a> {
 
     /// The dotted path of `key` inside this section.
     pub fn path(&self, key: &str) -> String {
+        let key = shown_key(key);
         if self.prefix.is_empty() {
-            key.to_owned()
+            key
         } else {
             format!("{}.{}", self.prefix, key)
         }
@@ -68,6 +69,21 @@ impl<'a> Section<'a> {
     /// Whether the section has `key` at all.
     pub fn has(&self, key: &str) -> bool {
         self.map.contains_key(key)
+    }
+}
+
+/// A key as an error names it: as it is when it is a bare TOML key
+/// (letters, digits, `_`, `-`), else quoted as TOML would need it (`" "`,
+/// `""`, `"a.b"`), so that a blank or odd key is never named by nothing.
+fn shown_key(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        key.to_owned()
+    } else {
+        format!("{key:?}")
     }
 }
 
