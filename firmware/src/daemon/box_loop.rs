@@ -674,14 +674,14 @@ impl BoxLoop {
             )
         });
         let screen = self.show_on_screen(return_status);
-        if return_status.map(wire_return) != self.return_status.map(wire_return) {
-            self.return_status = return_status;
+        let changed = return_status.map(wire_return) != self.return_status.map(wire_return);
+        self.return_status = return_status;
+        if changed {
             if let Some(status) = return_status {
                 tracing::info!(return_stream = status.name(), "the hub's return stream");
             }
             self.publish_status();
         }
-        self.return_status = return_status;
         let next = BoardView {
             leds: self.core.leds().clone(),
             call: self.core.call_state().name(),
