@@ -445,9 +445,9 @@ impl Parser<'_> {
 
     fn known_keys(&self, t: &Table, path: &str, known: &[&str]) -> Result<(), BoardError> {
         match t.keys().find(|k| !known.contains(&k.as_str())) {
-            // An empty key (`"" = 1`) is named as TOML writes it.
+            // A blank or odd key (`"" = 1`, `" " = 1`) is named as TOML writes it.
             Some(k) => Err(self.err(
-                &join(path, if k.is_empty() { "\"\"" } else { k }),
+                &join(path, &bridgepoint_core::config::shown_key(k)),
                 format!("unknown key (known here: {})", known.join(", ")),
             )),
             None => Ok(()),
@@ -826,6 +826,20 @@ line = 2
         let e = err(&format!("\"\" = \"gp\"\n{CDEV}"));
         assert!(
             e.starts_with("board profile test.toml: \"\": unknown key"),
+            "{e}"
+        );
+        // So are a blank key and one TOML must quote (found by fuzzing).
+        let e = err(&format!("\" \" = 1\n{CDEV}"));
+        assert!(
+            e.starts_with("board profile test.toml: \" \": unknown key"),
+            "{e}"
+        );
+        let e = err(&CDEV.replace(
+            "[buttons.call]",
+            "[buttons.\"a.b\"]\nline = 9\n[buttons.call]",
+        ));
+        assert!(
+            e.contains("buttons.\"a.b\": unknown key (known here: call)"),
             "{e}"
         );
     }

@@ -12,6 +12,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use parse::{parse_pushed_settings, parse_toml, parse_value, PUSHED_KEYS};
+pub use reader::shown_key;
 
 use crate::srtp::SrtpSuite;
 

@@ -75,7 +75,7 @@ impl<'a> Section<'a> {
 /// A key as an error names it: as it is when it is a bare TOML key
 /// (letters, digits, `_`, `-`), else quoted as TOML would need it (`" "`,
 /// `""`, `"a.b"`), so that a blank or odd key is never named by nothing.
-fn shown_key(key: &str) -> String {
+pub fn shown_key(key: &str) -> String {
     let bare = !key.is_empty()
         && key
             .chars()
