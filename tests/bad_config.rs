@@ -253,6 +253,18 @@ fn playback_and_screen_keys() {
         ),
         ("[display]\ncolour = \"red\"", "display.colour: unknown key"),
         ("[audio]\nechoes = true", "audio.echoes: unknown key"),
+        (
+            "[audio]\necho_delay_ms = 501",
+            "audio.echo_delay_ms: must be between 0 and 500, got 501",
+        ),
+        (
+            "[audio]\necho_delay_ms = -20",
+            "audio.echo_delay_ms: must be between 0 and 500, got -20",
+        ),
+        (
+            "[audio]\necho_delay_ms = \"60ms\"",
+            "audio.echo_delay_ms: expected an integer, got a string",
+        ),
     ] {
         let text = if section.starts_with("[audio]") {
             good(&dir).replace("[audio]\n", &format!("{section}\n"))

@@ -312,12 +312,14 @@ wait_bound() {
 # $scratch/NAME.toml as the hub would, records SECONDS of the box's stream
 # into NAME.mkv while the daemon runs with it; COMMAND runs once the daemon
 # has started. Then the daemon stops; its log and the recording are copied
-# out, and the recording's audio goes into NAME.wav.
+# out, and the recording's audio goes into NAME.wav. ffmpeg waits up to 30 s
+# for the first packet (-listen_timeout; its default, 10 s, is less than
+# a first daemon start over 9p with every plugin loaded can take).
 record_box() {
     local name="$1" seconds="$2" recorder daemon
     shift 2
     "$bridgepointd" sdp --config "$scratch/$name.toml" >"$scratch/$name.sdp" || return 1
-    timeout -s INT 60 ffmpeg -nostdin -y -v warning -protocol_whitelist file,udp,rtp,srtp,crypto \
+    timeout -s INT 60 ffmpeg -nostdin -y -v warning -listen_timeout 30 -protocol_whitelist file,udp,rtp,srtp,crypto \
         -i "$scratch/$name.sdp" -t "$seconds" -map 0 -c copy "$scratch/$name.mkv" 2>"$scratch/$name.ffmpeg.log" &
     recorder=$!
     wait_bound 5004 5006
@@ -417,5 +419,130 @@ check "echo cancellation on: webrtcdsp against the speaker's probe" \
 check "echo cancellation takes at least 6 dB of the echo off (RMS ${on:-?} dB with it, ${off:-?} dB without)" \
     awk -v on="${on:-x}" -v off="${off:-x}" 'BEGIN { exit !(off != "-inf" && (on == "-inf" || on + 6 <= off + 0)) }'
 echo "# echo: RMS of the official's voice coming back, last 4 s: ${off:-?} dB without cancellation, ${on:-?} dB with"
+
+if [ -n "${DEVICE_TEST_ECHO_DELAYS:-}" ]; then
+# ---- a simulated room, for scripts/bench (--echo-delays) ------------------
+# A simulated room: the box plays the hub's return audio on the Loopback
+# card (speaker.sink); tests/devices/echo-room.py captures it from the
+# Loopback's other side, delays it by the room's acoustic delay (exact to
+# the sample), attenuates it by 10 dB, adds the room's own speech and plays
+# the mix into the Room card, whose capture side is the box's microphone.
+# A hub in this guest (gst-launch-1.0) sends the official's voice (Vietnamese,
+# espeak-ng) as its return audio under the receive key; ffmpeg records the
+# box's stream as the hub does. Two runs, echo_cancellation off and on; from
+# the recordings (lined up on the room's beep):
+#   ERLE = the official's echo in the sent audio, off minus on (dB RMS, from
+#          3 s after the echo's onset, the canceller's convergence)
+#   near-end change = the room's own speech in the sent audio, on minus off
+# The issue's floors (ERLE >= 15 dB, near-end loss <= 6 dB at 60 ms) are not
+# met here yet; see docs/benchmarks.md.
+room_capture="${DEVICE_TEST_ROOM_SPEAKER_CAPTURE:-hw:CARD=Loopback,DEV=1}"
+room_playback="${DEVICE_TEST_ROOM_PLAYBACK:-hw:CARD=Room,DEV=0}"
+room_mic="${DEVICE_TEST_ROOM_MIC:-hw:CARD=Room,DEV=1}"
+room_mic_status="/proc/asound/Room/pcm1c/sub0/status"
+room_program="${DEVICE_TEST_ECHO_ROOM:-/run/device-test/echo-room.py}"
+espeak-ng -v vi -w "$scratch/room-official-22k.wav" "$sentence $sentence" 2>/dev/null
+sox -G "$scratch/room-official-22k.wav" -r 48000 -c 1 -b 16 "$scratch/room-official.wav"
+espeak-ng -v en -w "$scratch/citizen-22k.wav" "Good morning. I came here today to ask about my land certificate, which I applied for last year." 2>/dev/null
+sox -G "$scratch/citizen-22k.wav" -r 48000 -c 1 -b 16 "$scratch/citizen.wav"
+far_s="$(soxi -D "$scratch/room-official.wav")"
+near_s="$(soxi -D "$scratch/citizen.wav")"
+near_after_s="$(awk -v f="$far_s" 'BEGIN { printf "%.1f", f + 1.0 }')"
+echo "# echo room: the official speaks ${far_s} s, the citizen ${near_s} s from ${near_after_s} s after the echo's onset"
+
+# room_run NAME ON DELAY_MS ECHO_DELAY_MS: the box with
+# audio.echo_cancellation = ON and audio.echo_delay_ms = ECHO_DELAY_MS in a
+# room of DELAY_MS; the recording's audio in $scratch/NAME.wav, the room's
+# summary in $scratch/NAME.room.json.
+room_run() {
+    local name="$1" room
+    hub=""
+    write_config "$scratch/$name.toml" \
+        $'source = "v4l2:'"$vivid"$'"\nencoder = "x264"\nwidth = 320\nheight = 180\nfps = 10\nbitrate_kbps = 300\nkeyframe_interval_s = 1' \
+        $'source = "alsa:plug'"$room_mic"$'"\nchannel = 0\nnoise_suppression = false\ngain_control = false\necho_cancellation = '"$2"$'\necho_delay_ms = '"$4"
+    sed -i -e 's/^audio_port = 5006$/audio_port = 5006\nlocal_video_port = 7000\nlocal_audio_port = 7002/' \
+        -e 's|^key = .*|&\nreceive_key = "'"$receive_key_b64"'"|' "$scratch/$name.toml"
+    printf '\n[speaker]\nsink = "alsa:plug%s"\n\n[display]\nsink = "fake"\n' "$alsa_loop_playback" >>"$scratch/$name.toml"
+    rm -f "$scratch/$name.ready" "$scratch/$name.room.json"
+    python3 "$room_program" --capture "$room_capture" --playback "$room_playback" --mic-status "$room_mic_status" \
+        --delay-ms "$3" --gain-db -10 --near "$scratch/citizen.wav" --near-after-s "$near_after_s" \
+        --ready-file "$scratch/$name.ready" --summary "$scratch/$name.room.json" >"$scratch/$name.room.log" 2>&1 &
+    room=$!
+    record_box "$name" 34 room_hub_speaks "$name"
+    kill "$hub" 2>/dev/null
+    wait "$hub" 2>/dev/null
+    kill -TERM "$room" 2>/dev/null
+    wait "$room" 2>/dev/null
+    sed 's/^/#   /' "$scratch/$name.room.log"
+    grep -E "speaker|microphone|return stream|webrtcdsp|echo canceller" "$scratch/$name.log" | head -n 8 | sed 's/^/#   /'
+    cp "$scratch/$name.room.json" "$out/" 2>/dev/null
+    [ -s "$scratch/$name.room.json" ]
+}
+# room_hub_speaks NAME: once the room has beeped into the box's microphone,
+# the hub sends the official's voice back to the box ($hub: its pid).
+room_hub_speaks() {
+    local waited=0
+    wait_bound 7002
+    until [ -e "$scratch/$1.ready" ] || [ "$waited" -gt 150 ]; do
+        waited=$((waited + 1))
+        sleep 0.2
+    done
+    gst-launch-1.0 -q filesrc location="$scratch/room-official.wav" ! wavparse ! audioconvert ! audioresample \
+        ! opusenc ! rtpopuspay pt=111 ! srtpenc key="$receive_key_hex" \
+        ! udpsink host=127.0.0.1 port=7002 >"$scratch/$1.hub.log" 2>&1 &
+    hub=$!
+}
+# room_levels NAME: "BEEP_S FAR_DB NEAR_DB" of NAME's recording: where the
+# room's beep starts, and the RMS of the echo window (3 s after the echo's
+# onset, 6 s long) and of the citizen's speech window.
+room_levels() {
+    sox "$scratch/$1.wav" -t raw -r 48000 -e signed -b 16 -c 1 "$scratch/$1.beepband.raw" sinc 2800-3200 2>/dev/null
+    python3 - "$scratch/$1.beepband.raw" "$scratch/$1.room.json" "$scratch/$1.wav" "$near_s" <<'PY'
+import audioop, json, subprocess, sys, warnings
+warnings.filterwarnings("ignore")
+band = open(sys.argv[1], "rb").read()
+room = json.load(open(sys.argv[2]))
+win = 480 * 2
+levels = [audioop.rms(band[i:i + win], 2) for i in range(0, len(band) - win, win)]
+if not levels or max(levels) == 0 or room["far_onset_after_beep_s"] is None:
+    print("none none none")
+    sys.exit()
+top = max(levels)
+beep = next(i for i, l in enumerate(levels) if l >= top / 2) * 0.010
+def rms(start, length):
+    out = subprocess.run(["sox", sys.argv[3], "-n", "trim", f"{start:.3f}", f"{length:.3f}", "stats"],
+                         capture_output=True, text=True).stderr
+    for line in out.splitlines():
+        if line.startswith("RMS lev dB"):
+            return line.split()[-1]
+    return "none"
+far = rms(beep + room["far_onset_after_beep_s"] + 3.0, 6.0)
+near = rms(beep + room["near_after_beep_s"] + 0.5, float(sys.argv[4]) - 1.0)
+print(f"{beep:.2f} {far} {near}")
+PY
+}
+# room_measure DELAY_MS ECHO_DELAY_MS: both runs in a room of DELAY_MS;
+# sets erle and near_change (dB, or "nan" where a run gave no figure).
+room_measure() {
+    local off_levels on_levels
+    room_run "echo-off-$1" false "$1" 0 || echo "# echo room: the room program failed (its log above)"
+    room_run "echo-on-$1" true "$1" "$2" || echo "# echo room: the room program failed (its log above)"
+    read -r off_beep off_far off_near <<<"$(room_levels "echo-off-$1")"
+    read -r on_beep on_far on_near <<<"$(room_levels "echo-on-$1")"
+    erle="$(awk -v a="$off_far" -v b="$on_far" 'BEGIN { if (a ~ /^-?[0-9.]+$/ && b ~ /^-?[0-9.]+$/) printf "%.1f", a - b; else if (a ~ /^-?[0-9.]+$/ && b == "-inf") print "99"; else print "nan" }')"
+    near_change="$(awk -v a="$off_near" -v b="$on_near" 'BEGIN { if (a ~ /^-?[0-9.]+$/ && b ~ /^-?[0-9.]+$/) printf "%.1f", b - a; else print "nan" }')"
+    echo "# echo room ${1} ms (echo_delay_ms = $2): beep at ${off_beep} s / ${on_beep} s; echo ${off_far} dB off, ${on_far} dB on; citizen ${off_near} dB off, ${on_near} dB on"
+}
+# Figures only: under TCG the canceller's results vary from run to run
+# (docs/benchmarks.md), so nothing here is a check.
+for delay in ${DEVICE_TEST_ECHO_DELAYS//,/ }; do
+    for told in 0 $((delay > 30 ? delay - 20 : 0)); do
+        room_measure "$delay" "$told"
+        python3 -c "import json,sys; j=json.load(open(sys.argv[1])); m=j['measured_delay_ms']; print('# echo room: measured delay median', m['median'], 'ms, p99', m['p99'], 'ms; xruns while measured', j['xruns_measured'])" \
+            "$scratch/echo-on-$delay.room.json" 2>/dev/null
+        echo "echo-bench delay_ms=$delay echo_delay_ms=$told erle_db=$erle near_end_change_db=$near_change"
+    done
+done
+fi
 
 [ "$failed" -eq 0 ]

@@ -386,6 +386,11 @@ pub struct AudioConfig {
     pub channel: AudioChannel,
     /// Cancel the speaker's sound in the microphone (with a receive key).
     pub echo_cancellation: bool,
+    /// How much later the microphone hears the speaker than the box's own
+    /// audio pipeline accounts for: the speaker's hidden delay (a TV over
+    /// HDMI, a USB or Bluetooth speaker) and the room's path. The canceller
+    /// looks for the echo this much later.
+    pub echo_delay_ms: u32,
     /// Suppress steady noise in the microphone.
     pub noise_suppression: bool,
     /// Keep the microphone's level steady.

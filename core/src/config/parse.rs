@@ -78,6 +78,7 @@ const AUDIO_KEYS: &[&str] = &[
     "bitrate_kbps",
     "channel",
     "echo_cancellation",
+    "echo_delay_ms",
     "noise_suppression",
     "gain_control",
 ];
@@ -625,6 +626,8 @@ fn parse_audio(r: &mut Reader, s: &Section<'_>) -> Option<AudioConfig> {
         },
     };
     let echo_cancellation = r.boolean(s, "echo_cancellation", true);
+    // Up to half a second: the slowest TV's sound path plus a large room.
+    let echo_delay_ms = r_int(r, s, "echo_delay_ms", 0, 0, 500);
     let noise_suppression = r.boolean(s, "noise_suppression", true);
     let gain_control = r.boolean(s, "gain_control", true);
     Some(AudioConfig {
@@ -632,6 +635,7 @@ fn parse_audio(r: &mut Reader, s: &Section<'_>) -> Option<AudioConfig> {
         bitrate_kbps: bitrate_kbps?,
         channel: channel?,
         echo_cancellation: echo_cancellation?,
+        echo_delay_ms: echo_delay_ms?,
         noise_suppression: noise_suppression?,
         gain_control: gain_control?,
     })

@@ -233,7 +233,7 @@ fn populate(
 
     if let Some(playback) = &plan.playback {
         // Before the microphone: its echo canceller looks the probe up.
-        super::return_path::build_speaker(pipeline, &playback.speaker, playback.picture_delay)?;
+        super::return_path::build_speaker(pipeline, playback)?;
         super::return_path::attach(&rtpbin);
         // The screen and the speaker play in time (sync), and what they
         // play comes through the jitter buffer and a decoder that join only

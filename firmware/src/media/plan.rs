@@ -107,6 +107,10 @@ pub struct PlaybackPlan {
     /// picture (the screen's own latency, on a real screen): the speaker
     /// waits as long, so that sound and picture reach the room together.
     pub picture_delay: std::time::Duration,
+    /// How much later than its sink plays it the microphone hears the
+    /// speaker beyond that (`[audio] echo_delay_ms`: a TV's or a USB
+    /// speaker's own delay, the room's path).
+    pub echo_delay: std::time::Duration,
 }
 
 /// Chooses the speaker from the config and the devices found.
@@ -133,6 +137,7 @@ fn plan_playback(media: &MediaConfig) -> Option<PlaybackPlan> {
     Some(PlaybackPlan {
         speaker,
         picture_delay: std::time::Duration::ZERO,
+        echo_delay: std::time::Duration::from_millis(u64::from(media.audio.echo_delay_ms)),
     })
 }
 

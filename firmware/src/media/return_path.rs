@@ -30,6 +30,7 @@ use gstreamer::prelude::*;
 use bridgepoint_core::playback::SpeakerChoice;
 
 use super::pipeline::make;
+use super::plan::PlaybackPlan;
 use super::PipelineError;
 
 /// The software H.264 decoder, where the board has no V4L2 decoder.
@@ -89,22 +90,23 @@ pub const SPEAKER_INPUT: &str = "speaker-input";
 pub const ECHO_PROBE: &str = "speaker-echo-probe";
 
 /// Builds the speaker chain: each sender's audio (48 kHz mono S16LE, as
-/// the microphone's canceller) through a funnel and the echo probe to
-/// `speaker` (an ALSA device) or into a fake sink, played `picture_delay`
-/// late (the screen's latency, for lip sync). It waits, unlinked
-/// upstream, until the hub's audio arrives; the canceller skips while the
-/// probe has nothing. A funnel, not a mixer: a mixer runs on its own clock
-/// and drops a sender that joins later than its latency (under load, most
-/// of it), where the sink plays what comes.
-pub fn build_speaker(
-    pipeline: &gst::Pipeline,
-    speaker: &SpeakerChoice,
-    picture_delay: std::time::Duration,
-) -> Result<(), PipelineError> {
+/// the microphone's canceller) through a funnel and the echo probe to the
+/// plan's speaker (an ALSA device) or into a fake sink, played
+/// `picture_delay` late (the screen's latency, for lip sync). It waits,
+/// unlinked upstream, until the hub's audio arrives; the canceller skips
+/// while the probe has nothing. A funnel, not a mixer: a mixer runs on its
+/// own clock and drops a sender that joins later than its latency (under
+/// load, most of it), where the sink plays what comes.
+///
+/// The probe tells the canceller when each sample is heard: the time its
+/// sink plays it ([`echo_probe_offset`]). Its sink pad runs that much later
+/// and its source pad as much earlier again, so the speaker plays as
+/// before.
+pub fn build_speaker(pipeline: &gst::Pipeline, plan: &PlaybackPlan) -> Result<(), PipelineError> {
     let role = "the room's speaker";
     let input = make("funnel", SPEAKER_INPUT, role)?;
     let probe = make("webrtcechoprobe", ECHO_PROBE, role)?;
-    let sink = match speaker {
+    let sink = match &plan.speaker {
         SpeakerChoice::Alsa { device, .. } => {
             let sink = make("alsasink", "speaker-sink", role)?;
             sink.set_property("device", device);
@@ -117,10 +119,19 @@ pub fn build_speaker(
     sink.set_property("async", false);
     // The screen shows a picture its own latency after the display's sink
     // hands it over: the sound waits as long (lip sync in the room).
-    sink.set_property(
-        "ts-offset",
-        i64::try_from(picture_delay.as_nanos()).unwrap_or(i64::MAX),
-    );
+    sink.set_property("ts-offset", nanos(plan.picture_delay));
+    let offset = echo_probe_offset(plan);
+    if !offset.is_zero() {
+        for (pad, sign) in [("sink", 1), ("src", -1)] {
+            if let Some(pad) = probe.static_pad(pad) {
+                pad.set_offset(sign * nanos(offset));
+            }
+        }
+        tracing::info!(
+            delay_ms = offset.as_millis() as u64,
+            "echo canceller: the speaker is heard this much later than its pipeline plays it"
+        );
+    }
     let chain = [&input, &probe, &sink];
     pipeline
         .add_many(chain)
@@ -128,6 +139,19 @@ pub fn build_speaker(
     gst::Element::link_many(chain)
         .map_err(|e| PipelineError::StateChange(format!("cannot link the speaker chain: {e}")))?;
     Ok(())
+}
+
+/// How much later than the pipeline's own timing the microphone hears
+/// what the speaker chain plays: the screen's delay the sink waits
+/// (`picture_delay`) and what the box cannot see (`[audio] echo_delay_ms`).
+/// webrtc-audio-processing's canceller (0.3) only finds an echo up to
+/// about 50 ms after the time it is told.
+fn echo_probe_offset(plan: &PlaybackPlan) -> std::time::Duration {
+    plan.picture_delay + plan.echo_delay
+}
+
+fn nanos(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
 /// What the speaker chain carries.
@@ -292,23 +316,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_speaker_waits_the_screens_latency_for_lip_sync() {
+    fn the_speaker_waits_the_screens_latency_and_the_probe_is_told_when_the_room_hears_it() {
         gst::init().unwrap();
-        for delay_ms in [0u64, 104] {
+        for (picture_ms, echo_ms) in [(0u64, 0u64), (104, 0), (0, 60), (104, 60)] {
             let pipeline = gst::Pipeline::new();
-            let speaker = SpeakerChoice::Fake { why: "test".into() };
-            build_speaker(
-                &pipeline,
-                &speaker,
-                std::time::Duration::from_millis(delay_ms),
-            )
-            .unwrap();
+            let plan = PlaybackPlan {
+                speaker: SpeakerChoice::Fake { why: "test".into() },
+                picture_delay: std::time::Duration::from_millis(picture_ms),
+                echo_delay: std::time::Duration::from_millis(echo_ms),
+            };
+            build_speaker(&pipeline, &plan).unwrap();
             let sink = pipeline.by_name("speaker-sink").unwrap();
-            assert_eq!(
-                sink.property::<i64>("ts-offset"),
-                i64::try_from(delay_ms * 1_000_000).unwrap()
-            );
-            assert!(pipeline.by_name(ECHO_PROBE).is_some());
+            let ms = |n: u64| i64::try_from(n * 1_000_000).unwrap();
+            assert_eq!(sink.property::<i64>("ts-offset"), ms(picture_ms));
+            let probe = pipeline.by_name(ECHO_PROBE).unwrap();
+            let heard = ms(picture_ms + echo_ms);
+            assert_eq!(probe.static_pad("sink").unwrap().offset(), heard);
+            assert_eq!(probe.static_pad("src").unwrap().offset(), -heard);
         }
     }
 }
