@@ -11,11 +11,19 @@
 //!   `mosquitto_sub` clients as independent MQTT peers.
 //! - [`certs`]: a throw-away PKI (CA, server and client certificates) made
 //!   with rcgen, as PEM files in a directory.
+//! - [`impairment`]: the sans-IO network impairment model (loss, bursts,
+//!   delay, jitter, a rate limit with its queue, blackouts, phases over
+//!   time) and its script language.
+//! - [`relay`]: [`relay::ImpairedRelay`], a UDP relay between the box and
+//!   the hub that carries out the model's decisions on real sockets (the
+//!   `impair-relay` binary is its command line). See docs/impairment.md.
 
 pub mod broker;
 pub mod certs;
+pub mod impairment;
 mod ports;
 mod process;
+pub mod relay;
 mod temp_dir;
 mod wait;
 
