@@ -101,3 +101,61 @@ fn with_no_camera_at_all_the_error_says_no_camera_and_the_box_keeps_running() {
     assert!(!board.cmd("leds").is_empty(), "the board still answers");
     assert!(!log.contains("panicked"));
 }
+
+#[test]
+fn a_hub_host_that_does_not_resolve_is_named_nothing_counts_as_sent_and_it_is_tried_again() {
+    // `.invalid` never resolves (RFC 6761): a typo in hub.host, or a
+    // province whose DNS is down. Before, udpsink dropped every packet
+    // silently while the counters, the LEDs and the state said "streaming".
+    let dir = TempDir::new("nodns");
+    let text = config_on_free_ports(dir.path(), "always", (320, 180))
+        .replace("host = \"127.0.0.1\"", "host = \"hub-typo.invalid\"");
+    assert!(text.contains("hub-typo.invalid"));
+    let daemon = Daemon::start(dir.path(), &text);
+    let mut board = SimBoard::connect(&daemon.socket());
+
+    // Each start resolves the name again, after the supervisor's backoff.
+    let log = wait_for(Duration::from_secs(30), || {
+        let log = daemon.log_text();
+        (log.matches("stream error; restarting after backoff")
+            .count()
+            >= 2)
+            .then_some(log)
+    })
+    .unwrap_or_else(|| panic!("no repeated restarts; log:\n{}", daemon.log_text()));
+    assert!(
+        log.contains("hub.host \"hub-typo.invalid\" does not resolve"),
+        "the error does not name the host:\n{log}"
+    );
+    let state = board.state();
+    assert_eq!(state["stream"], "error", "{state}");
+    assert_eq!(state["send"]["video_packets"], 0, "{state}");
+    assert_eq!(state["send"]["audio_packets"], 0, "{state}");
+    assert_eq!(board.led("status"), "blink-fast");
+}
+
+#[test]
+fn what_the_sockets_send_is_counted_in_the_state() {
+    // The same counters are not stuck at zero: with a host that resolves
+    // (nobody listens there; UDP leaves the box all the same), they rise.
+    // `localhost` resolves to ::1 first here: the box takes its IPv4
+    // address (its sockets are IPv4; udpsink given the name failed).
+    let dir = TempDir::new("sent");
+    let text = config_on_free_ports(dir.path(), "always", (320, 180))
+        .replace("host = \"127.0.0.1\"", "host = \"localhost\"");
+    let daemon = Daemon::start(dir.path(), &text);
+    let mut board = SimBoard::connect(&daemon.socket());
+    board.assert_stream("streaming", Duration::from_secs(15), &daemon);
+    let sent = wait_for(Duration::from_secs(10), || {
+        let state = board.state();
+        let video = state["send"]["video_packets"].as_u64().unwrap_or(0);
+        let audio = state["send"]["audio_packets"].as_u64().unwrap_or(0);
+        (video > 10 && audio > 10).then_some((video, audio))
+    });
+    assert!(
+        sent.is_some(),
+        "no packets counted as sent: {}",
+        board.state()
+    );
+    assert!(!daemon.log_text().contains("does not resolve"));
+}

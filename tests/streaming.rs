@@ -35,6 +35,21 @@ fn ffmpeg_records_h264_and_opus_from_the_sdp_the_box_prints() {
     assert_eq!(board.cmd("press call"), "ok");
     board.assert_stream("streaming", Duration::from_secs(10), &daemon);
     let ffmpeg_log = recorder.wait();
+    // A stock ffmpeg recorder sends no receiver report: the box says so,
+    // keeps its configured bitrate, and counts what its sockets sent.
+    let state = board.state();
+    assert_eq!(state["send"]["feedback"], "none", "{state}");
+    assert_eq!(state["send"]["target_kbps"], 1500, "{state}");
+    assert_eq!(
+        state["send"]["loss_pct"],
+        serde_json::Value::Null,
+        "{state}"
+    );
+    assert!(
+        state["send"]["video_packets"].as_u64().unwrap_or(0) > 100
+            && state["send"]["audio_packets"].as_u64().unwrap_or(0) > 100,
+        "{state}"
+    );
 
     let p = probe(&dir.path().join("hub.mkv"))
         .unwrap_or_else(|| panic!("no recording; ffmpeg said:\n{ffmpeg_log}"));

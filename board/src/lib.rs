@@ -27,7 +27,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use error::BoardError;
-pub use view::{BoardView, ReturnView, ScreenState};
+pub use view::{BoardView, ReturnView, ScreenState, SendView};
 
 /// The call button's raw level changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

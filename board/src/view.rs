@@ -3,7 +3,7 @@
 use bridgepoint_core::led::{LedPattern, LedStates};
 
 /// The LEDs' patterns and the box state, as published by the core loop.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BoardView {
     /// The pattern every LED must show.
     pub leds: LedStates,
@@ -11,6 +11,8 @@ pub struct BoardView {
     pub call: &'static str,
     /// The stream state's name (`stopped`, `starting`, `streaming`, `error`).
     pub stream: &'static str,
+    /// What the box's sockets sent to the hub.
+    pub send: SendView,
     /// What the hub sent back and the box played.
     pub return_media: ReturnView,
     /// What the room's screen shows.
@@ -32,6 +34,41 @@ pub struct ScreenState {
     pub central_video: bool,
     /// Whether the room's own camera shows in a corner.
     pub self_view: bool,
+}
+
+/// What the box's sockets really sent to the hub since the daemon started
+/// (the UDP senders' own counts: nothing while the hub's host does not
+/// resolve).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SendView {
+    /// Video RTP packets sent.
+    pub video_packets: u64,
+    /// Audio RTP packets sent.
+    pub audio_packets: u64,
+    /// The video bitrate the encoder is set to (the configured one: the
+    /// box does not adapt it yet).
+    pub target_kbps: u32,
+    /// Whether the hub's receiver reports come (`receiver_reports`) or not
+    /// (`none`: a stock ffmpeg recorder sends none).
+    pub feedback: &'static str,
+    /// The video packets lost on the way, in percent, from the hub's
+    /// latest receiver report; `None` before any.
+    pub loss_pct: Option<f64>,
+    /// The round trip to the hub, from the same report.
+    pub rtt_ms: Option<f64>,
+}
+
+impl Default for SendView {
+    fn default() -> Self {
+        SendView {
+            video_packets: 0,
+            audio_packets: 0,
+            target_kbps: 0,
+            feedback: "none",
+            loss_pct: None,
+            rtt_ms: None,
+        }
+    }
 }
 
 /// What the hub sent back and the box played, since the session's pipeline
@@ -74,6 +111,7 @@ impl Default for BoardView {
             },
             call: "idle",
             stream: "stopped",
+            send: SendView::default(),
             return_media: ReturnView::default(),
             screen: ScreenState::default(),
         }
@@ -95,6 +133,7 @@ impl BoardView {
             }),
             call: "idle",
             stream: "stopped",
+            send: SendView::default(),
             return_media: ReturnView::default(),
             screen: ScreenState {
                 indication: "ready",
@@ -120,7 +159,8 @@ impl BoardView {
     }
 
     /// The box state as one line of JSON: `{"call":"idle","stream":"stopped",
-    /// "return":{"video_frames":0,"audio_ms":0,"lost_packets":0,
+    /// "send":{"video_packets":0,"audio_packets":0,"target_kbps":0,
+    /// "feedback":"none","loss_pct":null,"rtt_ms":null},"return":{"video_frames":0,"audio_ms":0,"lost_packets":0,
     /// "rejected_packets":0,"jitter_ms":0,"video_fps":0,"lip_sync_ms":null,
     /// "status":"","ports":null},"screen":{"indication":"ready",
     /// "headline":"...","detail":"...","central_video":false,
@@ -135,6 +175,14 @@ impl BoardView {
         serde_json::json!({
             "call": self.call,
             "stream": self.stream,
+            "send": {
+                "video_packets": self.send.video_packets,
+                "audio_packets": self.send.audio_packets,
+                "target_kbps": self.send.target_kbps,
+                "feedback": self.send.feedback,
+                "loss_pct": self.send.loss_pct,
+                "rtt_ms": self.send.rtt_ms,
+            },
             "return": {
                 "video_frames": r.video_frames,
                 "audio_ms": r.audio_ms,

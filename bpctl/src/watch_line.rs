@@ -104,7 +104,7 @@ fn telemetry_line(device: &str, t: &Telemetry) -> String {
         )
     });
     format!(
-        "{} {device} telemetry call={} stream={} bitrate={}kbps packets_sent={} bytes_sent={} uptime_s={} rtt={} lost={} cpu_temp={} stalls={}{receive}",
+        "{} {device} telemetry call={} stream={} bitrate={}kbps packets_sent={} bytes_sent={} uptime_s={} rtt={} lost={} feedback={} cpu_temp={} stalls={}{receive}",
         t.at,
         t.call.name(),
         t.stream.name(),
@@ -114,6 +114,7 @@ fn telemetry_line(device: &str, t: &Telemetry) -> String {
         t.uptime_s,
         opt(t.rtcp.rtt_ms, "ms"),
         opt(t.rtcp.fraction_lost, ""),
+        t.rtcp.feedback.map_or("-", |f| f.name()),
         opt(t.cpu_temp_c, "C"),
         t.stalls,
     )
@@ -156,12 +157,12 @@ mod tests {
         let t = watch_line(
             "lang-son-01",
             Leaf::Telemetry,
-            br#"{"at":"2026-11-23T18:30:05.123Z","uptime_s":60,"call":"idle","stream":"streaming","config_version":3,"packets_sent":10,"bytes_sent":9000,"bitrate_kbps":1980,"rtcp":{"rtt_ms":12.5,"fraction_lost":null},"cpu_temp_c":null}"#,
+            br#"{"at":"2026-11-23T18:30:05.123Z","uptime_s":60,"call":"idle","stream":"streaming","config_version":3,"packets_sent":10,"bytes_sent":9000,"bitrate_kbps":1980,"rtcp":{"rtt_ms":12.5,"fraction_lost":null,"feedback":"receiver_reports"},"cpu_temp_c":null}"#,
             false,
         );
         assert_eq!(
             t.line,
-            "2026-11-23T18:30:05.123Z lang-son-01 telemetry call=idle stream=streaming bitrate=1980kbps packets_sent=10 bytes_sent=9000 uptime_s=60 rtt=12.5ms lost=- cpu_temp=- stalls=0",
+            "2026-11-23T18:30:05.123Z lang-son-01 telemetry call=idle stream=streaming bitrate=1980kbps packets_sent=10 bytes_sent=9000 uptime_s=60 rtt=12.5ms lost=- feedback=receiver_reports cpu_temp=- stalls=0",
             "a box that does not report stalls shows 0"
         );
         let stalled = watch_line(

@@ -62,8 +62,9 @@ pub enum Input {
         /// What failed, naming the element.
         reason: String,
     },
-    /// The RTP packets sent so far, reported every second: the stream
-    /// supervisor's stall watchdog restarts a stream whose counts stop.
+    /// The RTP packets the pipeline handed to its senders so far, reported
+    /// every second: the stream supervisor's stall watchdog restarts a
+    /// stream whose counts stop (its encoder or microphone stalled).
     PacketsSent {
         /// Video packets.
         video: u64,

@@ -44,6 +44,7 @@ pub mod command_gate;
 pub mod config;
 pub mod controller;
 pub mod encoder_limits;
+pub mod feedback_watch;
 pub mod health;
 pub mod indication;
 pub mod led;

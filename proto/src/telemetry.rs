@@ -13,6 +13,36 @@ pub struct RtcpStats {
     pub rtt_ms: Option<f64>,
     /// Fraction of packets lost since the previous report (0 to 1).
     pub fraction_lost: Option<f64>,
+    /// Whether the hub's receiver reports keep coming; absent from
+    /// firmware that predates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<FeedbackStatus>,
+}
+
+/// Whether the hub tells the box how its stream arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackStatus {
+    /// No receiver report in the last 10 s (a stock ffmpeg recorder sends
+    /// none): the box keeps its configured bitrate and knows nothing of
+    /// the path's loss or round trip.
+    None,
+    /// The hub's receiver reports come: loss and round trip are known.
+    ReceiverReports,
+    /// A state a later firmware reports that this reader does not know.
+    #[serde(other)]
+    Other,
+}
+
+impl FeedbackStatus {
+    /// The name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            FeedbackStatus::None => "none",
+            FeedbackStatus::ReceiverReports => "receiver_reports",
+            FeedbackStatus::Other => "other",
+        }
+    }
 }
 
 /// What the hub sent back and the box played, since the session's

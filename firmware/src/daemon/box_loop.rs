@@ -12,11 +12,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use bridgepoint_board::{BoardView, ButtonEdge, ReturnView, ScreenState};
+use bridgepoint_board::{BoardView, ButtonEdge, ReturnView, ScreenState, SendView};
 use bridgepoint_core::call::{CallEvent, CallState, EndReason};
 use bridgepoint_core::command_gate::CommandVerdict;
 use bridgepoint_core::config::Config;
 use bridgepoint_core::controller::{BoxCore, CoreSettings, Input, Output};
+use bridgepoint_core::feedback_watch::FeedbackWatch;
 use bridgepoint_core::health::HealthInputs;
 use bridgepoint_core::provision::Change;
 use bridgepoint_core::return_watch::{ReturnCounters, ReturnStatus, ReturnWatch};
@@ -70,6 +71,8 @@ pub struct BoxLoop {
     screen: Option<Screen>,
     /// The hub's return stream, watched while the box's pipeline runs.
     return_watch: Option<ReturnWatch>,
+    /// Whether the hub's receiver reports keep coming.
+    feedback: FeedbackWatch,
     /// Central's frames decoded at the last packets tick, and when.
     frames_at: (u64, Instant),
     /// Central's frames decoded per second over the last tick.
@@ -174,6 +177,7 @@ impl BoxLoop {
             devices_to_report: None,
             screen,
             return_watch: None,
+            feedback: FeedbackWatch::new(),
             frames_at: (0, now),
             video_fps: 0,
             return_status: None,
@@ -309,14 +313,10 @@ impl BoxLoop {
         // The return path's counters reach the board's view and the
         // screen once a second.
         self.update_view();
-        let sent = self.media.stats().snapshot();
-        self.feed(
-            Input::PacketsSent {
-                video: sent.video_packets,
-                audio: sent.audio_packets,
-            },
-            Instant::now(),
-        );
+        // The stall watchdog follows what the pipeline hands its senders:
+        // a path that refuses packets is not a stalled encoder.
+        let (video, audio) = self.media.stats().handed_over();
+        self.feed(Input::PacketsSent { video, audio }, Instant::now());
     }
 
     /// Test fault (simulated board only): the first pipeline's video
@@ -388,6 +388,7 @@ impl BoxLoop {
                 config_version: self.provisioning.applied_version(),
                 sent: self.media.stats().snapshot(),
                 rtcp: self.media.rtcp_report(),
+                feedback: self.feedback.status(Instant::now()),
                 stalls: self.core.stalls(),
                 devices: self.devices_to_report.take(),
                 receive: self.receive_stats(),
@@ -560,6 +561,7 @@ impl BoxLoop {
                     }
                     self.media.set_picture_delay(picture_delay);
                     self.media.start();
+                    self.feedback.reset();
                     self.return_watch = Some(ReturnWatch::new(receiving));
                 }
                 Output::Stream(StreamAction::Stop) => {
@@ -682,10 +684,23 @@ impl BoxLoop {
             }
             self.publish_status();
         }
+        let sent = self.media.stats().snapshot();
+        let rtcp = self.media.rtcp_report();
+        let feedback = self.feedback.observe(rtcp.and_then(|r| r.highest_seq), now);
         let next = BoardView {
             leds: self.core.leds().clone(),
             call: self.core.call_state().name(),
             stream: self.core.stream_state().name(),
+            send: SendView {
+                video_packets: sent.video_packets,
+                audio_packets: sent.audio_packets,
+                target_kbps: self.media.video_bitrate_kbps(),
+                feedback: feedback.name(),
+                loss_pct: rtcp
+                    .and_then(|r| r.fraction_lost)
+                    .map(|f| (f * 1000.0).round() / 10.0),
+                rtt_ms: rtcp.and_then(|r| r.rtt_ms),
+            },
             return_media: ReturnView {
                 video_frames: played.video_frames,
                 audio_ms: played.audio_ms,

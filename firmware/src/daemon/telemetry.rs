@@ -31,6 +31,8 @@ pub struct TelemetryInputs {
     pub sent: StatsSnapshot,
     /// The hub's receiver reports, if any came.
     pub rtcp: Option<RtcpReport>,
+    /// Whether new ones keep coming (the core's feedback watch).
+    pub feedback: bridgepoint_proto::FeedbackStatus,
     /// Stalled streams restarted since the daemon started (the core's count).
     pub stalls: u64,
     /// What the box found plugged in, for the first report only.
@@ -77,6 +79,7 @@ impl TelemetryReporter {
             rtcp: RtcpStats {
                 rtt_ms: inputs.rtcp.and_then(|r| r.rtt_ms),
                 fraction_lost: inputs.rtcp.and_then(|r| r.fraction_lost),
+                feedback: Some(inputs.feedback),
             },
             cpu_temp_c: cpu_temp_c(),
             devices: inputs.devices,

@@ -60,6 +60,15 @@ pub enum PipelineError {
         /// GStreamer's debug detail, if any.
         debug: Option<String>,
     },
+    /// The hub's host name does not resolve (a typo, or no DNS at the
+    /// province): nothing can be sent.
+    #[error("hub.host {host:?} does not resolve ({reason}): nothing is sent; the box tries again")]
+    HubAddress {
+        /// The configured host.
+        host: String,
+        /// The resolver's answer.
+        reason: String,
+    },
     /// The pipeline refused to change state.
     #[error("pipeline could not start: {0}")]
     StateChange(String),

@@ -17,6 +17,7 @@
 pub mod discovery;
 pub mod elements;
 pub mod error;
+pub mod hub_address;
 pub mod latency;
 pub mod pipeline;
 pub mod plan;

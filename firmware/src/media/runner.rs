@@ -31,7 +31,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::pipeline::{self, names};
 use super::plan::{self, HARDWARE_ENCODER};
-use super::stats::{attach_counter, ReturnStats, StreamStats};
+use super::stats::{ReturnStats, SentKind, StreamStats};
 use super::PipelineError;
 
 /// What a running pipeline reports.
@@ -58,6 +58,9 @@ pub struct RtcpReport {
     pub rtt_ms: Option<f64>,
     /// Fraction of packets lost (0.0–1.0) since the previous report.
     pub fraction_lost: Option<f64>,
+    /// The extended highest sequence number the report covers: it moves
+    /// with each new report (rtpbin keeps repeating the last one).
+    pub highest_seq: Option<u32>,
 }
 
 /// Starts and stops pipelines for the daemon.
@@ -157,7 +160,10 @@ impl MediaRunner {
         if let Some(playback) = plan.playback.as_mut() {
             playback.picture_delay = self.picture_delay;
         }
-        let pipeline = pipeline::build(media, &plan)?;
+        // The senders get the hub's address, resolved now (hub_address).
+        let mut resolved = media.clone();
+        resolved.hub.host = super::hub_address::resolve_hub(&media.hub.host)?.to_string();
+        let pipeline = pipeline::build(&resolved, &plan)?;
         if let Some(after) = stall {
             stall_video(&pipeline, after);
         }
@@ -178,21 +184,13 @@ impl MediaRunner {
             );
         }
         self.return_stats.watch(&pipeline, ports);
-        if let Some(sink) = pipeline.by_name(names::VIDEO_RTP_SINK) {
-            attach_counter(
-                &sink,
-                |s| &s.video_packets,
-                |s| &s.video_bytes,
-                self.stats.clone(),
-            );
-        }
-        if let Some(sink) = pipeline.by_name(names::AUDIO_RTP_SINK) {
-            attach_counter(
-                &sink,
-                |s| &s.audio_packets,
-                |s| &s.audio_bytes,
-                self.stats.clone(),
-            );
+        for (name, kind) in [
+            (names::VIDEO_RTP_SINK, SentKind::Video),
+            (names::AUDIO_RTP_SINK, SentKind::Audio),
+        ] {
+            if let Some(sink) = pipeline.by_name(name) {
+                self.stats.watch_sink(kind, &sink);
+            }
         }
         if let Err(e) = pipeline.set_state(gst::State::Playing) {
             // The bus usually carries the element's own error; report that if present.
@@ -243,21 +241,38 @@ impl MediaRunner {
         });
     }
 
+    /// Reports the first video packet the sender's socket really sent: the
+    /// probe runs before each packet is sent, and fires once the sender
+    /// has served bytes (so on the packet after the first one sent). A
+    /// sender with no client (the hub's host did not resolve) never fires.
     fn watch_first_packet(&self, pipeline: &gst::Pipeline, generation: u64) {
-        let Some(pad) = pipeline
-            .by_name(names::VIDEO_RTP_SINK)
-            .and_then(|s| s.static_pad("sink"))
-        else {
+        let Some(sink) = pipeline.by_name(names::VIDEO_RTP_SINK) else {
+            return;
+        };
+        let Some(pad) = sink.static_pad("sink") else {
             return;
         };
         let events = self.events.clone();
+        // Weak: the probe lives on the sink's own pad.
+        let sink = sink.downgrade();
         pad.add_probe(
             gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
             move |_, _| {
+                let served = sink
+                    .upgrade()
+                    .map_or(0, |s| s.property::<u64>("bytes-served"));
+                if served == 0 {
+                    return gst::PadProbeReturn::Ok;
+                }
                 let _ = events.send(MediaEvent::FirstPacket { generation });
                 gst::PadProbeReturn::Remove
             },
         );
+    }
+
+    /// The video bitrate the encoder is set to (0 with no settings yet).
+    pub fn video_bitrate_kbps(&self) -> u32 {
+        self.media.as_ref().map_or(0, |m| m.video.bitrate_kbps)
     }
 
     /// Changes the encoders' bitrates on the running pipeline, without a
@@ -326,6 +341,7 @@ impl MediaRunner {
                 return Some(RtcpReport {
                     rtt_ms: rtt.map(|v| (v * 10.0).round() / 10.0),
                     fraction_lost: lost,
+                    highest_seq: stats.get::<u32>("rb-exthighestseq").ok(),
                 });
             }
         }
@@ -364,6 +380,7 @@ impl MediaRunner {
     /// Tears down the running pipeline, if any.
     pub fn stop(&mut self) {
         self.active = None;
+        self.stats.retire();
         if let Some(pipeline) = self.running.take() {
             if let Some(bus) = pipeline.bus() {
                 bus.unset_sync_handler();

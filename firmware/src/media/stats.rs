@@ -1,5 +1,5 @@
-//! Packet and byte counters on the UDP senders, and what the return path
-//! played, kept with pad probes.
+//! What the box's sockets really sent (the UDP senders' own per-client
+//! counts), and what the return path played, kept with pad probes.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -7,17 +7,35 @@ use std::sync::{Arc, Mutex};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
-/// Counters of what left the box. Cumulative over pipeline restarts.
+/// Which stream a UDP sender carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentKind {
+    /// The video RTP sender.
+    Video,
+    /// The audio RTP sender.
+    Audio,
+}
+
+/// Counters of what left the box, cumulative over pipeline restarts.
+///
+/// [`StreamStats::snapshot`] is the UDP senders' own counts of what their
+/// socket sent to the hub (`udpsink`'s `get-stats` for the hub's address):
+/// a hub host that does not resolve has no client in the sender, and
+/// nothing is counted while nothing leaves the box.
+/// [`StreamStats::handed_over`] counts the packets the pipeline handed to
+/// the senders: the encoders' and the microphone's pace, which the
+/// supervisor's stall watchdog follows (a path that refuses packets is not
+/// a stalled encoder, and does not restart the pipeline).
 #[derive(Debug, Default)]
 pub struct StreamStats {
-    /// Video RTP packets sent.
-    pub video_packets: AtomicU64,
-    /// Video RTP bytes sent (after SRTP).
-    pub video_bytes: AtomicU64,
-    /// Audio RTP packets sent.
-    pub audio_packets: AtomicU64,
-    /// Audio RTP bytes sent (after SRTP).
-    pub audio_bytes: AtomicU64,
+    /// What the pipelines stopped so far sent.
+    retired: Mutex<StatsSnapshot>,
+    /// The running pipeline's senders.
+    live: Mutex<Vec<(SentKind, gst::Element)>>,
+    /// Video packets handed to the sender.
+    handed_video: AtomicU64,
+    /// Audio packets handed to the sender.
+    handed_audio: AtomicU64,
 }
 
 /// A snapshot of [`StreamStats`].
@@ -25,28 +43,85 @@ pub struct StreamStats {
 pub struct StatsSnapshot {
     /// Video RTP packets sent.
     pub video_packets: u64,
-    /// Video RTP bytes sent.
+    /// Video RTP bytes sent (after SRTP).
     pub video_bytes: u64,
     /// Audio RTP packets sent.
     pub audio_packets: u64,
-    /// Audio RTP bytes sent.
+    /// Audio RTP bytes sent (after SRTP).
     pub audio_bytes: u64,
 }
 
-impl StreamStats {
-    /// Reads every counter.
-    pub fn snapshot(&self) -> StatsSnapshot {
-        StatsSnapshot {
-            video_packets: self.video_packets.load(Ordering::Relaxed),
-            video_bytes: self.video_bytes.load(Ordering::Relaxed),
-            audio_packets: self.audio_packets.load(Ordering::Relaxed),
-            audio_bytes: self.audio_bytes.load(Ordering::Relaxed),
+impl StatsSnapshot {
+    fn add(&mut self, kind: SentKind, packets: u64, bytes: u64) {
+        match kind {
+            SentKind::Video => {
+                self.video_packets += packets;
+                self.video_bytes += bytes;
+            }
+            SentKind::Audio => {
+                self.audio_packets += packets;
+                self.audio_bytes += bytes;
+            }
         }
     }
 }
 
+impl StreamStats {
+    /// Counts what `sink` (a `udpsink` sending to the hub) sends from now
+    /// on, until [`StreamStats::retire`].
+    pub fn watch_sink(self: &Arc<Self>, kind: SentKind, sink: &gst::Element) {
+        lock(&self.live).push((kind, sink.clone()));
+        let Some(pad) = sink.static_pad("sink") else {
+            return;
+        };
+        let stats = Arc::downgrade(self);
+        pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            move |_, info| {
+                if let Some(stats) = stats.upgrade() {
+                    let counter = match kind {
+                        SentKind::Video => &stats.handed_video,
+                        SentKind::Audio => &stats.handed_audio,
+                    };
+                    counter.fetch_add(count_probe_data(info).0, Ordering::Relaxed);
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
+    }
+
+    /// Video and audio packets the pipelines handed to the senders.
+    pub fn handed_over(&self) -> (u64, u64) {
+        (
+            self.handed_video.load(Ordering::Relaxed),
+            self.handed_audio.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The running pipeline is stopping: what its senders sent stays in
+    /// the totals, and they are no longer asked.
+    pub fn retire(&self) {
+        let live: Vec<_> = std::mem::take(&mut *lock(&self.live));
+        let mut retired = lock(&self.retired);
+        for (kind, sink) in &live {
+            let (packets, bytes) = sent_by(sink);
+            retired.add(*kind, packets, bytes);
+        }
+    }
+
+    /// Reads every counter.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let mut total = *lock(&self.retired);
+        for (kind, sink) in lock(&self.live).iter() {
+            let (packets, bytes) = sent_by(sink);
+            total.add(*kind, packets, bytes);
+        }
+        total
+    }
+}
+
 /// Packets and bytes in a probe's data (a buffer or a buffer list).
-pub fn count_probe_data(info: &gst::PadProbeInfo<'_>) -> (u64, u64) {
+fn count_probe_data(info: &gst::PadProbeInfo<'_>) -> (u64, u64) {
     match &info.data {
         Some(gst::PadProbeData::Buffer(buffer)) => (1, buffer.size() as u64),
         Some(gst::PadProbeData::BufferList(list)) => (
@@ -57,25 +132,14 @@ pub fn count_probe_data(info: &gst::PadProbeInfo<'_>) -> (u64, u64) {
     }
 }
 
-/// Counts everything entering `sink`'s sink pad into the two counters.
-pub fn attach_counter(
-    sink: &gst::Element,
-    packets: impl Fn(&StreamStats) -> &AtomicU64 + Send + Sync + 'static,
-    bytes: impl Fn(&StreamStats) -> &AtomicU64 + Send + Sync + 'static,
-    stats: Arc<StreamStats>,
-) {
-    let Some(pad) = sink.static_pad("sink") else {
-        return;
-    };
-    pad.add_probe(
-        gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-        move |_, info| {
-            let (n, size) = count_probe_data(info);
-            packets(&stats).fetch_add(n, Ordering::Relaxed);
-            bytes(&stats).fetch_add(size, Ordering::Relaxed);
-            gst::PadProbeReturn::Ok
-        },
-    );
+/// Packets and bytes `sink`'s socket sent to its one client (the hub's
+/// `host`:`port`); (0, 0) while it has none (the host did not resolve).
+fn sent_by(sink: &gst::Element) -> (u64, u64) {
+    let host = sink.property::<Option<String>>("host").unwrap_or_default();
+    let port = sink.property::<i32>("port");
+    let stats = sink.emit_by_name::<gst::Structure>("get-stats", &[&host, &port]);
+    let field = |name: &str| stats.get::<u64>(name).unwrap_or(0);
+    (field("packets-sent"), field("bytes-sent"))
 }
 
 /// What the hub sent back and the box played, since the pipeline started
@@ -321,4 +385,54 @@ fn schedule_ns(pad: &gst::Pad, buffer: &gst::BufferRef) -> Option<i64> {
     i64::try_from(running.nseconds())
         .ok()?
         .checked_sub(i64::try_from(captured.nseconds()).ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `audiotestsrc ! udpsink host=HOST` for a moment under the
+    /// counters, then stops it; returns what was counted while it ran and
+    /// after it was retired.
+    fn send_to(host: &str) -> (StatsSnapshot, StatsSnapshot) {
+        gst::init().unwrap();
+        let pipeline = gst::parse::launch(&format!(
+            "audiotestsrc is-live=true samplesperbuffer=480 ! udpsink name=sink host={host} port=9 sync=false async=false"
+        ))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let stats = Arc::new(StreamStats::default());
+        stats.watch_sink(SentKind::Audio, &pipeline.by_name("sink").unwrap());
+        pipeline.set_state(gst::State::Playing).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let running = stats.snapshot();
+        stats.retire();
+        pipeline.set_state(gst::State::Null).unwrap();
+        let handed = stats.handed_over();
+        assert!(handed.1 > 5 && handed.0 == 0, "{handed:?}");
+        (running, stats.snapshot())
+    }
+
+    #[test]
+    fn what_the_socket_sent_is_counted_and_kept_after_the_pipeline_stops() {
+        let (running, retired) = send_to("127.0.0.1");
+        assert!(running.audio_packets > 5, "{running:?}");
+        assert!(
+            running.audio_bytes >= running.audio_packets * 960,
+            "{running:?}"
+        );
+        assert_eq!(running.video_packets, 0);
+        assert!(
+            retired.audio_packets >= running.audio_packets,
+            "{retired:?}"
+        );
+    }
+
+    #[test]
+    fn nothing_counts_as_sent_to_a_host_that_does_not_resolve() {
+        let (running, retired) = send_to("hub-typo.invalid");
+        assert_eq!(running, StatsSnapshot::default());
+        assert_eq!(retired, StatsSnapshot::default());
+    }
 }
