@@ -225,6 +225,15 @@ def main():
             if asound.snd_pcm_state(pcm) == SND_PCM_STATE_PREPARED:
                 check(what, asound.snd_pcm_start(pcm))
 
+    def recover():
+        """An xrun (or the box reopening its side of a loopback): both
+        streams start again, the delay set up anew."""
+        nonlocal xruns, xruns_measured, pos
+        xruns += 1
+        xruns_measured += measuring()
+        restart()
+        pos += prefill
+
     restart()
     pos = prefill  # output samples written: the microphone's timeline
     delays, xruns, xruns_measured, periods = [], 0, 0, 0
@@ -239,10 +248,7 @@ def main():
         if n != PERIOD:
             if stop:
                 break
-            xruns += 1
-            xruns_measured += measuring()
-            restart()
-            pos += prefill
+            recover()
             continue
         chunk = buf.raw
         echo = audioop.mul(chunk, BYTES, gain)
@@ -266,10 +272,7 @@ def main():
         if w != PERIOD:
             if stop:
                 break
-            xruns += 1
-            xruns_measured += measuring()
-            restart()
-            pos += prefill
+            recover()
             continue
         pos += PERIOD
         pdelay = delay_of(out)

@@ -71,23 +71,12 @@ impl StreamStats {
     /// on, until [`StreamStats::retire`].
     pub fn watch_sink(self: &Arc<Self>, kind: SentKind, sink: &gst::Element) {
         lock(&self.live).push((kind, sink.clone()));
-        let Some(pad) = sink.static_pad("sink") else {
-            return;
-        };
-        let stats = Arc::downgrade(self);
-        pad.add_probe(
-            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-            move |_, info| {
-                if let Some(stats) = stats.upgrade() {
-                    let counter = match kind {
-                        SentKind::Video => &stats.handed_video,
-                        SentKind::Audio => &stats.handed_audio,
-                    };
-                    counter.fetch_add(count_probe_data(info).0, Ordering::Relaxed);
-                }
-                gst::PadProbeReturn::Ok
-            },
-        );
+        if let Some(pad) = sink.static_pad("sink") {
+            count_packets(&pad, self, move |stats: &StreamStats| match kind {
+                SentKind::Video => &stats.handed_video,
+                SentKind::Audio => &stats.handed_audio,
+            });
+        }
     }
 
     /// Video and audio packets the pipelines handed to the senders.
@@ -118,6 +107,25 @@ impl StreamStats {
         }
         total
     }
+}
+
+/// Counts the packets passing `pad` into `counter` of `owner` while it
+/// lives.
+fn count_packets<S: Send + Sync + 'static>(
+    pad: &gst::Pad,
+    owner: &Arc<S>,
+    counter: impl Fn(&S) -> &AtomicU64 + Send + Sync + 'static,
+) {
+    let owner = Arc::downgrade(owner);
+    pad.add_probe(
+        gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+        move |_, info| {
+            if let Some(owner) = owner.upgrade() {
+                counter(&owner).fetch_add(count_probe_data(info).0, Ordering::Relaxed);
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
 }
 
 /// Packets and bytes in a probe's data (a buffer or a buffer list).
@@ -271,26 +279,11 @@ impl ReturnStats {
     /// Counts the packets into and out of an SRTP decrypter: the
     /// difference failed authentication or decryption.
     fn count_decryption(self: &Arc<Self>, dec: &gst::Element) {
-        for (pad, into) in [("rtp_sink", true), ("rtp_src", false)] {
-            let Some(pad) = dec.static_pad(pad) else {
-                continue;
-            };
-            let stats = Arc::downgrade(self);
-            pad.add_probe(
-                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-                move |_, info| {
-                    if let Some(stats) = stats.upgrade() {
-                        let (n, _) = count_probe_data(info);
-                        let counter = if into {
-                            &stats.decrypt_in
-                        } else {
-                            &stats.decrypt_out
-                        };
-                        counter.fetch_add(n, Ordering::Relaxed);
-                    }
-                    gst::PadProbeReturn::Ok
-                },
-            );
+        if let Some(pad) = dec.static_pad("rtp_sink") {
+            count_packets(&pad, self, |stats: &ReturnStats| &stats.decrypt_in);
+        }
+        if let Some(pad) = dec.static_pad("rtp_src") {
+            count_packets(&pad, self, |stats: &ReturnStats| &stats.decrypt_out);
         }
     }
 
