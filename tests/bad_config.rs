@@ -280,3 +280,32 @@ fn playback_and_screen_keys() {
         );
     }
 }
+
+#[test]
+fn the_video_bitrate_floor_is_checked_against_its_range_and_the_ceiling() {
+    let dir = TempDir::new("badcfg-floor");
+    // The fixture's ceiling is bitrate_kbps = 1500.
+    for (line, expected) in [
+        (
+            "min_bitrate_kbps = 3000",
+            "video.min_bitrate_kbps: must not be above video.bitrate_kbps (1500), got 3000",
+        ),
+        (
+            "min_bitrate_kbps = 50",
+            "video.min_bitrate_kbps: must be between 100 and 20000, got 50",
+        ),
+        (
+            "min_bitrate_kbps = \"low\"",
+            "video.min_bitrate_kbps: expected an integer, got a string",
+        ),
+    ] {
+        assert_rejected(
+            &good(&dir).replace("fps = 30", &format!("fps = 30\n{line}")),
+            expected,
+        );
+    }
+    // A default floor above a low ceiling is the ceiling, not an error.
+    let low = good(&dir).replace("bitrate_kbps = 1500", "bitrate_kbps = 200");
+    let (ok, stderr) = check(&dir, &low);
+    assert!(ok, "{stderr}");
+}

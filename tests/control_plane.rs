@@ -665,6 +665,8 @@ fn telemetry_reports_rtcp_round_trip_and_loss_from_the_hubs_receiver_reports() {
         report["rtcp"]["fraction_lost"], 0.0,
         "loopback loses nothing: {report}"
     );
+    // The rate control's target: the hub's path is clear, the ceiling.
+    assert_eq!(report["target_kbps"], 1500, "{report}");
     // A receiver that reports is said to: feedback is known.
     assert_eq!(report["rtcp"]["feedback"], "receiver_reports", "{report}");
     assert_eq!(report["stream"], "streaming");

@@ -104,11 +104,12 @@ fn telemetry_line(device: &str, t: &Telemetry) -> String {
         )
     });
     format!(
-        "{} {device} telemetry call={} stream={} bitrate={}kbps packets_sent={} bytes_sent={} uptime_s={} rtt={} lost={} feedback={} cpu_temp={} stalls={}{receive}",
+        "{} {device} telemetry call={} stream={} bitrate={}kbps target={} packets_sent={} bytes_sent={} uptime_s={} rtt={} lost={} feedback={} cpu_temp={} stalls={}{receive}",
         t.at,
         t.call.name(),
         t.stream.name(),
         t.bitrate_kbps,
+        t.target_kbps.map_or("-".into(), |k| format!("{k}kbps")),
         t.packets_sent,
         t.bytes_sent,
         t.uptime_s,
@@ -162,7 +163,7 @@ mod tests {
         );
         assert_eq!(
             t.line,
-            "2026-11-23T18:30:05.123Z lang-son-01 telemetry call=idle stream=streaming bitrate=1980kbps packets_sent=10 bytes_sent=9000 uptime_s=60 rtt=12.5ms lost=- feedback=receiver_reports cpu_temp=- stalls=0",
+            "2026-11-23T18:30:05.123Z lang-son-01 telemetry call=idle stream=streaming bitrate=1980kbps target=- packets_sent=10 bytes_sent=9000 uptime_s=60 rtt=12.5ms lost=- feedback=receiver_reports cpu_temp=- stalls=0",
             "a box that does not report stalls shows 0"
         );
         let stalled = watch_line(

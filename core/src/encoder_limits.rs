@@ -259,6 +259,7 @@ mod tests {
             height,
             fps,
             bitrate_kbps: 2000,
+            min_bitrate_kbps: 300,
             keyframe_interval_s: gop_s,
             passthrough: Passthrough::Never,
         }

@@ -41,6 +41,12 @@ impl FeedbackWatch {
         self.status(now)
     }
 
+    /// Whether a report with this highest sequence number is one not seen
+    /// before.
+    pub fn is_new(&self, highest_seq: u32) -> bool {
+        self.last.is_none_or(|(last, _)| last != highest_seq)
+    }
+
     /// Whether reports come, as of the last observation.
     pub fn status(&self, now: Instant) -> FeedbackStatus {
         match self.last {

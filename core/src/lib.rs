@@ -50,6 +50,7 @@ pub mod indication;
 pub mod led;
 pub mod playback;
 pub mod provision;
+pub mod rate_control;
 pub mod return_watch;
 pub mod screen;
 pub mod sdp;

@@ -193,6 +193,7 @@ pub fn classify(current: &Settings, next: &Settings) -> Change {
     }
     let mut live_only = next.clone();
     live_only.video.bitrate_kbps = current.video.bitrate_kbps;
+    live_only.video.min_bitrate_kbps = current.video.min_bitrate_kbps;
     live_only.audio.bitrate_kbps = current.audio.bitrate_kbps;
     live_only.session = current.session.clone();
     live_only.telemetry_interval_s = current.telemetry_interval_s;

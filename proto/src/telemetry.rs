@@ -88,6 +88,10 @@ pub struct Telemetry {
     pub bytes_sent: u64,
     /// The send rate since the previous report.
     pub bitrate_kbps: u64,
+    /// The video bitrate the encoder is set to (the rate control's target
+    /// in a session); absent from firmware that predates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_kbps: Option<u32>,
     /// How many times the stream stalled (no packet left for 5 s) and was
     /// restarted since the daemon started; 0 from firmware that predates it.
     #[serde(default)]
@@ -123,6 +127,7 @@ mod tests {
             packets_sent: 10,
             bytes_sent: 9000,
             bitrate_kbps: 1980,
+            target_kbps: Some(1500),
             stalls: 2,
             rtcp: RtcpStats::default(),
             cpu_temp_c: None,

@@ -399,6 +399,7 @@ mod tests {
             height: h,
             fps,
             bitrate_kbps: 2000,
+            min_bitrate_kbps: 300,
             keyframe_interval_s: 2,
             passthrough,
         }

@@ -340,8 +340,10 @@ pub struct VideoConfig {
     pub height: u32,
     /// Frames per second.
     pub fps: u32,
-    /// Target bitrate.
+    /// Target bitrate: the ceiling the rate control climbs back to.
     pub bitrate_kbps: u32,
+    /// The floor the rate control never goes under.
+    pub min_bitrate_kbps: u32,
     /// Seconds between keyframes (SPS/PPS are sent with each).
     pub keyframe_interval_s: u32,
     /// Whether a camera's own H.264 may be sent as it is.

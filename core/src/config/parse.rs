@@ -70,6 +70,7 @@ const VIDEO_KEYS: &[&str] = &[
     "height",
     "fps",
     "bitrate_kbps",
+    "min_bitrate_kbps",
     "keyframe_interval_s",
     "passthrough",
 ];
@@ -554,6 +555,21 @@ fn parse_video(r: &mut Reader, s: &Section<'_>) -> Option<VideoConfig> {
     let height = even(r, s, "height", height);
     let fps = r_int(r, s, "fps", 30, 1, 60);
     let bitrate_kbps = r_int(r, s, "bitrate_kbps", 2000, 100, 20000);
+    // The floor the rate control never goes under; above the ceiling makes
+    // no sense (a default floor over a low ceiling is the ceiling).
+    let min_given = s.has("min_bitrate_kbps");
+    let min_bitrate_kbps =
+        r_int(r, s, "min_bitrate_kbps", 300, 100, 20000).and_then(|min| match bitrate_kbps {
+            Some(max) if min > max && min_given => {
+                r.error(
+                    s.path("min_bitrate_kbps"),
+                    format!("must not be above video.bitrate_kbps ({max}), got {min}"),
+                );
+                None
+            }
+            Some(max) => Some(min.min(max)),
+            None => Some(min),
+        });
     let keyframe_interval_s = r_int(r, s, "keyframe_interval_s", 2, 1, 10);
     let passthrough = r
         .string(s, "passthrough", Some("never"))
@@ -576,6 +592,7 @@ fn parse_video(r: &mut Reader, s: &Section<'_>) -> Option<VideoConfig> {
         height: height?,
         fps: fps?,
         bitrate_kbps: bitrate_kbps?,
+        min_bitrate_kbps: min_bitrate_kbps?,
         keyframe_interval_s: keyframe_interval_s?,
         passthrough: passthrough?,
     };

@@ -20,6 +20,7 @@ use bridgepoint_core::controller::{BoxCore, CoreSettings, Input, Output};
 use bridgepoint_core::feedback_watch::FeedbackWatch;
 use bridgepoint_core::health::HealthInputs;
 use bridgepoint_core::provision::Change;
+use bridgepoint_core::rate_control::{RateControl, ReceiverReport};
 use bridgepoint_core::return_watch::{ReturnCounters, ReturnStatus, ReturnWatch};
 use bridgepoint_core::screen::{screen_for, ScreenInputs, ScreenView};
 use bridgepoint_core::supervisor::{StreamAction, StreamState};
@@ -73,6 +74,8 @@ pub struct BoxLoop {
     return_watch: Option<ReturnWatch>,
     /// Whether the hub's receiver reports keep coming.
     feedback: FeedbackWatch,
+    /// The session's video bitrate, from those reports.
+    rate: Option<RateControl>,
     /// Central's frames decoded at the last packets tick, and when.
     frames_at: (u64, Instant),
     /// Central's frames decoded per second over the last tick.
@@ -178,6 +181,7 @@ impl BoxLoop {
             screen,
             return_watch: None,
             feedback: FeedbackWatch::new(),
+            rate: None,
             frames_at: (0, now),
             video_fps: 0,
             return_status: None,
@@ -310,6 +314,7 @@ impl BoxLoop {
             self.video_fps = (frames.saturating_sub(before) as f64 / elapsed).round() as u64;
         }
         self.frames_at = (frames, now);
+        self.follow_receiver_reports(now);
         // The return path's counters reach the board's view and the
         // screen once a second.
         self.update_view();
@@ -389,6 +394,7 @@ impl BoxLoop {
                 sent: self.media.stats().snapshot(),
                 rtcp: self.media.rtcp_report(),
                 feedback: self.feedback.status(Instant::now()),
+                target_kbps: self.video_target_kbps(),
                 stalls: self.core.stalls(),
                 devices: self.devices_to_report.take(),
                 receive: self.receive_stats(),
@@ -423,6 +429,13 @@ impl BoxLoop {
                     let (v, a) = (settings.video.bitrate_kbps, settings.audio.bitrate_kbps);
                     if (v, a) != (previous.video.bitrate_kbps, previous.audio.bitrate_kbps) {
                         self.media.set_bitrates(v, a);
+                    }
+                    // The new ceiling and floor bound the rate control's target.
+                    if let (Some(rate), Some((floor, ceiling))) =
+                        (self.rate.as_mut(), self.media.video_limits())
+                    {
+                        rate.set_limits(floor, ceiling);
+                        self.media.set_video_target(rate.target_kbps());
                     }
                 }
                 Change::Restart => {
@@ -562,10 +575,15 @@ impl BoxLoop {
                     self.media.set_picture_delay(picture_delay);
                     self.media.start();
                     self.feedback.reset();
+                    self.rate = self
+                        .media
+                        .video_limits()
+                        .map(|(floor, ceiling)| RateControl::new(floor, ceiling));
                     self.return_watch = Some(ReturnWatch::new(receiving));
                 }
                 Output::Stream(StreamAction::Stop) => {
                     self.media.stop();
+                    self.rate = None;
                     self.return_watch = None;
                 }
                 Output::Leds(leds) => {
@@ -686,7 +704,7 @@ impl BoxLoop {
         }
         let sent = self.media.stats().snapshot();
         let rtcp = self.media.rtcp_report();
-        let feedback = self.feedback.observe(rtcp.and_then(|r| r.highest_seq), now);
+        let feedback = self.feedback.status(now);
         let next = BoardView {
             leds: self.core.leds().clone(),
             call: self.core.call_state().name(),
@@ -694,7 +712,7 @@ impl BoxLoop {
             send: SendView {
                 video_packets: sent.video_packets,
                 audio_packets: sent.audio_packets,
-                target_kbps: self.media.video_bitrate_kbps(),
+                target_kbps: self.video_target_kbps(),
                 feedback: feedback.name(),
                 loss_pct: rtcp
                     .and_then(|r| r.fraction_lost)
@@ -729,6 +747,65 @@ impl BoxLoop {
             *v = next;
             differs
         });
+    }
+
+    /// The video bitrate the encoder is set to: the rate control's target
+    /// in a session, else the configured one.
+    fn video_target_kbps(&self) -> u32 {
+        match (&self.rate, self.media.video_limits()) {
+            (Some(rate), _) => rate.target_kbps(),
+            (None, Some((_, ceiling))) => ceiling,
+            (None, None) => 0,
+        }
+    }
+
+    /// The hub's receiver reports, once a second: whether new ones come,
+    /// and the video bitrate each new one calls for (the core decides).
+    /// Reports that stop for 10 s (a hub that never sends any, or a path
+    /// that is gone) put the bitrate back to the configured one.
+    fn follow_receiver_reports(&mut self, now: Instant) {
+        let rtcp = self.media.rtcp_report();
+        let seq = rtcp.and_then(|r| r.highest_seq);
+        let new = seq.is_some_and(|s| self.feedback.is_new(s));
+        let status = self.feedback.observe(seq, now);
+        let Some(rate) = self.rate.as_mut() else {
+            return;
+        };
+        if status == bridgepoint_proto::FeedbackStatus::None {
+            if let Some((floor, ceiling)) = self.media.video_limits() {
+                if rate.target_kbps() != ceiling {
+                    *rate = RateControl::new(floor, ceiling);
+                    self.media.set_video_target(ceiling);
+                    tracing::info!(
+                        target_kbps = ceiling,
+                        "no receiver report for 10 s: back to the configured video bitrate"
+                    );
+                }
+            }
+            return;
+        }
+        let (Some(r), Some(seq), true) = (rtcp, seq, new) else {
+            return;
+        };
+        let sent = self.media.stats().snapshot();
+        let packet_bytes = sent.video_bytes as f64 / sent.video_packets.max(1) as f64;
+        let report = ReceiverReport {
+            fraction_lost: r.fraction_lost.unwrap_or(0.0),
+            rtt_ms: r.rtt_ms,
+            highest_seq: seq,
+            cumulative_lost: r.cumulative_lost.unwrap_or(0),
+        };
+        if let Some(change) = rate.on_report(report, packet_bytes, now) {
+            let target = rate.target_kbps();
+            self.media.set_video_target(target);
+            tracing::info!(
+                target_kbps = target,
+                ?change,
+                loss = report.fraction_lost,
+                rtt_ms = report.rtt_ms,
+                "video bitrate set from the hub's receiver report"
+            );
+        }
     }
 
     /// The receive side for telemetry, while a session's pipeline runs.

@@ -31,6 +31,8 @@ pub struct TelemetryInputs {
     pub sent: StatsSnapshot,
     /// The hub's receiver reports, if any came.
     pub rtcp: Option<RtcpReport>,
+    /// The video bitrate the encoder is set to.
+    pub target_kbps: u32,
     /// Whether new ones keep coming (the core's feedback watch).
     pub feedback: bridgepoint_proto::FeedbackStatus,
     /// Stalled streams restarted since the daemon started (the core's count).
@@ -75,6 +77,7 @@ impl TelemetryReporter {
             packets_sent: inputs.sent.video_packets + inputs.sent.audio_packets,
             bytes_sent: bytes,
             bitrate_kbps: bitrate_kbps as u64,
+            target_kbps: Some(inputs.target_kbps),
             stalls: inputs.stalls,
             rtcp: RtcpStats {
                 rtt_ms: inputs.rtcp.and_then(|r| r.rtt_ms),

@@ -61,6 +61,8 @@ pub struct RtcpReport {
     /// The extended highest sequence number the report covers: it moves
     /// with each new report (rtpbin keeps repeating the last one).
     pub highest_seq: Option<u32>,
+    /// Packets the hub counts as lost since the stream started.
+    pub cumulative_lost: Option<u32>,
 }
 
 /// Starts and stops pipelines for the daemon.
@@ -270,9 +272,25 @@ impl MediaRunner {
         );
     }
 
-    /// The video bitrate the encoder is set to (0 with no settings yet).
-    pub fn video_bitrate_kbps(&self) -> u32 {
-        self.media.as_ref().map_or(0, |m| m.video.bitrate_kbps)
+    /// The configured video bitrate (the rate control's ceiling) and
+    /// floor; `None` with no settings yet.
+    pub fn video_limits(&self) -> Option<(u32, u32)> {
+        self.media
+            .as_ref()
+            .map(|m| (m.video.min_bitrate_kbps, m.video.bitrate_kbps))
+    }
+
+    /// Sets the running video encoder's bitrate (the rate control's
+    /// target), leaving the configured one as it is. False if nothing runs.
+    pub fn set_video_target(&mut self, video_kbps: u32) -> bool {
+        let Some(pipeline) = &self.running else {
+            return false;
+        };
+        let Some(encoder) = pipeline.by_name(names::VIDEO_ENCODER) else {
+            return false;
+        };
+        self.set_encoder_bitrate(&encoder, video_kbps);
+        true
     }
 
     /// Changes the encoders' bitrates on the running pipeline, without a
@@ -286,31 +304,36 @@ impl MediaRunner {
             return false;
         };
         if let Some(encoder) = pipeline.by_name(names::VIDEO_ENCODER) {
-            let factory = encoder
-                .factory()
-                .map(|f| f.name().to_string())
-                .unwrap_or_default();
-            match factory.as_str() {
-                "x264enc" => encoder.set_property("bitrate", video_kbps),
-                "openh264enc" => encoder.set_property("bitrate", video_kbps * 1000),
-                _ => {
-                    let gop = self
-                        .media
-                        .as_ref()
-                        .map(|m| m.video.fps * m.video.keyframe_interval_s)
-                        .unwrap_or(60);
-                    encoder.set_property(
-                        "extra-controls",
-                        pipeline::hardware_controls(video_kbps, gop),
-                    );
-                }
-            }
+            self.set_encoder_bitrate(&encoder, video_kbps);
         }
         if let Some(encoder) = pipeline.by_name(names::AUDIO_ENCODER) {
             encoder.set_property("bitrate", (audio_kbps * 1000) as i32);
         }
         tracing::info!(video_kbps, audio_kbps, "bitrates changed live");
         true
+    }
+
+    /// Sets a running video encoder's bitrate, whichever encoder it is.
+    fn set_encoder_bitrate(&self, encoder: &gst::Element, video_kbps: u32) {
+        let factory = encoder
+            .factory()
+            .map(|f| f.name().to_string())
+            .unwrap_or_default();
+        match factory.as_str() {
+            "x264enc" => encoder.set_property("bitrate", video_kbps),
+            "openh264enc" => encoder.set_property("bitrate", video_kbps * 1000),
+            _ => {
+                let gop = self
+                    .media
+                    .as_ref()
+                    .map(|m| m.video.fps * m.video.keyframe_interval_s)
+                    .unwrap_or(60);
+                encoder.set_property(
+                    "extra-controls",
+                    pipeline::hardware_controls(video_kbps, gop),
+                );
+            }
+        }
     }
 
     /// Round trip and loss from the hub's RTCP receiver reports on the video
@@ -342,6 +365,10 @@ impl MediaRunner {
                     rtt_ms: rtt.map(|v| (v * 10.0).round() / 10.0),
                     fraction_lost: lost,
                     highest_seq: stats.get::<u32>("rb-exthighestseq").ok(),
+                    cumulative_lost: stats
+                        .get::<i32>("rb-packetslost")
+                        .ok()
+                        .map(|n| n.max(0) as u32),
                 });
             }
         }

@@ -1,0 +1,105 @@
+//! The box adapts its video bitrate to what the hub's receiver reports say
+//! of the path: a real daemon sends through the impairment relay limited
+//! to 600 kbit/s (a drop-tail queue of 300 ms, RFC 8867's) to a GStreamer
+//! rtpbin receiver at the hub that sends RTCP receiver reports back, as a
+//! conferencing hub does.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use bridgepoint_system_tests::daemon::Daemon;
+use bridgepoint_system_tests::fixtures::{config, KEY};
+use bridgepoint_system_tests::free_ports;
+use bridgepoint_system_tests::rtcp_receiver::RtcpReceiver;
+use bridgepoint_system_tests::sim::SimBoard;
+use bridgepoint_testkit::impairment::{Direction, Script};
+use bridgepoint_testkit::relay::{ImpairedRelay, RelayConfig};
+use bridgepoint_testkit::{wait_for, TempDir};
+
+fn target(board: &mut SimBoard) -> u64 {
+    board.state()["send"]["target_kbps"].as_u64().unwrap_or(0)
+}
+
+/// kbit/s the box sent into the relay over `window`.
+fn sent_kbps(relay: &ImpairedRelay, window: Duration) -> f64 {
+    let before = relay.counters().direction(Direction::BoxToHub).bytes_in;
+    std::thread::sleep(window);
+    let after = relay.counters().direction(Direction::BoxToHub).bytes_in;
+    (after - before) as f64 * 8.0 / 1000.0 / window.as_secs_f64()
+}
+
+#[test]
+fn through_a_600_kbit_link_the_bitrate_settles_under_it_and_climbs_back_when_it_is_lifted() {
+    let dir = TempDir::new("rate");
+    let data = dir.path().join("data");
+    let (hub_video, hub_audio) = free_ports();
+    let (relay_video, relay_audio) = free_ports();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(KEY)
+        .unwrap();
+    let _hub = RtcpReceiver::start(hub_video, &key);
+
+    let script: Script = "rate=600kbit queue=300ms".parse().unwrap();
+    let at = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+    let mut relay_config = RelayConfig::new(script, 1);
+    for (from, to) in [(relay_video, hub_video), (relay_audio, hub_audio)] {
+        relay_config = relay_config
+            .route(at(from), at(to))
+            .route(at(from + 1), at(to + 1));
+    }
+    let mut relay = ImpairedRelay::start(relay_config).expect("start the relay");
+    // The ceiling 2000 kbit/s, the floor 200, a picture that needs the bits.
+    let text = config(&data, relay_video, relay_audio, "always", (1280, 720)).replace(
+        "bitrate_kbps = 1500",
+        "bitrate_kbps = 2000\nmin_bitrate_kbps = 200",
+    );
+    assert!(text.contains("min_bitrate_kbps = 200"));
+    let daemon = Daemon::start(dir.path(), &text);
+    let mut board = SimBoard::connect(&daemon.socket());
+    board.assert_stream("streaming", Duration::from_secs(15), &daemon);
+    let started = Instant::now();
+    assert_eq!(target(&mut board), 2000);
+
+    // The receiver's reports come about every 5 s: within 20 s the target
+    // is under the link's rate, and what the box sends follows it.
+    let settled = wait_for(Duration::from_secs(25), || {
+        let k = target(&mut board);
+        (k <= 600).then_some(k)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the target never went under 600 kbit/s ({}); log:\n{}",
+            board.state(),
+            daemon.log_text()
+        )
+    });
+    let took = started.elapsed();
+    let state = board.state();
+    assert_eq!(state["send"]["feedback"], "receiver_reports", "{state}");
+    assert!(state["send"]["loss_pct"].is_number(), "{state}");
+    assert!(daemon
+        .log_text()
+        .contains("video bitrate set from the hub's receiver report"));
+    std::thread::sleep(Duration::from_secs(2));
+    let sending = sent_kbps(&relay, Duration::from_secs(4));
+    eprintln!("target {settled} kbit/s after {took:?}; the box then sent {sending:.0} kbit/s");
+    assert!(
+        sending < 720.0,
+        "the box still sends {sending:.0} kbit/s into a 600 kbit/s link (target {settled})"
+    );
+
+    // The link is lifted: the reports say the path is clear, the target grows.
+    relay.replace_script("clear".parse().unwrap());
+    let lifted = target(&mut board);
+    let climbed = wait_for(Duration::from_secs(30), || {
+        let k = target(&mut board);
+        (k as f64 >= 1.3 * lifted as f64).then_some(k)
+    });
+    assert!(
+        climbed.is_some(),
+        "the target did not climb back from {lifted} kbit/s: {}",
+        board.state()
+    );
+    relay.stop();
+}
