@@ -103,3 +103,57 @@ fn through_a_600_kbit_link_the_bitrate_settles_under_it_and_climbs_back_when_it_
     );
     relay.stop();
 }
+
+#[test]
+fn with_5_percent_random_loss_the_audio_turns_its_fec_on_and_the_video_holds() {
+    let dir = TempDir::new("fec");
+    let data = dir.path().join("data");
+    let (hub_video, hub_audio) = free_ports();
+    let (relay_video, relay_audio) = free_ports();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(KEY)
+        .unwrap();
+    let _hub = RtcpReceiver::start(hub_video, &key);
+    // Loss on the way to the hub only: the reports come back whole.
+    let script: Script = "up.loss=5%".parse().unwrap();
+    let at = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+    let mut relay_config = RelayConfig::new(script, 7);
+    for (from, to) in [(relay_video, hub_video), (relay_audio, hub_audio)] {
+        relay_config = relay_config
+            .route(at(from), at(to))
+            .route(at(from + 1), at(to + 1));
+    }
+    let mut relay = ImpairedRelay::start(relay_config).expect("start the relay");
+    let text = config(&data, relay_video, relay_audio, "always", (640, 360));
+    let daemon = Daemon::start(dir.path(), &text);
+    let mut board = SimBoard::connect(&daemon.socket());
+    board.assert_stream("streaming", Duration::from_secs(15), &daemon);
+
+    let state = wait_for(Duration::from_secs(25), || {
+        let state = board.state();
+        (state["send"]["audio_fec"] == true).then_some(state)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the audio's FEC never turned on: {}\nlog:\n{}",
+            board.state(),
+            daemon.log_text()
+        )
+    });
+    let loss = state["send"]["loss_pct"].as_f64().unwrap_or(-1.0);
+    assert!(
+        (1.0..=15.0).contains(&loss),
+        "reported loss {loss} %: {state}"
+    );
+    assert_eq!(state["send"]["feedback"], "receiver_reports", "{state}");
+    // Between 2 and 10 % loss the video holds its bitrate (GCC): the loss
+    // is the path's, not a queue the box fills.
+    assert!(
+        state["send"]["target_kbps"].as_u64().unwrap_or(0) >= 1000,
+        "{state}"
+    );
+    assert!(daemon
+        .log_text()
+        .contains("audio protection set from the hub's receiver report"));
+    relay.stop();
+}

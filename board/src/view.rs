@@ -56,6 +56,8 @@ pub struct SendView {
     pub loss_pct: Option<f64>,
     /// The round trip to the hub, from the same report.
     pub rtt_ms: Option<f64>,
+    /// Whether the audio carries Opus in-band FEC (the hub reports loss).
+    pub audio_fec: bool,
 }
 
 impl Default for SendView {
@@ -67,6 +69,7 @@ impl Default for SendView {
             feedback: "none",
             loss_pct: None,
             rtt_ms: None,
+            audio_fec: false,
         }
     }
 }
@@ -160,7 +163,8 @@ impl BoardView {
 
     /// The box state as one line of JSON: `{"call":"idle","stream":"stopped",
     /// "send":{"video_packets":0,"audio_packets":0,"target_kbps":0,
-    /// "feedback":"none","loss_pct":null,"rtt_ms":null},"return":{"video_frames":0,"audio_ms":0,"lost_packets":0,
+    /// "feedback":"none","loss_pct":null,"rtt_ms":null,"audio_fec":false},
+    /// "return":{"video_frames":0,"audio_ms":0,"lost_packets":0,
     /// "rejected_packets":0,"jitter_ms":0,"video_fps":0,"lip_sync_ms":null,
     /// "status":"","ports":null},"screen":{"indication":"ready",
     /// "headline":"...","detail":"...","central_video":false,
@@ -182,6 +186,7 @@ impl BoardView {
                 "feedback": self.send.feedback,
                 "loss_pct": self.send.loss_pct,
                 "rtt_ms": self.send.rtt_ms,
+                "audio_fec": self.send.audio_fec,
             },
             "return": {
                 "video_frames": r.video_frames,

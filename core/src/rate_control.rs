@@ -46,6 +46,31 @@ pub struct ReceiverReport {
     pub cumulative_lost: u32,
 }
 
+/// How the audio protects itself against loss: Opus in-band forward error
+/// correction, tuned to the loss the hub reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AudioProtection {
+    /// Opus in-band FEC on.
+    pub inband_fec: bool,
+    /// The loss Opus is told to expect, in percent (0 to 30).
+    pub expected_loss_pct: u32,
+}
+
+/// The audio's protection for a reported loss fraction: FEC from 1 % loss
+/// on, told the loss (at most 30 %: beyond, FEC cannot help and only
+/// takes bits from the speech). Audio keeps priority: the video backs off,
+/// the audio protects itself.
+pub fn audio_protection_for(fraction_lost: f64) -> AudioProtection {
+    if !(0.0..=1.0).contains(&fraction_lost) {
+        return AudioProtection::default();
+    }
+    let pct = (fraction_lost * 100.0).round() as u32;
+    AudioProtection {
+        inband_fec: pct >= 1,
+        expected_loss_pct: pct.min(30),
+    }
+}
+
 /// Why the target changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateChange {
@@ -217,6 +242,28 @@ mod tests {
                 rc.target_kbps()
             })
             .collect()
+    }
+
+    #[test]
+    fn audio_fec_follows_the_reported_loss() {
+        assert_eq!(audio_protection_for(0.0), AudioProtection::default());
+        assert_eq!(audio_protection_for(0.004), AudioProtection::default());
+        assert_eq!(
+            audio_protection_for(0.05),
+            AudioProtection {
+                inband_fec: true,
+                expected_loss_pct: 5
+            }
+        );
+        assert_eq!(
+            audio_protection_for(0.7),
+            AudioProtection {
+                inband_fec: true,
+                expected_loss_pct: 30
+            }
+        );
+        assert_eq!(audio_protection_for(f64::NAN), AudioProtection::default());
+        assert_eq!(audio_protection_for(-1.0), AudioProtection::default());
     }
 
     #[test]

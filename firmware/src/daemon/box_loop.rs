@@ -20,7 +20,9 @@ use bridgepoint_core::controller::{BoxCore, CoreSettings, Input, Output};
 use bridgepoint_core::feedback_watch::FeedbackWatch;
 use bridgepoint_core::health::HealthInputs;
 use bridgepoint_core::provision::Change;
-use bridgepoint_core::rate_control::{RateControl, ReceiverReport};
+use bridgepoint_core::rate_control::{
+    audio_protection_for, AudioProtection, RateControl, ReceiverReport,
+};
 use bridgepoint_core::return_watch::{ReturnCounters, ReturnStatus, ReturnWatch};
 use bridgepoint_core::screen::{screen_for, ScreenInputs, ScreenView};
 use bridgepoint_core::supervisor::{StreamAction, StreamState};
@@ -76,6 +78,8 @@ pub struct BoxLoop {
     feedback: FeedbackWatch,
     /// The session's video bitrate, from those reports.
     rate: Option<RateControl>,
+    /// The session's audio protection, from the same.
+    audio_protection: AudioProtection,
     /// Central's frames decoded at the last packets tick, and when.
     frames_at: (u64, Instant),
     /// Central's frames decoded per second over the last tick.
@@ -182,6 +186,7 @@ impl BoxLoop {
             return_watch: None,
             feedback: FeedbackWatch::new(),
             rate: None,
+            audio_protection: AudioProtection::default(),
             frames_at: (0, now),
             video_fps: 0,
             return_status: None,
@@ -579,6 +584,7 @@ impl BoxLoop {
                         .media
                         .video_limits()
                         .map(|(floor, ceiling)| RateControl::new(floor, ceiling));
+                    self.audio_protection = AudioProtection::default();
                     self.return_watch = Some(ReturnWatch::new(receiving));
                 }
                 Output::Stream(StreamAction::Stop) => {
@@ -718,6 +724,7 @@ impl BoxLoop {
                     .and_then(|r| r.fraction_lost)
                     .map(|f| (f * 1000.0).round() / 10.0),
                 rtt_ms: rtcp.and_then(|r| r.rtt_ms),
+                audio_fec: self.audio_protection.inband_fec,
             },
             return_media: ReturnView {
                 video_frames: played.video_frames,
@@ -795,6 +802,17 @@ impl BoxLoop {
             highest_seq: seq,
             cumulative_lost: r.cumulative_lost.unwrap_or(0),
         };
+        let protection = audio_protection_for(report.fraction_lost);
+        if protection != self.audio_protection {
+            self.audio_protection = protection;
+            self.media
+                .set_audio_protection(protection.inband_fec, protection.expected_loss_pct);
+            tracing::info!(
+                inband_fec = protection.inband_fec,
+                expected_loss_pct = protection.expected_loss_pct,
+                "audio protection set from the hub's receiver report"
+            );
+        }
         if let Some(change) = rate.on_report(report, packet_bytes, now) {
             let target = rate.target_kbps();
             self.media.set_video_target(target);

@@ -293,6 +293,21 @@ impl MediaRunner {
         true
     }
 
+    /// Sets the running audio encoder's in-band FEC and the loss it expects.
+    /// False if nothing runs.
+    pub fn set_audio_protection(&mut self, inband_fec: bool, expected_loss_pct: u32) -> bool {
+        let Some(encoder) = self
+            .running
+            .as_ref()
+            .and_then(|p| p.by_name(names::AUDIO_ENCODER))
+        else {
+            return false;
+        };
+        encoder.set_property("inband-fec", inband_fec);
+        encoder.set_property("packet-loss-percentage", expected_loss_pct.min(100) as i32);
+        true
+    }
+
     /// Changes the encoders' bitrates on the running pipeline, without a
     /// restart. Returns false if nothing is running.
     pub fn set_bitrates(&mut self, video_kbps: u32, audio_kbps: u32) -> bool {
