@@ -2,23 +2,21 @@
 //! the loss-based and delay-trend parts of Google Congestion Control
 //! (draft-ietf-rmcat-gcc-02, 5 and 6) on what a receiver report says.
 //!
-//! Each new report (the daemon hands it with the box's own average packet
-//! size and the current time) gives the loss fraction since the previous
-//! report, the round trip, and, with the previous report, how fast the hub
-//! received (packets it saw × the average packet size / the time between
-//! reports). Then:
+//! Each new report gives the loss fraction since the previous report and
+//! the round trip; the daemon hands it with the box's own video send rate
+//! since the previous report (its sockets' counters), so that what the hub
+//! received is that rate less the loss. Then:
 //! - loss above 10 %, or the round trip risen by more than
 //!   [`QUEUE_RISE_MS`] over the lowest seen (a queue filling on the path):
-//!   the target drops to 85 % of what the hub received, and never below
-//!   the floor;
+//!   the target drops to 85 % of what the hub received (without a send
+//!   rate yet, in proportion to the loss), and never below the floor;
 //! - loss under 2 % and the round trip near its lowest: the target grows by
 //!   8 % a report (GCC's multiplicative increase), up to the ceiling;
 //! - otherwise it holds.
 //!
 //! With no reports (a stock ffmpeg recorder) nothing here runs and the box
-//! keeps the configured bitrate. No clock, no IO: the caller passes time.
-
-use std::time::Instant;
+//! keeps the configured bitrate. The audio protects itself
+//! ([`audio_protection_for`]). No clock, no IO.
 
 /// A rise of the round trip over its lowest that counts as a queue
 /// building on the path (GCC's over-use, seen from RTCP: a round trip, not
@@ -40,10 +38,6 @@ pub struct ReceiverReport {
     pub fraction_lost: f64,
     /// Round trip in ms, if the report carries one.
     pub rtt_ms: Option<f64>,
-    /// The extended highest sequence number the hub received.
-    pub highest_seq: u32,
-    /// Packets the hub counts as lost, since the stream started.
-    pub cumulative_lost: u32,
 }
 
 /// How the audio protects itself against loss: Opus in-band forward error
@@ -89,19 +83,16 @@ pub struct RateControl {
     ceiling_kbps: u32,
     target_kbps: f64,
     lowest_rtt_ms: Option<f64>,
-    previous: Option<(ReceiverReport, Instant)>,
 }
 
 impl RateControl {
     /// A controller starting at the ceiling (the configured bitrate).
     pub fn new(floor_kbps: u32, ceiling_kbps: u32) -> Self {
-        let floor_kbps = floor_kbps.min(ceiling_kbps);
         RateControl {
-            floor_kbps,
+            floor_kbps: floor_kbps.min(ceiling_kbps),
             ceiling_kbps,
             target_kbps: f64::from(ceiling_kbps),
             lowest_rtt_ms: None,
-            previous: None,
         }
     }
 
@@ -123,68 +114,45 @@ impl RateControl {
             .clamp(f64::from(self.floor_kbps), f64::from(self.ceiling_kbps));
     }
 
-    /// How fast the hub received since the previous report, in kbit/s.
-    fn received_kbps(
-        &self,
-        report: &ReceiverReport,
-        now: Instant,
-        packet_bytes: f64,
-    ) -> Option<f64> {
-        let (before, at) = self.previous?;
-        let secs = now.saturating_duration_since(at).as_secs_f64();
-        let sent = report.highest_seq.wrapping_sub(before.highest_seq);
-        let lost = report
-            .cumulative_lost
-            .saturating_sub(before.cumulative_lost);
-        // A wrapped or reset sequence (a new stream) tells nothing.
-        let sized = packet_bytes.is_finite() && packet_bytes > 0.0;
-        if secs < 0.2 || sent == 0 || sent > 1_000_000 || !sized {
-            return None;
-        }
-        let received = f64::from(sent.saturating_sub(lost));
-        Some(received * packet_bytes * 8.0 / 1000.0 / secs)
-    }
-
-    /// A new receiver report at `now`; `packet_bytes` is the box's average
-    /// video packet size. Returns why the target changed, if it did.
+    /// A new receiver report; `sent_kbps` is the box's video send rate
+    /// since the previous one (`None` for the first). Returns why the
+    /// target changed, if it did.
     pub fn on_report(
         &mut self,
         report: ReceiverReport,
-        packet_bytes: f64,
-        now: Instant,
+        sent_kbps: Option<f64>,
     ) -> Option<RateChange> {
-        let received = self.received_kbps(&report, now, packet_bytes);
-        self.previous = Some((report, now));
         // A report that makes no sense (malformed, spoofed) changes nothing.
         if !(0.0..=1.0).contains(&report.fraction_lost) {
             return None;
         }
-        let report = ReceiverReport {
-            rtt_ms: report.rtt_ms.filter(|r| r.is_finite() && *r >= 0.0),
-            ..report
-        };
-        let queue = match (report.rtt_ms, self.lowest_rtt_ms) {
+        let loss = report.fraction_lost;
+        let received = sent_kbps
+            .filter(|k| k.is_finite() && *k > 0.0)
+            .map(|k| k * (1.0 - loss));
+        let rtt = report.rtt_ms.filter(|r| r.is_finite() && *r >= 0.0);
+        let queue = match (rtt, self.lowest_rtt_ms) {
             (Some(rtt), Some(lowest)) => rtt > lowest + QUEUE_RISE_MS,
             _ => false,
         };
-        if let Some(rtt) = report.rtt_ms {
+        if let Some(rtt) = rtt {
             self.lowest_rtt_ms = Some(self.lowest_rtt_ms.map_or(rtt, |l| l.min(rtt)));
         }
         let before = self.target_kbps();
-        let change = if report.fraction_lost > HIGH_LOSS || queue {
+        let change = if loss > HIGH_LOSS || queue {
             // Down to what the path carried, a margin below it; with no
             // rate known yet, in proportion to the loss (GCC's 1 - 0.5 p).
             let to = match received {
                 Some(kbps) => BACK_OFF * kbps,
-                None => self.target_kbps * (1.0 - 0.5 * report.fraction_lost.max(0.15)),
+                None => self.target_kbps * (1.0 - 0.5 * loss.max(0.15)),
             };
             self.target_kbps = self.target_kbps.min(to);
-            if report.fraction_lost > HIGH_LOSS {
+            if loss > HIGH_LOSS {
                 RateChange::Loss
             } else {
                 RateChange::Queue
             }
-        } else if report.fraction_lost < LOW_LOSS {
+        } else if loss < LOW_LOSS {
             self.target_kbps *= GROWTH;
             RateChange::Growth
         } else {
@@ -198,70 +166,58 @@ impl RateControl {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
-    /// A path of `capacity_kbps` with `rtt_ms` at rest, fed by the target:
-    /// what the hub's report says after `secs` seconds at that target
-    /// (1200-byte packets; what exceeds the capacity is lost).
+    /// A path of `capacity_kbps` with `base_rtt_ms` at rest: what the hub's
+    /// report says of a stream sent at `sent_kbps` (what exceeds the
+    /// capacity is lost, and a full queue adds its 300 ms).
     struct Path {
         capacity_kbps: f64,
         base_rtt_ms: f64,
-        seq: u32,
-        lost: u32,
     }
 
     impl Path {
-        fn report(&mut self, target_kbps: u32, secs: f64) -> ReceiverReport {
-            let sent_kbps = f64::from(target_kbps);
-            let packets = (sent_kbps * 1000.0 / 8.0 / 1200.0 * secs).round() as u32;
+        fn report(&self, sent_kbps: f64) -> ReceiverReport {
             let carried = sent_kbps.min(self.capacity_kbps);
-            let lost = ((1.0 - carried / sent_kbps) * f64::from(packets)).round() as u32;
-            self.seq = self.seq.wrapping_add(packets);
-            self.lost += lost;
-            // A full queue adds its 300 ms.
             let queue_ms = if sent_kbps > self.capacity_kbps {
                 300.0
             } else {
                 0.0
             };
             ReceiverReport {
-                fraction_lost: f64::from(lost) / f64::from(packets.max(1)),
+                fraction_lost: 1.0 - carried / sent_kbps,
                 rtt_ms: Some(self.base_rtt_ms + queue_ms),
-                highest_seq: self.seq,
-                cumulative_lost: self.lost,
             }
         }
     }
 
-    fn run(rc: &mut RateControl, path: &mut Path, t: &mut Instant, reports: usize) -> Vec<u32> {
+    /// `reports` reports of a box that sends at its target in between.
+    fn run(rc: &mut RateControl, path: &Path, reports: usize) -> Vec<u32> {
         (0..reports)
-            .map(|_| {
-                *t += Duration::from_secs(1);
-                let r = path.report(rc.target_kbps(), 1.0);
-                rc.on_report(r, 1200.0, *t);
+            .map(|i| {
+                let sent = f64::from(rc.target_kbps());
+                rc.on_report(path.report(sent), (i > 0).then_some(sent));
                 rc.target_kbps()
             })
             .collect()
+    }
+
+    fn report(fraction_lost: f64, rtt_ms: f64) -> ReceiverReport {
+        ReceiverReport {
+            fraction_lost,
+            rtt_ms: Some(rtt_ms),
+        }
     }
 
     #[test]
     fn audio_fec_follows_the_reported_loss() {
         assert_eq!(audio_protection_for(0.0), AudioProtection::default());
         assert_eq!(audio_protection_for(0.004), AudioProtection::default());
-        assert_eq!(
-            audio_protection_for(0.05),
-            AudioProtection {
-                inband_fec: true,
-                expected_loss_pct: 5
-            }
-        );
-        assert_eq!(
-            audio_protection_for(0.7),
-            AudioProtection {
-                inband_fec: true,
-                expected_loss_pct: 30
-            }
-        );
+        let on = |pct| AudioProtection {
+            inband_fec: true,
+            expected_loss_pct: pct,
+        };
+        assert_eq!(audio_protection_for(0.05), on(5));
+        assert_eq!(audio_protection_for(0.7), on(30));
         assert_eq!(audio_protection_for(f64::NAN), AudioProtection::default());
         assert_eq!(audio_protection_for(-1.0), AudioProtection::default());
     }
@@ -269,28 +225,22 @@ mod tests {
     #[test]
     fn it_starts_at_the_ceiling_and_holds_it_on_a_clear_path() {
         let mut rc = RateControl::new(300, 2000);
-        let mut path = Path {
+        let path = Path {
             capacity_kbps: 10_000.0,
             base_rtt_ms: 40.0,
-            seq: 0,
-            lost: 0,
         };
-        let mut t = Instant::now();
-        let targets = run(&mut rc, &mut path, &mut t, 30);
+        let targets = run(&mut rc, &path, 30);
         assert!(targets.iter().all(|&k| k == 2000), "{targets:?}");
     }
 
     #[test]
     fn a_600_kbit_path_under_a_2000_ceiling_settles_under_600_within_a_few_reports() {
         let mut rc = RateControl::new(300, 2000);
-        let mut path = Path {
+        let path = Path {
             capacity_kbps: 600.0,
             base_rtt_ms: 40.0,
-            seq: 0,
-            lost: 0,
         };
-        let mut t = Instant::now();
-        let targets = run(&mut rc, &mut path, &mut t, 20);
+        let targets = run(&mut rc, &path, 20);
         let settled = targets
             .iter()
             .position(|&k| k <= 600)
@@ -309,45 +259,26 @@ mod tests {
         let mut path = Path {
             capacity_kbps: 600.0,
             base_rtt_ms: 40.0,
-            seq: 0,
-            lost: 0,
         };
-        let mut t = Instant::now();
-        run(&mut rc, &mut path, &mut t, 10);
+        run(&mut rc, &path, 10);
         let low = rc.target_kbps();
         path.capacity_kbps = 10_000.0;
-        let targets = run(&mut rc, &mut path, &mut t, 20);
+        let targets = run(&mut rc, &path, 20);
         assert!(targets.windows(2).all(|w| w[1] >= w[0]), "{targets:?}");
         assert!(*targets.last().unwrap() >= 2 * low, "{low} -> {targets:?}");
-        let targets = run(&mut rc, &mut path, &mut t, 20);
+        let targets = run(&mut rc, &path, 20);
         assert_eq!(*targets.last().unwrap(), 2000);
     }
 
     #[test]
     fn loss_between_2_and_10_percent_holds_the_target() {
         let mut rc = RateControl::new(300, 2000);
-        let t0 = Instant::now();
-        rc.on_report(
-            ReceiverReport {
-                fraction_lost: 0.5,
-                rtt_ms: Some(40.0),
-                highest_seq: 0,
-                cumulative_lost: 0,
-            },
-            1200.0,
-            t0,
-        );
+        rc.on_report(report(0.5, 40.0), None);
         let held = rc.target_kbps();
         assert!(held < 2000);
-        for i in 1..10u32 {
-            let r = ReceiverReport {
-                fraction_lost: 0.05,
-                rtt_ms: Some(40.0),
-                highest_seq: i * 100,
-                cumulative_lost: i * 5,
-            };
+        for _ in 0..10 {
             assert_eq!(
-                rc.on_report(r, 1200.0, t0 + Duration::from_secs(u64::from(i))),
+                rc.on_report(report(0.05, 40.0), Some(f64::from(held))),
                 None
             );
             assert_eq!(rc.target_kbps(), held);
@@ -355,18 +286,10 @@ mod tests {
     }
 
     #[test]
-    fn a_rising_round_trip_without_loss_backs_off() {
+    fn a_rising_round_trip_without_loss_backs_off_to_what_the_hub_received() {
         let mut rc = RateControl::new(300, 2000);
-        let t0 = Instant::now();
-        let report = |seq: u32, rtt: f64| ReceiverReport {
-            fraction_lost: 0.0,
-            rtt_ms: Some(rtt),
-            highest_seq: seq,
-            cumulative_lost: 0,
-        };
-        rc.on_report(report(0, 40.0), 1200.0, t0);
-        // 200 packets a second of 1200 bytes: 1920 kbit/s received.
-        let change = rc.on_report(report(200, 250.0), 1200.0, t0 + Duration::from_secs(1));
+        rc.on_report(report(0.0, 40.0), None);
+        let change = rc.on_report(report(0.0, 250.0), Some(1920.0));
         assert_eq!(change, Some(RateChange::Queue));
         assert_eq!(rc.target_kbps(), (0.85 * 1920.0_f64).round() as u32);
     }
@@ -374,15 +297,8 @@ mod tests {
     #[test]
     fn the_floor_and_ceiling_hold_whatever_the_reports_say() {
         let mut rc = RateControl::new(300, 2000);
-        let t0 = Instant::now();
-        for i in 0..50u32 {
-            let r = ReceiverReport {
-                fraction_lost: 1.0,
-                rtt_ms: Some(40.0),
-                highest_seq: i * 10,
-                cumulative_lost: i * 10,
-            };
-            rc.on_report(r, 1200.0, t0 + Duration::from_secs(u64::from(i)));
+        for _ in 0..50 {
+            rc.on_report(report(1.0, 40.0), Some(500.0));
             assert!(rc.target_kbps() >= 300);
         }
         assert_eq!(rc.target_kbps(), 300);
@@ -394,32 +310,17 @@ mod tests {
 
     #[test]
     fn garbage_in_a_report_changes_nothing_beyond_the_limits() {
-        // Spoofed or malformed values: negative or huge loss, a sequence
-        // that jumps back, no round trip.
+        // Spoofed or malformed values: loss out of range or not a number, a
+        // round trip that is not one, a send rate that is not one.
         let mut rc = RateControl::new(300, 2000);
-        let t0 = Instant::now();
         let odd = [
-            ReceiverReport {
-                fraction_lost: -3.0,
-                rtt_ms: None,
-                highest_seq: 5,
-                cumulative_lost: 0,
-            },
-            ReceiverReport {
-                fraction_lost: f64::NAN,
-                rtt_ms: Some(f64::NAN),
-                highest_seq: 1,
-                cumulative_lost: 99,
-            },
-            ReceiverReport {
-                fraction_lost: 7.0,
-                rtt_ms: Some(-5.0),
-                highest_seq: u32::MAX,
-                cumulative_lost: u32::MAX,
-            },
+            (report(-3.0, 40.0), Some(1000.0)),
+            (report(f64::NAN, f64::NAN), Some(f64::NAN)),
+            (report(7.0, -5.0), Some(f64::INFINITY)),
+            (report(0.5, f64::INFINITY), Some(-10.0)),
         ];
-        for (i, r) in odd.into_iter().enumerate() {
-            rc.on_report(r, 1200.0, t0 + Duration::from_secs(i as u64));
+        for (r, sent) in odd {
+            rc.on_report(r, sent);
             let k = rc.target_kbps();
             assert!((300..=2000).contains(&k), "{k}");
         }

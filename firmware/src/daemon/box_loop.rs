@@ -80,6 +80,8 @@ pub struct BoxLoop {
     rate: Option<RateControl>,
     /// The session's audio protection, from the same.
     audio_protection: AudioProtection,
+    /// Video bytes sent and when, at the last new report.
+    sent_at_report: Option<(u64, Instant)>,
     /// Central's frames decoded at the last packets tick, and when.
     frames_at: (u64, Instant),
     /// Central's frames decoded per second over the last tick.
@@ -187,6 +189,7 @@ impl BoxLoop {
             feedback: FeedbackWatch::new(),
             rate: None,
             audio_protection: AudioProtection::default(),
+            sent_at_report: None,
             frames_at: (0, now),
             video_fps: 0,
             return_status: None,
@@ -585,6 +588,7 @@ impl BoxLoop {
                         .video_limits()
                         .map(|(floor, ceiling)| RateControl::new(floor, ceiling));
                     self.audio_protection = AudioProtection::default();
+                    self.sent_at_report = None;
                     self.return_watch = Some(ReturnWatch::new(receiving));
                 }
                 Output::Stream(StreamAction::Stop) => {
@@ -791,16 +795,19 @@ impl BoxLoop {
             }
             return;
         }
-        let (Some(r), Some(seq), true) = (rtcp, seq, new) else {
+        let (Some(r), true) = (rtcp, new) else {
             return;
         };
-        let sent = self.media.stats().snapshot();
-        let packet_bytes = sent.video_bytes as f64 / sent.video_packets.max(1) as f64;
+        // The box's own video send rate since the previous report.
+        let sent = self.media.stats().snapshot().video_bytes;
+        let sent_kbps = self.sent_at_report.and_then(|(bytes, at)| {
+            let secs = now.saturating_duration_since(at).as_secs_f64();
+            (secs >= 0.5).then(|| sent.saturating_sub(bytes) as f64 * 8.0 / 1000.0 / secs)
+        });
+        self.sent_at_report = Some((sent, now));
         let report = ReceiverReport {
             fraction_lost: r.fraction_lost.unwrap_or(0.0),
             rtt_ms: r.rtt_ms,
-            highest_seq: seq,
-            cumulative_lost: r.cumulative_lost.unwrap_or(0),
         };
         let protection = audio_protection_for(report.fraction_lost);
         if protection != self.audio_protection {
@@ -813,7 +820,7 @@ impl BoxLoop {
                 "audio protection set from the hub's receiver report"
             );
         }
-        if let Some(change) = rate.on_report(report, packet_bytes, now) {
+        if let Some(change) = rate.on_report(report, sent_kbps) {
             let target = rate.target_kbps();
             self.media.set_video_target(target);
             tracing::info!(

@@ -61,8 +61,6 @@ pub struct RtcpReport {
     /// The extended highest sequence number the report covers: it moves
     /// with each new report (rtpbin keeps repeating the last one).
     pub highest_seq: Option<u32>,
-    /// Packets the hub counts as lost since the stream started.
-    pub cumulative_lost: Option<u32>,
 }
 
 /// Starts and stops pipelines for the daemon.
@@ -380,10 +378,6 @@ impl MediaRunner {
                     rtt_ms: rtt.map(|v| (v * 10.0).round() / 10.0),
                     fraction_lost: lost,
                     highest_seq: stats.get::<u32>("rb-exthighestseq").ok(),
-                    cumulative_lost: stats
-                        .get::<i32>("rb-packetslost")
-                        .ok()
-                        .map(|n| n.max(0) as u32),
                 });
             }
         }
