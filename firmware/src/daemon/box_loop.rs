@@ -43,7 +43,9 @@ use super::telemetry::{TelemetryInputs, TelemetryReporter};
 use super::trust::Trust;
 use super::updates::Updates;
 use crate::control::LinkEvent;
+use crate::media::runner::RtcpReport;
 use crate::media::screen::Screen;
+use crate::media::stats::StatsSnapshot;
 use crate::media::{plan, MediaEvent, MediaRunner};
 use crate::update::UpdateEvent;
 use crate::DaemonError;
@@ -82,6 +84,10 @@ pub struct BoxLoop {
     audio_protection: AudioProtection,
     /// Video bytes sent and when, at the last new report.
     sent_at_report: Option<(u64, Instant)>,
+    /// What the sockets sent and the hub's latest receiver report, read
+    /// once a second.
+    sent: StatsSnapshot,
+    rtcp: Option<RtcpReport>,
     /// Central's frames decoded at the last packets tick, and when.
     frames_at: (u64, Instant),
     /// Central's frames decoded per second over the last tick.
@@ -190,6 +196,8 @@ impl BoxLoop {
             rate: None,
             audio_protection: AudioProtection::default(),
             sent_at_report: None,
+            sent: StatsSnapshot::default(),
+            rtcp: None,
             frames_at: (0, now),
             video_fps: 0,
             return_status: None,
@@ -322,6 +330,8 @@ impl BoxLoop {
             self.video_fps = (frames.saturating_sub(before) as f64 / elapsed).round() as u64;
         }
         self.frames_at = (frames, now);
+        self.sent = self.media.stats().snapshot();
+        self.rtcp = self.media.rtcp_report();
         self.follow_receiver_reports(now);
         // The return path's counters reach the board's view and the
         // screen once a second.
@@ -712,8 +722,8 @@ impl BoxLoop {
             }
             self.publish_status();
         }
-        let sent = self.media.stats().snapshot();
-        let rtcp = self.media.rtcp_report();
+        // Read once a second (on_packets_tick), not at every event.
+        let (sent, rtcp) = (self.sent, self.rtcp);
         let feedback = self.feedback.status(now);
         let next = BoardView {
             leds: self.core.leds().clone(),
@@ -775,7 +785,7 @@ impl BoxLoop {
     /// Reports that stop for 10 s (a hub that never sends any, or a path
     /// that is gone) put the bitrate back to the configured one.
     fn follow_receiver_reports(&mut self, now: Instant) {
-        let rtcp = self.media.rtcp_report();
+        let rtcp = self.rtcp;
         let seq = rtcp.and_then(|r| r.highest_seq);
         let new = seq.is_some_and(|s| self.feedback.is_new(s));
         let status = self.feedback.observe(seq, now);
@@ -799,7 +809,7 @@ impl BoxLoop {
             return;
         };
         // The box's own video send rate since the previous report.
-        let sent = self.media.stats().snapshot().video_bytes;
+        let sent = self.sent.video_bytes;
         let sent_kbps = self.sent_at_report.and_then(|(bytes, at)| {
             let secs = now.saturating_duration_since(at).as_secs_f64();
             (secs >= 0.5).then(|| sent.saturating_sub(bytes) as f64 * 8.0 / 1000.0 / secs)
