@@ -2,7 +2,6 @@
 //! real daemon and ffmpeg recording as the hub does (the impairment relay
 //! of `bridgepoint_testkit::relay`, both directions, RTP and RTCP).
 
-use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
@@ -10,9 +9,9 @@ use bridgepoint_system_tests::daemon::{run_cli, Daemon};
 use bridgepoint_system_tests::ffmpeg;
 use bridgepoint_system_tests::fixtures::config;
 use bridgepoint_system_tests::free_ports;
+use bridgepoint_system_tests::relay;
 use bridgepoint_system_tests::sim::SimBoard;
-use bridgepoint_testkit::impairment::Script;
-use bridgepoint_testkit::relay::{ImpairedRelay, RelayConfig};
+
 use bridgepoint_testkit::TempDir;
 
 /// (decoding time in ms, keyframe) of every video packet of a recording.
@@ -55,15 +54,12 @@ fn a_10_s_blackout_mid_session_the_daemon_stays_up_and_the_hub_decodes_again_wit
     let recorder = ffmpeg::record(dir.path(), "blackout", &sdp, 24);
 
     // Clear for 6 s, nothing either way for 10 s, then clear again.
-    let script: Script = "clear for 6s; blackout for 10s; clear".parse().unwrap();
-    let at = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
-    let mut relay_config = RelayConfig::new(script, 1);
-    for (from, to) in [(relay_video, hub_video), (relay_audio, hub_audio)] {
-        relay_config = relay_config
-            .route(at(from), at(to))
-            .route(at(from + 1), at(to + 1));
-    }
-    let mut relay = ImpairedRelay::start(relay_config).expect("start the relay");
+    let mut relay = relay::between_box_and_hub(
+        "clear for 6s; blackout for 10s; clear",
+        1,
+        (relay_video, relay_audio),
+        (hub_video, hub_audio),
+    );
     let mut daemon = Daemon::start(
         dir.path(),
         &with_keyframes_every_2_s(config(

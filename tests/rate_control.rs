@@ -4,17 +4,17 @@
 //! rtpbin receiver at the hub that sends RTCP receiver reports back, as a
 //! conferencing hub does.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bridgepoint_system_tests::daemon::Daemon;
 use bridgepoint_system_tests::fixtures::{config, KEY};
 use bridgepoint_system_tests::free_ports;
+use bridgepoint_system_tests::relay;
 use bridgepoint_system_tests::rtcp_receiver::RtcpReceiver;
 use bridgepoint_system_tests::sim::SimBoard;
-use bridgepoint_testkit::impairment::{Direction, Script};
-use bridgepoint_testkit::relay::{ImpairedRelay, RelayConfig};
+use bridgepoint_testkit::impairment::Direction;
+use bridgepoint_testkit::relay::ImpairedRelay;
 use bridgepoint_testkit::{wait_for, TempDir};
 
 fn target(board: &mut SimBoard) -> u64 {
@@ -40,15 +40,12 @@ fn through_a_600_kbit_link_the_bitrate_settles_under_it_and_climbs_back_when_it_
         .unwrap();
     let _hub = RtcpReceiver::start(hub_video, &key);
 
-    let script: Script = "rate=600kbit queue=300ms".parse().unwrap();
-    let at = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
-    let mut relay_config = RelayConfig::new(script, 1);
-    for (from, to) in [(relay_video, hub_video), (relay_audio, hub_audio)] {
-        relay_config = relay_config
-            .route(at(from), at(to))
-            .route(at(from + 1), at(to + 1));
-    }
-    let mut relay = ImpairedRelay::start(relay_config).expect("start the relay");
+    let mut relay = relay::between_box_and_hub(
+        "rate=600kbit queue=300ms",
+        1,
+        (relay_video, relay_audio),
+        (hub_video, hub_audio),
+    );
     // The ceiling 2000 kbit/s, the floor 200, a picture that needs the bits.
     let text = config(&data, relay_video, relay_audio, "always", (1280, 720)).replace(
         "bitrate_kbps = 1500",
@@ -115,15 +112,12 @@ fn with_5_percent_random_loss_the_audio_turns_its_fec_on_and_the_video_holds() {
         .unwrap();
     let _hub = RtcpReceiver::start(hub_video, &key);
     // Loss on the way to the hub only: the reports come back whole.
-    let script: Script = "up.loss=5%".parse().unwrap();
-    let at = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
-    let mut relay_config = RelayConfig::new(script, 7);
-    for (from, to) in [(relay_video, hub_video), (relay_audio, hub_audio)] {
-        relay_config = relay_config
-            .route(at(from), at(to))
-            .route(at(from + 1), at(to + 1));
-    }
-    let mut relay = ImpairedRelay::start(relay_config).expect("start the relay");
+    let mut relay = relay::between_box_and_hub(
+        "up.loss=5%",
+        7,
+        (relay_video, relay_audio),
+        (hub_video, hub_audio),
+    );
     let text = config(&data, relay_video, relay_audio, "always", (640, 360));
     let daemon = Daemon::start(dir.path(), &text);
     let mut board = SimBoard::connect(&daemon.socket());
