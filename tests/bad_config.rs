@@ -129,6 +129,30 @@ fn local_port_below_1024() {
 }
 
 #[test]
+fn hub_feedback_not_none_or_avpf() {
+    for (value, expected) in [
+        (
+            "\"nack\"",
+            "hub.feedback: must be \"none\" or \"avpf\", got \"nack\"",
+        ),
+        (
+            "\"AVPF\"",
+            "hub.feedback: must be \"none\" or \"avpf\", got \"AVPF\"",
+        ),
+        ("1", "hub.feedback: expected a string, got an integer"),
+    ] {
+        let dir = TempDir::new("k");
+        assert_rejected(
+            &good(&dir).replace(
+                "audio_port = 5006",
+                &format!("audio_port = 5006\nfeedback = {value}"),
+            ),
+            expected,
+        );
+    }
+}
+
+#[test]
 fn return_latency_out_of_range() {
     let dir = TempDir::new("k");
     assert_rejected(

@@ -13,7 +13,7 @@ use bridgepoint_system_tests::daemon::run_cli;
 use bridgepoint_testkit::TempDir;
 
 /// Every state `bridgepointd card --state` takes.
-const STATES: [&str; 10] = [
+const STATES: [&str; 11] = [
     "ready",
     "calling",
     "connecting",
@@ -24,6 +24,7 @@ const STATES: [&str; 10] = [
     "in-session-not-receiving",
     "in-session-undecryptable",
     "in-session-interrupted",
+    "video-paused",
 ];
 
 const WIDTH: usize = 320;
@@ -119,6 +120,8 @@ fn every_state_has_its_own_card_with_the_colour_of_its_leds() {
         ("in-session-waiting", [0x0b, 0x5d, 0x2a]),
         ("no-connection", [0x8b, 0x1a, 0x1a]),
         ("in-session-undecryptable", [0x8b, 0x1a, 0x1a]),
+        // Degraded, not gone: the amber of waiting, not the red of trouble.
+        ("video-paused", [0x6b, 0x4a, 0x00]),
     ] {
         let got = colour(state);
         assert!(

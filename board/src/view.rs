@@ -45,8 +45,8 @@ pub struct SendView {
     pub video_packets: u64,
     /// Audio RTP packets sent.
     pub audio_packets: u64,
-    /// The video bitrate the encoder is set to (the configured one: the
-    /// box does not adapt it yet).
+    /// The video bitrate the encoder is set to (the rate control's target
+    /// in a session, else the configured one).
     pub target_kbps: u32,
     /// Whether the hub's receiver reports come (`receiver_reports`) or not
     /// (`none`: a stock ffmpeg recorder sends none).
@@ -58,6 +58,17 @@ pub struct SendView {
     pub rtt_ms: Option<f64>,
     /// Whether the audio carries Opus in-band FEC (the hub reports loss).
     pub audio_fec: bool,
+    /// The video: `on`, or the circuit breaker that stopped it
+    /// (`congestion`, `media_timeout`, `rtcp_timeout`).
+    pub video: &'static str,
+    /// Circuit-breaker trips in this session.
+    pub breaker_trips: u32,
+    /// Keyframes the box sent of its own accord in this session.
+    pub keyframes: u64,
+    /// The hub's keyframe requests (PLI/FIR) passed to the encoder.
+    pub hub_keyframe_requests: u64,
+    /// Video packets retransmitted on the hub's NACKs.
+    pub retransmissions: u64,
 }
 
 impl Default for SendView {
@@ -70,6 +81,11 @@ impl Default for SendView {
             loss_pct: None,
             rtt_ms: None,
             audio_fec: false,
+            video: "on",
+            breaker_trips: 0,
+            keyframes: 0,
+            hub_keyframe_requests: 0,
+            retransmissions: 0,
         }
     }
 }
@@ -133,6 +149,8 @@ impl BoardView {
                 call: &CallState::Idle,
                 stream: &StreamState::Stopped,
                 identify: false,
+                video_stopped: None,
+                send_refused: None,
             }),
             call: "idle",
             stream: "stopped",
@@ -163,7 +181,9 @@ impl BoardView {
 
     /// The box state as one line of JSON: `{"call":"idle","stream":"stopped",
     /// "send":{"video_packets":0,"audio_packets":0,"target_kbps":0,
-    /// "feedback":"none","loss_pct":null,"rtt_ms":null,"audio_fec":false},
+    /// "feedback":"none","loss_pct":null,"rtt_ms":null,"audio_fec":false,
+    /// "video":"on","breaker_trips":0,"keyframes":0,
+    /// "hub_keyframe_requests":0,"retransmissions":0},
     /// "return":{"video_frames":0,"audio_ms":0,"lost_packets":0,
     /// "rejected_packets":0,"jitter_ms":0,"video_fps":0,"lip_sync_ms":null,
     /// "status":"","ports":null},"screen":{"indication":"ready",
@@ -187,6 +207,11 @@ impl BoardView {
                 "loss_pct": self.send.loss_pct,
                 "rtt_ms": self.send.rtt_ms,
                 "audio_fec": self.send.audio_fec,
+                "video": self.send.video,
+                "breaker_trips": self.send.breaker_trips,
+                "keyframes": self.send.keyframes,
+                "hub_keyframe_requests": self.send.hub_keyframe_requests,
+                "retransmissions": self.send.retransmissions,
             },
             "return": {
                 "video_frames": r.video_frames,

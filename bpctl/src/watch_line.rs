@@ -103,8 +103,19 @@ fn telemetry_line(device: &str, t: &Telemetry) -> String {
             r.lip_sync_ms.map_or("-".into(), |ms| format!("{ms}ms")),
         )
     });
+    let send = t.send.as_ref().map_or(String::new(), |s| {
+        format!(
+            " video={} breaker_trips={} keyframes={} hub_keyframe_requests={} retransmissions={} audio_fec={}",
+            s.video,
+            s.breaker_trips,
+            s.keyframes,
+            s.hub_keyframe_requests,
+            s.retransmissions,
+            s.audio_fec,
+        )
+    });
     format!(
-        "{} {device} telemetry call={} stream={} bitrate={}kbps target={} packets_sent={} bytes_sent={} uptime_s={} rtt={} lost={} feedback={} cpu_temp={} stalls={}{receive}",
+        "{} {device} telemetry call={} stream={} bitrate={}kbps target={} packets_sent={} bytes_sent={} uptime_s={} rtt={} lost={} feedback={} cpu_temp={} stalls={}{send}{receive}",
         t.at,
         t.call.name(),
         t.stream.name(),
@@ -192,6 +203,19 @@ mod tests {
             ),
             "{}",
             in_session.line
+        );
+        let paused = watch_line(
+            "b",
+            Leaf::Telemetry,
+            br#"{"at":"x","uptime_s":60,"call":"in_session","stream":"streaming","config_version":3,"packets_sent":10,"bytes_sent":9000,"bitrate_kbps":40,"target_kbps":300,"stalls":0,"rtcp":{"rtt_ms":80.5,"fraction_lost":0.35,"feedback":"receiver_reports"},"cpu_temp_c":null,"send":{"video":"congestion","breaker_trips":1,"keyframes":4,"hub_keyframe_requests":2,"retransmissions":57,"audio_fec":true}}"#,
+            false,
+        );
+        assert!(
+            paused.line.ends_with(
+                " target=300kbps packets_sent=10 bytes_sent=9000 uptime_s=60 rtt=80.5ms lost=0.35 feedback=receiver_reports cpu_temp=- stalls=0 video=congestion breaker_trips=1 keyframes=4 hub_keyframe_requests=2 retransmissions=57 audio_fec=true"
+            ),
+            "{}",
+            paused.line
         );
         let j = watch_line("b", Leaf::Event, br#"{"id":"u2","type":"error"}"#, true);
         let v: Value = serde_json::from_str(&j.line).unwrap();

@@ -14,6 +14,7 @@ use crate::call::{CallEvent, CallInput, CallMachine, CallState};
 use crate::config::SessionMode;
 use crate::indication::{indication_for, Indication, IndicationInputs};
 use crate::led::LedStates;
+use crate::send_control::{SendAction, SendControl, SendObservation, SendStatus};
 use crate::supervisor::{RestartPolicy, StreamAction, StreamState, StreamSupervisor};
 
 /// How the core is set up.
@@ -48,7 +49,7 @@ impl CoreSettings {
 }
 
 /// Something the outside world tells the core.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Input {
     /// The call button's raw level changed.
     ButtonLevel {
@@ -79,6 +80,15 @@ pub enum Input {
     Identify(Duration),
     /// The media settings changed in a way that needs a new pipeline.
     RebuildStream,
+    /// The network refuses the packets a sender hands its socket (no route
+    /// to the hub): the pipeline runs on, the room is told.
+    SendRefused {
+        /// The sender and the system's words.
+        reason: String,
+    },
+    /// This second's reading of the hub's receiver reports and the box's
+    /// own sockets, while a pipeline runs ([`SendControl`] decides).
+    SendTick(SendObservation),
 }
 
 /// Something the core asks of the outside world, or reports.
@@ -96,6 +106,8 @@ pub enum Output {
     Press(Press),
     /// Staff held the button from power-up: wipe provisioned config.
     FactoryReset,
+    /// What the running pipeline must do about the path to the hub.
+    Send(SendAction),
 }
 
 /// The composed box core.
@@ -111,7 +123,18 @@ pub struct BoxCore {
     indication: Indication,
     last_stream_state: StreamState,
     outputs: VecDeque<Output>,
+    /// The video bitrate's floor and ceiling (`None`: no media settings).
+    video_limits: Option<(u32, u32)>,
+    /// The running pipeline's sending decisions; made when the core asks
+    /// for a pipeline, dropped when it tears it down.
+    send: Option<SendControl>,
+    /// The network's last refusal of the box's packets, and when.
+    refused: Option<(String, Instant)>,
 }
+
+/// How long after the network's last refusal the room is still told: the
+/// refusals come at most once a second while they last.
+pub const REFUSAL_SHOWN_FOR: Duration = Duration::from_secs(3);
 
 impl BoxCore {
     /// A core started at `now`. In `always` mode it asks for the stream at once.
@@ -122,6 +145,8 @@ impl BoxCore {
             call: &call.state(),
             stream: &stream.state(),
             identify: false,
+            video_stopped: None,
+            send_refused: None,
         });
         let leds = indication.leds();
         let mut core = BoxCore {
@@ -134,6 +159,9 @@ impl BoxCore {
             outputs: VecDeque::from([Output::Leds(leds.clone())]),
             leds,
             indication,
+            video_limits: None,
+            send: None,
+            refused: None,
         };
         core.settle(now);
         core
@@ -165,6 +193,22 @@ impl BoxCore {
         &self.indication
     }
 
+    /// The video bitrate's floor and ceiling (from the media settings; a
+    /// pushed config changes them): the running session's rate control
+    /// stays within them.
+    pub fn set_video_limits(&mut self, limits: Option<(u32, u32)>) {
+        self.video_limits = limits;
+        if let (Some(send), Some((floor, ceiling))) = (self.send.as_mut(), limits) {
+            send.set_limits(floor, ceiling);
+        }
+    }
+
+    /// The running session's sending, as of `now` (`None` while no
+    /// pipeline runs).
+    pub fn send_status(&self, now: Instant) -> Option<SendStatus> {
+        self.send.as_ref().map(|s| s.status(now))
+    }
+
     /// Whether a hub must accept calls.
     pub fn set_hub_signalling(&mut self, on: bool) {
         self.call.set_hub_signalling(on);
@@ -187,7 +231,21 @@ impl BoxCore {
                 }
             }
             Input::StreamStarted => self.stream.on_streaming(now),
-            Input::PacketsSent { video, audio } => self.stream.on_packets(video, audio, now),
+            Input::PacketsSent { video, audio } => {
+                // Video the circuit breaker holds off is not a stall.
+                let stopped = self.send.as_ref().and_then(SendControl::video_stopped);
+                let video = if stopped.is_some() { None } else { Some(video) };
+                self.stream.on_packets(video, audio, now);
+            }
+            Input::SendRefused { reason } => self.refused = Some((reason, now)),
+            Input::SendTick(observation) => {
+                if let Some(send) = self.send.as_mut() {
+                    send.observe(observation, now);
+                    while let Some(action) = send.poll_action() {
+                        self.outputs.push_back(Output::Send(action));
+                    }
+                }
+            }
             Input::StreamFailed { reason } => {
                 if let Some(action) = self.stream.on_failed(reason, now) {
                     self.outputs.push_back(Output::Stream(action));
@@ -219,12 +277,34 @@ impl BoxCore {
         if self.identify_until.is_some_and(|until| now >= until) {
             self.identify_until = None;
         }
+        if self
+            .refused
+            .as_ref()
+            .is_some_and(|(_, at)| now >= *at + REFUSAL_SHOWN_FOR)
+        {
+            self.refused = None;
+        }
         self.settle(now);
     }
 
-    /// The next thing the outside world must do or know.
+    /// The next thing the outside world must do or know. A pipeline asked
+    /// for starts a new session's sending decisions; one torn down ends
+    /// them.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        let output = self.outputs.pop_front()?;
+        match output {
+            Output::Stream(StreamAction::Start) => {
+                self.send = self
+                    .video_limits
+                    .map(|(floor, ceiling)| SendControl::new(floor, ceiling));
+            }
+            Output::Stream(StreamAction::Stop) => {
+                self.send = None;
+                self.refused = None;
+            }
+            _ => {}
+        }
+        Some(output)
     }
 
     /// When [`BoxCore::handle_timeout`] must next be called.
@@ -234,6 +314,7 @@ impl BoxCore {
             self.call.poll_timeout(),
             self.stream.poll_timeout(),
             self.identify_until,
+            self.refused.as_ref().map(|(_, at)| *at + REFUSAL_SHOWN_FOR),
         ]
         .into_iter()
         .flatten()
@@ -272,6 +353,8 @@ impl BoxCore {
             call: &self.call.state(),
             stream: &stream_state,
             identify: self.identify_until.is_some(),
+            video_stopped: self.send.as_ref().and_then(SendControl::video_stopped),
+            send_refused: self.refused.as_ref().map(|(reason, _)| reason.as_str()),
         });
         let leds = self.indication.leds();
         if leds != self.leds {
@@ -299,6 +382,141 @@ mod tests {
         core.handle_timeout(at + hold);
         core.handle_input(Input::ButtonLevel { pressed: false }, at + hold);
         drain(core)
+    }
+
+    #[test]
+    fn a_network_that_refuses_the_packets_shows_no_connection_without_a_restart() {
+        let t0 = Instant::now();
+        let mut core = BoxCore::new(
+            CoreSettings::new(SessionMode::Always, Duration::from_secs(60)),
+            t0,
+        );
+        drain(&mut core);
+        core.handle_input(Input::StreamStarted, t0);
+        let reason = "video-rtp-sink: Network is unreachable";
+        for i in 1..=10 {
+            let now = t0 + Duration::from_secs(i);
+            core.handle_input(
+                Input::PacketsSent {
+                    video: 30 * i,
+                    audio: 50 * i,
+                },
+                now,
+            );
+            core.handle_input(
+                Input::SendRefused {
+                    reason: reason.into(),
+                },
+                now,
+            );
+            core.handle_timeout(now);
+            let out = drain(&mut core);
+            assert!(
+                !out.iter().any(|o| matches!(o, Output::Stream(_))),
+                "{out:?}"
+            );
+        }
+        assert_eq!(
+            core.indication(),
+            &Indication::NoConnection {
+                reason: reason.into()
+            }
+        );
+        assert_eq!(core.leds().status, LedPattern::BlinkFast);
+        assert_eq!(core.stream_state(), StreamState::Streaming);
+        // The route is back: no refusal for 3 s, on air again.
+        let last = t0 + Duration::from_secs(10);
+        assert_eq!(core.poll_timeout(), Some(last + REFUSAL_SHOWN_FOR));
+        core.handle_timeout(last + REFUSAL_SHOWN_FOR);
+        assert_eq!(core.indication(), &Indication::OnAir);
+    }
+
+    #[test]
+    fn a_congested_path_pauses_the_video_sound_only_on_the_leds_no_stall_then_resumes() {
+        use crate::circuit_breaker::Trip;
+        use crate::send_control::{ReportBlock, SendObservation};
+        let t0 = Instant::now();
+        let mut core = BoxCore::new(
+            CoreSettings::new(SessionMode::Always, Duration::from_secs(60)),
+            t0,
+        );
+        core.set_video_limits(Some((300, 1500)));
+        // The first output asks for the pipeline: the session's sending
+        // decisions start with it.
+        assert!(drain(&mut core).contains(&Output::Stream(StreamAction::Start)));
+        assert_eq!(core.send_status(t0).map(|s| s.target_kbps), Some(1500));
+        core.handle_input(Input::StreamStarted, t0);
+        let (mut video, mut audio, mut bytes) = (0u64, 0u64, 0u64);
+        let mut seq = 100u32;
+        let mut tick = |core: &mut BoxCore, at: u64, loss: f64, video_flows: bool| {
+            let now = t0 + Duration::from_secs(at);
+            if video_flows {
+                video += 100;
+                bytes += 100 * 1200;
+            }
+            audio += 50;
+            seq += 50;
+            let report = at.is_multiple_of(5).then_some(ReportBlock {
+                highest_seq: seq,
+                lsr: at as u32,
+                dlsr: 1,
+                fraction_lost: loss,
+                rtt_ms: Some(100.0),
+            });
+            core.handle_input(Input::PacketsSent { video, audio }, now);
+            core.handle_input(
+                Input::SendTick(SendObservation {
+                    video_report: report,
+                    audio_report: report,
+                    video_bytes_sent: bytes,
+                    video_packets_sent: video,
+                    video_packets_handed: video,
+                }),
+                now,
+            );
+            core.handle_timeout(now);
+            drain(core)
+        };
+        let mut stopped_at = None;
+        for at in 1..=40 {
+            let flows = stopped_at.is_none();
+            let out = tick(&mut core, at, 0.4, flows);
+            if out.contains(&Output::Send(SendAction::VideoStopped(Trip::Congestion))) {
+                stopped_at = Some(at);
+            }
+            assert!(
+                !out.contains(&Output::Stream(StreamAction::Stop)),
+                "a paused video is not a stall (at {at} s)"
+            );
+        }
+        assert!(stopped_at.is_some_and(|t| t <= 20), "{stopped_at:?}");
+        assert_eq!(core.indication().name(), "sound_only");
+        assert_eq!(core.leds().call, LedPattern::On);
+        assert_eq!(core.leds().status, LedPattern::BlinkSlow);
+        assert_eq!(core.stream_state(), StreamState::Streaming);
+        // The path clears: video back, a keyframe, the LEDs on air again.
+        let mut resumed = false;
+        for at in 41..=60 {
+            let out = tick(&mut core, at, 0.0, resumed);
+            resumed |= out.contains(&Output::Send(SendAction::VideoResumed));
+        }
+        assert!(resumed);
+        assert_eq!(core.indication().name(), "on_air");
+        assert_eq!(core.leds().status, LedPattern::Heartbeat);
+        assert_eq!(core.send_status(t0).map(|s| s.breaker_trips), Some(1));
+        // A new pipeline starts its decisions afresh; none without one.
+        core.handle_input(Input::RebuildStream, t0 + Duration::from_secs(61));
+        let out = drain(&mut core);
+        assert!(out.contains(&Output::Stream(StreamAction::Stop)));
+        assert!(out.contains(&Output::Stream(StreamAction::Start)));
+        assert_eq!(core.send_status(t0).map(|s| s.breaker_trips), Some(0));
+        core.set_session(
+            SessionMode::OnCall,
+            Duration::from_secs(60),
+            t0 + Duration::from_secs(62),
+        );
+        assert!(drain(&mut core).contains(&Output::Stream(StreamAction::Stop)));
+        assert_eq!(core.send_status(t0), None);
     }
 
     #[test]

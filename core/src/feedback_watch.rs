@@ -3,10 +3,12 @@
 //! the hub) or to one that does not (a stock ffmpeg recorder).
 //!
 //! rtpbin keeps the hub's last report block forever, so "a report exists"
-//! is not enough: a report is new when its extended highest sequence number
-//! moved (the hub saw more of the stream). The daemon feeds
-//! [`FeedbackWatch::observe`] with that number (or `None` while there is no
-//! report) and the current time; no clock, no IO.
+//! is not enough: a report is new when its fingerprint changed (its
+//! extended highest sequence number, and the last-sender-report fields,
+//! which move with every report even when no media arrives;
+//! [`crate::send_control::ReportBlock::fingerprint`]). The daemon feeds
+//! [`FeedbackWatch::observe`] with it (or `None` while there is no report)
+//! and the current time; no clock, no IO.
 
 use std::time::{Duration, Instant};
 
@@ -19,8 +21,8 @@ pub const REPORTS_STALE_AFTER: Duration = Duration::from_secs(10);
 /// Watches the hub's receiver reports.
 #[derive(Debug, Clone, Default)]
 pub struct FeedbackWatch {
-    /// The last report's highest sequence number and when it changed.
-    last: Option<(u32, Instant)>,
+    /// The last report's fingerprint and when it changed.
+    last: Option<(u64, Instant)>,
 }
 
 impl FeedbackWatch {
@@ -29,10 +31,10 @@ impl FeedbackWatch {
         Self::default()
     }
 
-    /// The latest report's extended highest sequence number (`None` while
-    /// the hub has sent none), at `now`: whether reports come.
-    pub fn observe(&mut self, highest_seq: Option<u32>, now: Instant) -> FeedbackStatus {
-        if let Some(seq) = highest_seq {
+    /// The latest report's fingerprint (`None` while the hub has sent
+    /// none), at `now`: whether reports come.
+    pub fn observe(&mut self, fingerprint: Option<u64>, now: Instant) -> FeedbackStatus {
+        if let Some(seq) = fingerprint {
             match self.last {
                 Some((last, _)) if last == seq => {}
                 _ => self.last = Some((seq, now)),
@@ -41,10 +43,9 @@ impl FeedbackWatch {
         self.status(now)
     }
 
-    /// Whether a report with this highest sequence number is one not seen
-    /// before.
-    pub fn is_new(&self, highest_seq: u32) -> bool {
-        self.last.is_none_or(|(last, _)| last != highest_seq)
+    /// Whether a report with this fingerprint is one not seen before.
+    pub fn is_new(&self, fingerprint: u64) -> bool {
+        self.last.is_none_or(|(last, _)| last != fingerprint)
     }
 
     /// Whether reports come, as of the last observation.
@@ -60,6 +61,11 @@ impl FeedbackWatch {
     /// A new session's pipeline: its reports start afresh.
     pub fn reset(&mut self) {
         self.last = None;
+    }
+
+    /// When the last new report came.
+    pub fn last_report_at(&self) -> Option<Instant> {
+        self.last.map(|(_, at)| at)
     }
 }
 
@@ -85,7 +91,7 @@ mod tests {
         let mut w = FeedbackWatch::new();
         // A report every 5 s, each about more of the stream.
         for s in 0..60u64 {
-            let seq = (s / 5) as u32 * 150 + 1000;
+            let seq = (s / 5) * 150 + 1000;
             let status = w.observe(Some(seq), t0 + Duration::from_secs(s));
             assert_eq!(status, FeedbackStatus::ReceiverReports, "at {s} s");
         }

@@ -6,6 +6,7 @@
 //! [`crate::screen`] its card on the screen.
 
 use crate::call::CallState;
+use crate::circuit_breaker::Trip;
 use crate::led::{LedPattern, LedStates};
 use crate::supervisor::StreamState;
 
@@ -22,6 +23,12 @@ pub enum Indication {
     Connecting,
     /// Packets are leaving the box: the room is on air.
     OnAir,
+    /// On air with sound only: the circuit breaker stopped the video
+    /// because the network cannot carry it; the reason says what it saw.
+    SoundOnly {
+        /// Which breaker stopped it ([`Trip::reason`] says why in words).
+        trip: Trip,
+    },
     /// The stream failed and is retried; the reason names what failed.
     NoConnection {
         /// What failed, as the stream supervisor said.
@@ -38,6 +45,7 @@ impl Indication {
             Indication::Calling => "calling",
             Indication::Connecting => "connecting",
             Indication::OnAir => "on_air",
+            Indication::SoundOnly { .. } => "sound_only",
             Indication::NoConnection { .. } => "no_connection",
         }
     }
@@ -51,6 +59,9 @@ impl Indication {
                 (LedPattern::Heartbeat, LedPattern::BlinkSlow)
             }
             Indication::OnAir => (LedPattern::Heartbeat, LedPattern::On),
+            // Still in session (the call LED stays lit), the status LED
+            // warns: not the fast blink of a box that sends nothing.
+            Indication::SoundOnly { .. } => (LedPattern::BlinkSlow, LedPattern::On),
             Indication::NoConnection { .. } => (LedPattern::BlinkFast, LedPattern::BlinkFast),
         };
         LedStates { status, call }
@@ -66,6 +77,11 @@ pub struct IndicationInputs<'a> {
     pub stream: &'a StreamState,
     /// Whether central IT asked the box to identify itself.
     pub identify: bool,
+    /// `Some` while the circuit breaker keeps the video off.
+    pub video_stopped: Option<Trip>,
+    /// `Some` while the network refuses the box's packets (no route to the
+    /// hub): the pipeline runs on, but nothing reaches the hub.
+    pub send_refused: Option<&'a str>,
 }
 
 /// The single mapping from box state to indication. The stream decides
@@ -76,7 +92,13 @@ pub fn indication_for(inputs: IndicationInputs<'_>) -> Indication {
         return Indication::Identify;
     }
     match (inputs.stream, inputs.call) {
-        (StreamState::Streaming, _) => Indication::OnAir,
+        (StreamState::Streaming, _) => match (inputs.send_refused, inputs.video_stopped) {
+            (Some(reason), _) => Indication::NoConnection {
+                reason: reason.to_owned(),
+            },
+            (None, Some(trip)) => Indication::SoundOnly { trip },
+            (None, None) => Indication::OnAir,
+        },
         (StreamState::Error { reason, .. }, _) => Indication::NoConnection {
             reason: reason.clone(),
         },
@@ -96,6 +118,8 @@ mod tests {
             call: &call,
             stream: &stream,
             identify: false,
+            video_stopped: None,
+            send_refused: None,
         })
     }
 
@@ -134,11 +158,61 @@ mod tests {
     }
 
     #[test]
+    fn a_stopped_video_is_sound_only_with_its_reason_on_a_steady_call_led() {
+        let got = indication_for(IndicationInputs {
+            call: &CallState::Idle,
+            stream: &StreamState::Streaming,
+            identify: false,
+            video_stopped: Some(Trip::Congestion),
+            send_refused: None,
+        });
+        assert_eq!(
+            got,
+            Indication::SoundOnly {
+                trip: Trip::Congestion
+            }
+        );
+        assert_eq!(got.name(), "sound_only");
+        let leds = got.leds();
+        assert_eq!(leds.call, LedPattern::On);
+        assert_eq!(leds.status, LedPattern::BlinkSlow);
+        assert_ne!(leds, Indication::OnAir.leds());
+        // A stream that is not streaming says so, whatever the breaker.
+        let starting = indication_for(IndicationInputs {
+            call: &CallState::Idle,
+            stream: &StreamState::Starting,
+            identify: false,
+            video_stopped: Some(Trip::Congestion),
+            send_refused: None,
+        });
+        assert_eq!(starting, Indication::Connecting);
+    }
+
+    #[test]
+    fn a_network_that_refuses_the_packets_is_no_connection_with_its_reason() {
+        let got = indication_for(IndicationInputs {
+            call: &CallState::Idle,
+            stream: &StreamState::Streaming,
+            identify: false,
+            video_stopped: Some(Trip::Congestion),
+            send_refused: Some("video-rtp-sink: Network is unreachable"),
+        });
+        assert_eq!(
+            got,
+            Indication::NoConnection {
+                reason: "video-rtp-sink: Network is unreachable".into()
+            }
+        );
+    }
+
+    #[test]
     fn identify_overrides_everything() {
         let got = indication_for(IndicationInputs {
             call: &CallState::Idle,
             stream: &StreamState::Streaming,
             identify: true,
+            video_stopped: None,
+            send_refused: None,
         });
         assert_eq!(got, Indication::Identify);
         assert_eq!(got.name(), "identify");

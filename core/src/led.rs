@@ -125,6 +125,8 @@ mod tests {
             call: &call,
             stream: &stream,
             identify: false,
+            video_stopped: None,
+            send_refused: None,
         })
     }
 
@@ -200,6 +202,8 @@ mod tests {
             call: &CallState::Idle,
             stream: &StreamState::Streaming,
             identify: true,
+            video_stopped: None,
+            send_refused: None,
         });
         assert_eq!(got.status, LedPattern::Identify);
         assert_eq!(got.call, LedPattern::Identify);

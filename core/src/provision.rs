@@ -273,6 +273,33 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
     }
 
     #[test]
+    fn a_change_of_hub_feedback_restarts_the_pipeline() {
+        // rtpbin's profile, the retransmission sender and the SDP change
+        // with it: nothing of that can change under a running pipeline.
+        let cur = current();
+        let mut avpf = config(2000, "10.0.0.1");
+        avpf["hub"]["feedback"] = serde_json::json!("avpf");
+        let next = match evaluate(&push(1, avpf), &ctx(&cur, 0)) {
+            Decision::Apply {
+                change, settings, ..
+            } => {
+                assert_eq!(change, Change::Restart);
+                settings
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            next.hub.as_ref().map(|h| h.feedback),
+            Some(crate::config::HubFeedback::Avpf)
+        );
+        assert_eq!(classify(&next, &cur), Change::Restart);
+        let mut bad = config(2000, "10.0.0.1");
+        bad["hub"]["feedback"] = serde_json::json!("always");
+        assert!(reason(evaluate(&push(2, bad), &ctx(&cur, 0)))
+            .contains("config.hub.feedback: must be \"none\" or \"avpf\", got \"always\""),);
+    }
+
+    #[test]
     fn the_applied_push_sent_again_is_confirmed_not_applied_twice() {
         let cur = parse_pushed_settings(&config(900, "10.0.0.1")).unwrap();
         assert_eq!(

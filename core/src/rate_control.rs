@@ -101,8 +101,25 @@ impl RateControl {
         self.target_kbps.round() as u32
     }
 
+    /// Starts again from the floor (the video resumes after the circuit
+    /// breaker: the path just proved it carries little), forgetting the
+    /// round trip seen before.
+    pub fn restart_from_floor(&mut self) {
+        self.target_kbps = f64::from(self.floor_kbps);
+        self.lowest_rtt_ms = None;
+    }
+
+    /// The floor and the ceiling.
+    pub fn limits(&self) -> (u32, u32) {
+        (self.floor_kbps, self.ceiling_kbps)
+    }
+
     /// New limits (a pushed config): the target stays within them.
+    /// A target at the old ceiling follows the new one.
     pub fn set_limits(&mut self, floor_kbps: u32, ceiling_kbps: u32) {
+        if self.target_kbps() == self.ceiling_kbps {
+            self.target_kbps = f64::from(ceiling_kbps);
+        }
         self.floor_kbps = floor_kbps.min(ceiling_kbps);
         self.ceiling_kbps = ceiling_kbps;
         self.clamp();

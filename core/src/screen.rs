@@ -83,6 +83,8 @@ pub fn screen_for(inputs: ScreenInputs<'_>) -> ScreenView {
         Language::Vi => vi.to_owned(),
         Language::En => en.to_owned(),
     };
+    // With the video paused the card covers central's picture (central's
+    // sound still plays) and the self-view is off: the room reads why.
     let on_air = matches!(inputs.indication, Indication::OnAir);
     let (headline, detail, tone) = match inputs.indication {
         Indication::Identify => (
@@ -122,6 +124,21 @@ pub fn screen_for(inputs: ScreenInputs<'_>) -> ScreenView {
                 tone,
             )
         }
+        Indication::SoundOnly { trip } => (
+            text("Tạm dừng gửi hình ảnh", "Video paused"),
+            match inputs.language {
+                Language::Vi => format!(
+                    "Lý do: {}. Phiên vẫn tiếp tục bằng âm thanh; hình ảnh sẽ tự gửi lại khi đường truyền tốt lên",
+                    trip.reason_vi()
+                ),
+                Language::En => format!(
+                    "Reason: {}. The session goes on with sound; the video comes back by itself when the network recovers",
+                    trip.reason()
+                ),
+            },
+            // Degraded, not gone: amber, not the red of no connection.
+            CardTone::Waiting,
+        ),
         Indication::NoConnection { reason } => (
             text("Mất kết nối với Trung ương", "No connection to central"),
             format!("{}: {reason}", text("Lý do", "Reason")),
@@ -222,6 +239,9 @@ mod tests {
             Indication::Calling,
             Indication::Connecting,
             Indication::OnAir,
+            Indication::SoundOnly {
+                trip: crate::circuit_breaker::Trip::Congestion,
+            },
             Indication::NoConnection {
                 reason: "hub unreachable".into(),
             },
@@ -317,5 +337,33 @@ mod tests {
             );
             assert!(!v.central_video && !v.self_view, "{indication:?}");
         }
+    }
+
+    #[test]
+    fn a_paused_video_shows_its_card_and_reason_over_central_in_both_languages() {
+        let playing = Some(ReturnStatus::Playing {
+            video: true,
+            audio: true,
+        });
+        let paused = Indication::SoundOnly {
+            trip: crate::circuit_breaker::Trip::Congestion,
+        };
+        let en = view(&paused, playing, Language::En);
+        assert!(!en.central_video && !en.self_view, "the card covers");
+        assert_eq!(en.card.headline, "Video paused");
+        assert!(
+            en.card
+                .detail
+                .contains("the network loses too much for video"),
+            "{}",
+            en.card.detail
+        );
+        assert_eq!(en.card.tone, CardTone::Waiting);
+        let vi = view(&paused, playing, Language::Vi);
+        assert!(
+            vi.card.detail.contains("đường truyền"),
+            "{}",
+            vi.card.detail
+        );
     }
 }

@@ -7,15 +7,24 @@
 //! `a=crypto` line (RFC 4568). RTCP uses each RTP port + 1. With
 //! `srtp.receive_key` both directions are described: `a=sendrecv`, and the
 //! hub's own key as a second `a=crypto` line.
+//!
+//! With `hub.feedback = "avpf"` the video is offered as `RTP/SAVPF`
+//! (RFC 5124): `a=rtcp-fb` lines for generic NACK, PLI and FIR (RFC 4585,
+//! RFC 5104), and an RFC 4588 retransmission stream of its own payload type
+//! ([`VIDEO_RTX_PAYLOAD_TYPE`], `apt` = the video's). With `"none"` the
+//! description is the plain `RTP/SAVP` one.
 
 use base64::Engine as _;
 
-use crate::config::MediaConfig;
+use crate::config::{HubFeedback, MediaConfig};
 
 /// RTP payload type of the H.264 video.
 pub const VIDEO_PAYLOAD_TYPE: u8 = 96;
 /// RTP payload type of the Opus audio.
 pub const AUDIO_PAYLOAD_TYPE: u8 = 111;
+/// RTP payload type of the video's retransmissions (RFC 4588), with
+/// `hub.feedback = "avpf"`.
+pub const VIDEO_RTX_PAYLOAD_TYPE: u8 = 97;
 
 /// The H.264 `profile-level-id` (constrained baseline) for a picture size and rate.
 pub fn profile_level_id(width: u32, height: u32, fps: u32) -> &'static str {
@@ -59,15 +68,31 @@ pub fn session_description(device_id: &str, media: &MediaConfig) -> String {
         b64(&media.srtp.key)
     ));
     let v = &media.video;
-    let video = [
-        format!("m=video {} RTP/SAVP {VIDEO_PAYLOAD_TYPE}", hub.video_port),
-        format!("a=rtpmap:{VIDEO_PAYLOAD_TYPE} H264/90000"),
+    let (video_t, rtx) = (VIDEO_PAYLOAD_TYPE, VIDEO_RTX_PAYLOAD_TYPE);
+    let mut video = match hub.feedback {
+        HubFeedback::None => vec![format!("m=video {} RTP/SAVP {video_t}", hub.video_port)],
+        HubFeedback::Avpf => vec![format!(
+            "m=video {} RTP/SAVPF {video_t} {rtx}",
+            hub.video_port
+        )],
+    };
+    video.extend([
+        format!("a=rtpmap:{video_t} H264/90000"),
         format!(
-            "a=fmtp:{VIDEO_PAYLOAD_TYPE} packetization-mode=1;profile-level-id={}",
+            "a=fmtp:{video_t} packetization-mode=1;profile-level-id={}",
             profile_level_id(v.width, v.height, v.fps)
         ),
-        format!("a=framerate:{}", v.fps),
-    ];
+    ]);
+    if hub.feedback == HubFeedback::Avpf {
+        video.extend([
+            format!("a=rtcp-fb:{video_t} nack"),
+            format!("a=rtcp-fb:{video_t} nack pli"),
+            format!("a=rtcp-fb:{video_t} ccm fir"),
+            format!("a=rtpmap:{rtx} rtx/90000"),
+            format!("a=fmtp:{rtx} apt={video_t}"),
+        ]);
+    }
+    video.push(format!("a=framerate:{}", v.fps));
     let audio = [
         format!("m=audio {} RTP/SAVP {AUDIO_PAYLOAD_TYPE}", hub.audio_port),
         format!("a=rtpmap:{AUDIO_PAYLOAD_TYPE} opus/48000/2"),
@@ -137,6 +162,67 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
         let pair = "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:HRwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgEA\n\
                     a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\n";
         assert_eq!(sdp.matches(pair).count(), 2, "{sdp}");
+    }
+
+    #[test]
+    fn without_feedback_the_description_is_the_plain_savp_one() {
+        let c = parse_toml(FILE).unwrap();
+        let sdp = session_description(&c.device_id, &c.settings.media().unwrap());
+        // Byte for byte what the box described before `hub.feedback`.
+        let want = "v=0\n\
+                    o=- 0 0 IN IP4 10.1.2.3\n\
+                    s=Bridgepoint lang-son-01\n\
+                    c=IN IP4 10.1.2.3\n\
+                    t=0 0\n\
+                    m=video 6000 RTP/SAVP 96\n\
+                    a=rtpmap:96 H264/90000\n\
+                    a=fmtp:96 packetization-mode=1;profile-level-id=42e01f\n\
+                    a=framerate:30\n\
+                    a=recvonly\n\
+                    a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\n\
+                    m=audio 6002 RTP/SAVP 111\n\
+                    a=rtpmap:111 opus/48000/2\n\
+                    a=fmtp:111 minptime=10;useinbandfec=1\n\
+                    a=recvonly\n\
+                    a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\n";
+        assert_eq!(sdp, want);
+        let explicit = parse_toml(&FILE.replace(
+            "audio_port = 6002",
+            "audio_port = 6002\nfeedback = \"none\"",
+        ))
+        .unwrap();
+        assert_eq!(
+            session_description(&explicit.device_id, &explicit.settings.media().unwrap()),
+            want
+        );
+        assert!(!sdp.contains("rtcp-fb") && !sdp.contains("SAVPF") && !sdp.contains("rtx"));
+    }
+
+    #[test]
+    fn with_avpf_the_video_offers_nack_pli_fir_and_its_retransmission_stream() {
+        let c = parse_toml(&FILE.replace(
+            "audio_port = 6002",
+            "audio_port = 6002\nfeedback = \"avpf\"",
+        ))
+        .unwrap();
+        let sdp = session_description(&c.device_id, &c.settings.media().unwrap());
+        assert_ne!(VIDEO_RTX_PAYLOAD_TYPE, VIDEO_PAYLOAD_TYPE);
+        assert_ne!(VIDEO_RTX_PAYLOAD_TYPE, AUDIO_PAYLOAD_TYPE);
+        let video = "m=video 6000 RTP/SAVPF 96 97\n\
+                     a=rtpmap:96 H264/90000\n\
+                     a=fmtp:96 packetization-mode=1;profile-level-id=42e01f\n\
+                     a=rtcp-fb:96 nack\n\
+                     a=rtcp-fb:96 nack pli\n\
+                     a=rtcp-fb:96 ccm fir\n\
+                     a=rtpmap:97 rtx/90000\n\
+                     a=fmtp:97 apt=96\n\
+                     a=framerate:30\n\
+                     a=recvonly\n";
+        assert!(sdp.contains(video), "{sdp}");
+        // The audio asks for no feedback: its section is unchanged.
+        assert!(sdp.contains("m=audio 6002 RTP/SAVP 111\n"), "{sdp}");
+        assert_eq!(sdp.matches("a=rtcp-fb:").count(), 3, "{sdp}");
+        assert_eq!(sdp.matches("a=crypto:1 ").count(), 2, "{sdp}");
     }
 
     #[test]

@@ -128,10 +128,16 @@ struct Counter {
 }
 
 impl Counter {
-    fn observe(&mut self, total: u64, now: Instant) {
-        if total != self.total {
-            self.total = total;
-            self.moved_at = now;
+    /// `None`: the count is held off on purpose (the circuit breaker
+    /// stopped the video), which is not a stall.
+    fn observe(&mut self, total: Option<u64>, now: Instant) {
+        match total {
+            Some(total) if total != self.total => {
+                self.total = total;
+                self.moved_at = now;
+            }
+            Some(_) => {}
+            None => self.moved_at = now,
         }
     }
 }
@@ -245,14 +251,16 @@ impl StreamSupervisor {
 
     /// The packets sent so far (the adapter's counters, cumulative or not:
     /// only a change counts). Outside streaming it changes nothing.
-    pub fn on_packets(&mut self, video: u64, audio: u64, now: Instant) {
+    /// `video` is `None` while the video is held off on purpose (the
+    /// circuit breaker): only the audio is watched then.
+    pub fn on_packets(&mut self, video: Option<u64>, audio: u64, now: Instant) {
         let Phase::Streaming { since, progress } = self.phase else {
             return;
         };
         let progress = match progress {
             None => Progress {
                 video: Counter {
-                    total: video,
+                    total: video.unwrap_or(0),
                     moved_at: now,
                 },
                 audio: Counter {
@@ -262,7 +270,7 @@ impl StreamSupervisor {
             },
             Some(mut p) => {
                 p.video.observe(video, now);
-                p.audio.observe(audio, now);
+                p.audio.observe(Some(audio), now);
                 p
             }
         };
@@ -480,8 +488,28 @@ mod tests {
         let mut s = StreamSupervisor::new(RestartPolicy::default());
         s.set_wanted(true, t0);
         s.on_streaming(t0);
-        s.on_packets(10, 20, t0);
+        s.on_packets(Some(10), 20, t0);
         s
+    }
+
+    #[test]
+    fn video_held_off_on_purpose_is_no_stall_but_the_audio_is_still_watched() {
+        let t0 = Instant::now();
+        let mut s = streaming(t0);
+        // The circuit breaker stopped the video: its count stays still for
+        // a minute while the audio moves.
+        for i in 1..=60 {
+            s.on_packets(None, 20 + 50 * i, t0 + secs(i));
+            assert_eq!(s.handle_timeout(t0 + secs(i)), None);
+        }
+        assert_eq!(s.state(), StreamState::Streaming);
+        // Back on, then the audio stops: a stall 5 s later.
+        for i in 61..=63 {
+            s.on_packets(Some(10 + 30 * i), 3020, t0 + secs(i));
+        }
+        assert_eq!(s.poll_timeout(), Some(t0 + secs(60) + secs(5)));
+        assert_eq!(s.handle_timeout(t0 + secs(65)), Some(StreamAction::Stop));
+        assert_eq!(s.stalls(), 1);
     }
 
     #[test]
@@ -490,10 +518,10 @@ mod tests {
         let mut s = streaming(t0);
         // The counters move for 3 s, then stop at 100 video packets.
         for i in 1..=3 {
-            s.on_packets(10 + 30 * i, 20 + 50 * i, t0 + secs(i));
+            s.on_packets(Some(10 + 30 * i), 20 + 50 * i, t0 + secs(i));
         }
         for i in 4..=7 {
-            s.on_packets(100, 20 + 50 * i, t0 + secs(i));
+            s.on_packets(Some(100), 20 + 50 * i, t0 + secs(i));
         }
         assert_eq!(
             s.poll_timeout(),
@@ -528,7 +556,7 @@ mod tests {
         for i in 1..=735u64 {
             now = t0 + ms(4900 * i);
             assert_eq!(s.handle_timeout(now), None, "at {:?}", now - t0);
-            s.on_packets(10 + i, 20 + i, now);
+            s.on_packets(Some(10 + i), 20 + i, now);
         }
         assert_eq!(s.state(), StreamState::Streaming);
         assert_eq!(s.stalls(), 0);
@@ -540,7 +568,7 @@ mod tests {
         let t0 = Instant::now();
         let mut s = streaming(t0);
         for i in 1..=5 {
-            s.on_packets(10 + 30 * i, 20, t0 + secs(i));
+            s.on_packets(Some(10 + 30 * i), 20, t0 + secs(i));
         }
         assert_eq!(s.handle_timeout(t0 + secs(5)), Some(StreamAction::Stop));
         assert!(
@@ -566,7 +594,7 @@ mod tests {
             // only the start timeout.
             assert_eq!(s.state(), StreamState::Starting);
             assert_eq!(s.poll_timeout(), Some(retry + secs(15)));
-            s.on_packets(total, 20, retry + ms(100));
+            s.on_packets(Some(total), 20, retry + ms(100));
             assert_eq!(
                 s.state(),
                 StreamState::Starting,
@@ -577,7 +605,7 @@ mod tests {
             s.on_streaming(now);
             assert_eq!(s.poll_timeout(), None, "disarmed until the first report");
             total += 1;
-            s.on_packets(total, 20, now);
+            s.on_packets(Some(total), 20, now);
         }
         match s.state() {
             StreamState::Streaming => {}
@@ -603,7 +631,7 @@ mod tests {
         let t0 = Instant::now();
         let mut s = streaming(t0);
         for i in 1..=60 {
-            s.on_packets(10 + i, 20 + i, t0 + secs(i));
+            s.on_packets(Some(10 + i), 20 + i, t0 + secs(i));
         }
         s.handle_timeout(t0 + secs(65));
         assert!(matches!(s.state(), StreamState::Error { failures: 1, .. }));

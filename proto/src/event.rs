@@ -78,6 +78,16 @@ pub enum EventKind {
         /// RAUC's words.
         error: String,
     },
+    /// The circuit breaker stopped the video: the path to the hub cannot
+    /// carry it (the sound goes on).
+    #[serde(rename = "video.paused")]
+    VideoPaused {
+        /// Which breaker: `congestion`, `media_timeout`, `rtcp_timeout`.
+        reason: String,
+    },
+    /// The path recovered: the video goes again.
+    #[serde(rename = "video.resumed")]
+    VideoResumed,
     /// The health gate decided on the booted slot.
     #[serde(rename = "update.health")]
     UpdateHealth {
@@ -103,6 +113,8 @@ impl EventKind {
             EventKind::UpdateInstalled => "update.installed",
             EventKind::UpdateFailed { .. } => "update.failed",
             EventKind::UpdateHealth { .. } => "update.health",
+            EventKind::VideoPaused { .. } => "video.paused",
+            EventKind::VideoResumed => "video.resumed",
         }
     }
 }

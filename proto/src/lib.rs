@@ -79,5 +79,5 @@ pub use report::{ConfigReported, PushState};
 pub use status::{
     CallStatus, OfflineStatus, OnlineStatus, ReturnStreamStatus, Status, StreamStatus,
 };
-pub use telemetry::{FeedbackStatus, ReceiveStats, RtcpStats, Telemetry};
+pub use telemetry::{FeedbackStatus, ReceiveStats, RtcpStats, SendStats, Telemetry};
 pub use topics::{Leaf, Topics};

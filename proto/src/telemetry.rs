@@ -45,6 +45,29 @@ impl FeedbackStatus {
     }
 }
 
+/// How the session's video is sent: what the box did about the path
+/// (`null` members never; the block is absent outside a session).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendStats {
+    /// The video: `on`, or the circuit breaker that stopped it
+    /// (`congestion`, `media_timeout`, `rtcp_timeout`).
+    pub video: String,
+    /// Circuit-breaker trips this session.
+    pub breaker_trips: u32,
+    /// Keyframes the box sent of its own accord this session (reports
+    /// back after a gap, a loss burst, the socket sending again, the video
+    /// resuming).
+    pub keyframes: u64,
+    /// The hub's keyframe requests (PLI/FIR) passed to the encoder this
+    /// session (at most one a second).
+    pub hub_keyframe_requests: u64,
+    /// Video packets retransmitted on the hub's NACKs this session
+    /// (`hub.feedback = "avpf"` only).
+    pub retransmissions: u64,
+    /// Whether the audio carries Opus in-band FEC.
+    pub audio_fec: bool,
+}
+
 /// What the hub sent back and the box played, since the session's
 /// pipeline started.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,6 +131,10 @@ pub struct Telemetry {
     /// firmware that predates it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receive: Option<ReceiveStats>,
+    /// How the video is sent while a session runs; absent outside one (and
+    /// from firmware that predates it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send: Option<SendStats>,
 }
 
 lenient_payload!(Telemetry, "telemetry");
@@ -133,6 +160,7 @@ mod tests {
             cpu_temp_c: None,
             devices: None,
             receive: None,
+            send: None,
         };
         let text = t.to_json();
         assert!(

@@ -39,16 +39,48 @@ impl Daemon {
 
     /// Like [`Daemon::start`], with extra environment variables.
     pub fn start_with_env(dir: &Path, config_text: &str, env: &[(&str, &str)]) -> Daemon {
+        let mut command = Command::new(bin("bridgepointd"));
+        command.envs(env.iter().copied());
+        Daemon::spawn(dir, config_text, command)
+    }
+
+    /// Like [`Daemon::start`], in a network namespace of its own (needs
+    /// root, as the test command has): `setup` (shell, in that namespace)
+    /// makes its links and routes before the daemon starts; see
+    /// [`Daemon::in_its_network`] to change them while it runs.
+    pub fn start_in_own_network(dir: &Path, config_text: &str, setup: &str) -> Daemon {
+        let mut command = Command::new("unshare");
+        command
+            .args(["--net", "sh", "-ec"])
+            .arg(format!("{setup}\nexec \"$0\" \"$@\""));
+        command.arg(bin("bridgepointd"));
+        Daemon::spawn(dir, config_text, command)
+    }
+
+    /// Runs `shell` in the daemon's network namespace (see
+    /// [`Daemon::start_in_own_network`]); panics if it fails.
+    pub fn in_its_network(&self, shell: &str) {
+        let status = Command::new("nsenter")
+            .arg(format!("--net=/proc/{}/ns/net", self.child.id()))
+            .args(["sh", "-ec", shell])
+            .status()
+            .expect("run nsenter");
+        assert!(
+            status.success(),
+            "in the daemon's network: {shell}: {status}"
+        );
+    }
+
+    fn spawn(dir: &Path, config_text: &str, mut command: Command) -> Daemon {
         let config = dir.join("box.toml");
         std::fs::write(&config, config_text).expect("write config");
         let log = dir.join("bridgepointd.log");
         let log_file = File::create(&log).expect("create log");
-        let child = Command::new(bin("bridgepointd"))
+        let child = command
             .arg("--config")
             .arg(&config)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
-            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("log"))
             .stderr(log_file)

@@ -8,6 +8,7 @@
 //! to the test executable (`target/<profile>/`); `scripts/test` builds them
 //! before running the tests.
 
+pub mod avpf_receiver;
 pub mod control;
 pub mod daemon;
 pub mod ffmpeg;

@@ -2,7 +2,8 @@
 //! a conferencing hub does (ffmpeg's SDP receiver does not report back).
 //!
 //! A real GStreamer receiver (udpsrc → srtpdec → rtpbin, with SRTCP out
-//! through srtpenc) receives the box's video session. Its reports are sent
+//! through srtpenc) receives the box's video session (and its audio, with
+//! [`RtcpReceiver::start_with_audio`]). Its reports are sent
 //! to a relay socket on the hub's RTCP port, which passes the box's sender
 //! reports in and the receiver's reports back out to the address the box
 //! sent from — the box's symmetric RTCP socket.
@@ -18,13 +19,15 @@ pub struct RtcpReceiver {
     pipeline: gst::Pipeline,
 }
 
-fn make(factory: &str) -> gst::Element {
+/// A GStreamer element, or a panic naming the missing factory.
+pub fn make(factory: &str) -> gst::Element {
     gst::ElementFactory::make(factory)
         .build()
         .unwrap_or_else(|_| panic!("GStreamer element {factory} missing"))
 }
 
-fn key_caps(key: &[u8]) -> gst::Caps {
+/// The SRTP caps of AES_CM_128_HMAC_SHA1_80 under `key`.
+pub fn key_caps(key: &[u8]) -> gst::Caps {
     gst::Caps::builder("application/x-srtp")
         .field("srtp-key", gst::Buffer::from_slice(key.to_vec()))
         .field("srtp-cipher", "aes-128-icm")
@@ -38,65 +41,35 @@ impl RtcpReceiver {
     /// Receives the box's video on `video_port` (RTCP on `video_port + 1`)
     /// with the AES_CM_128_HMAC_SHA1_80 `key`.
     pub fn start(video_port: u16, key: &[u8]) -> RtcpReceiver {
-        gst::init().expect("GStreamer init");
-        // The relay owns the hub's RTCP port.
-        let relay =
-            UdpSocket::bind(("127.0.0.1", video_port + 1)).expect("bind the hub's RTCP port");
-        let inner = UdpSocket::bind("127.0.0.1:0").expect("bind the receiver's RTCP port");
-        let inner_port = inner.local_addr().expect("addr").port();
-        drop(inner);
-        // The receiver sends its reports from a known port, so the relay
-        // tells them from the box's packets whatever arrives first.
-        let out = UdpSocket::bind("127.0.0.1:0").expect("bind the receiver's RTCP send port");
-        let out_port = out.local_addr().expect("addr").port();
-        drop(out);
+        Self::start_sessions(video_port, None, key)
+    }
 
+    /// Receives the box's video and audio (each with RTCP on the next
+    /// port), reporting on both, as a conferencing hub does.
+    pub fn start_with_audio(video_port: u16, audio_port: u16, key: &[u8]) -> RtcpReceiver {
+        Self::start_sessions(video_port, Some(audio_port), key)
+    }
+
+    fn start_sessions(video_port: u16, audio_port: Option<u16>, key: &[u8]) -> RtcpReceiver {
+        gst::init().expect("GStreamer init");
         let pipeline = gst::Pipeline::new();
         let rtpbin = make("rtpbin");
-        let rtp_src = make("udpsrc");
-        rtp_src.set_property("port", i32::from(video_port));
-        rtp_src.set_property(
-            "caps",
-            gst::Caps::builder("application/x-srtp")
-                .field("media", "video")
-                .field("clock-rate", 90000i32)
-                .field("encoding-name", "H264")
-                .field("payload", 96i32)
-                .build(),
-        );
-        let rtp_dec = make("srtpdec");
-        let rtcp_src = make("udpsrc");
-        rtcp_src.set_property("port", i32::from(inner_port));
-        rtcp_src.set_property("caps", gst::Caps::builder("application/x-srtcp").build());
-        let rtcp_dec = make("srtpdec");
-        for dec in [&rtp_dec, &rtcp_dec] {
-            let caps = key_caps(key);
-            dec.connect("request-key", false, move |_| Some(caps.to_value()));
-        }
-        let rtcp_enc = make("srtpenc");
-        rtcp_enc.set_property("key", gst::Buffer::from_slice(key.to_vec()));
-        let rtcp_out = make("udpsink");
-        rtcp_out.set_property("host", "127.0.0.1");
-        rtcp_out.set_property("port", i32::from(video_port + 1));
-        rtcp_out.set_property("bind-address", "127.0.0.1");
-        rtcp_out.set_property("bind-port", i32::from(out_port));
-        rtcp_out.set_property("sync", false);
-        rtcp_out.set_property("async", false);
-        pipeline
-            .add_many([
-                &rtpbin, &rtp_src, &rtp_dec, &rtcp_src, &rtcp_dec, &rtcp_enc, &rtcp_out,
-            ])
-            .expect("add");
-        for (src, src_pad, sink, sink_pad) in [
-            (&rtp_src, "src", &rtp_dec, "rtp_sink"),
-            (&rtp_dec, "rtp_src", &rtpbin, "recv_rtp_sink_0"),
-            (&rtcp_src, "src", &rtcp_dec, "rtcp_sink"),
-            (&rtcp_dec, "rtcp_src", &rtpbin, "recv_rtcp_sink_0"),
-            (&rtpbin, "send_rtcp_src_0", &rtcp_enc, "rtcp_sink_0"),
-            (&rtcp_enc, "rtcp_src_0", &rtcp_out, "sink"),
-        ] {
-            src.link_pads(Some(src_pad), sink, Some(sink_pad))
-                .unwrap_or_else(|e| panic!("link {src_pad} to {sink_pad}: {e}"));
+        pipeline.add(&rtpbin).expect("add rtpbin");
+        let video_caps = gst::Caps::builder("application/x-srtp")
+            .field("media", "video")
+            .field("clock-rate", 90000i32)
+            .field("encoding-name", "H264")
+            .field("payload", 96i32)
+            .build();
+        add_session(&pipeline, &rtpbin, 0, video_port, video_caps, key);
+        if let Some(port) = audio_port {
+            let audio_caps = gst::Caps::builder("application/x-srtp")
+                .field("media", "audio")
+                .field("clock-rate", 48000i32)
+                .field("encoding-name", "OPUS")
+                .field("payload", 111i32)
+                .build();
+            add_session(&pipeline, &rtpbin, 1, port, audio_caps, key);
         }
         let bin = pipeline.clone();
         rtpbin.connect_pad_added(move |_, pad| {
@@ -111,29 +84,98 @@ impl RtcpReceiver {
         pipeline
             .set_state(gst::State::Playing)
             .expect("receiver pipeline starts");
-
-        // The relay: the receiver's reports (from its known port) go to the
-        // box's address, learnt from the box's own packets; the box's go in.
-        let box_addr: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 2048];
-            let receiver_in: SocketAddr = ([127, 0, 0, 1], inner_port).into();
-            let receiver_out: SocketAddr = ([127, 0, 0, 1], out_port).into();
-            while let Ok((n, from)) = relay.recv_from(&mut buf) {
-                let mut known = box_addr.lock().expect("lock");
-                if from == receiver_out {
-                    // A report before the box has spoken has nowhere to go yet.
-                    if let Some(the_box) = *known {
-                        let _ = relay.send_to(&buf[..n], the_box);
-                    }
-                } else {
-                    *known = Some(from);
-                    let _ = relay.send_to(&buf[..n], receiver_in);
-                }
-            }
-        });
         RtcpReceiver { pipeline }
     }
+}
+
+/// One RTP session of a hub-side receiver on the hub's `port` (RTCP on the
+/// next): udpsrc → srtpdec → `rtpbin` (already in `pipeline`) session
+/// `index`, and its RTCP back out through srtpenc and a relay socket that
+/// sends it to where the box's RTCP came from. Returns the RTP source, for
+/// probes on what arrives.
+pub fn add_session(
+    pipeline: &gst::Pipeline,
+    rtpbin: &gst::Element,
+    index: u32,
+    port: u16,
+    caps: gst::Caps,
+    key: &[u8],
+) -> gst::Element {
+    // The relay owns the hub's RTCP port.
+    let relay = UdpSocket::bind(("127.0.0.1", port + 1)).expect("bind the hub's RTCP port");
+    let inner = UdpSocket::bind("127.0.0.1:0").expect("bind the receiver's RTCP port");
+    let inner_port = inner.local_addr().expect("addr").port();
+    drop(inner);
+    // The receiver sends its reports from a known port, so the relay
+    // tells them from the box's packets whatever arrives first.
+    let out = UdpSocket::bind("127.0.0.1:0").expect("bind the receiver's RTCP send port");
+    let out_port = out.local_addr().expect("addr").port();
+    drop(out);
+
+    let rtp_src = make("udpsrc");
+    rtp_src.set_property("port", i32::from(port));
+    rtp_src.set_property("caps", caps);
+    let rtp_dec = make("srtpdec");
+    let rtcp_src = make("udpsrc");
+    rtcp_src.set_property("port", i32::from(inner_port));
+    rtcp_src.set_property("caps", gst::Caps::builder("application/x-srtcp").build());
+    let rtcp_dec = make("srtpdec");
+    for dec in [&rtp_dec, &rtcp_dec] {
+        let caps = key_caps(key);
+        dec.connect("request-key", false, move |_| Some(caps.to_value()));
+    }
+    let rtcp_enc = make("srtpenc");
+    rtcp_enc.set_property("key", gst::Buffer::from_slice(key.to_vec()));
+    let rtcp_out = make("udpsink");
+    rtcp_out.set_property("host", "127.0.0.1");
+    rtcp_out.set_property("port", i32::from(port + 1));
+    rtcp_out.set_property("bind-address", "127.0.0.1");
+    rtcp_out.set_property("bind-port", i32::from(out_port));
+    rtcp_out.set_property("sync", false);
+    rtcp_out.set_property("async", false);
+    pipeline
+        .add_many([
+            &rtp_src, &rtp_dec, &rtcp_src, &rtcp_dec, &rtcp_enc, &rtcp_out,
+        ])
+        .expect("add");
+    let (rtp_in, rtcp_in, rtcp_send) = (
+        format!("recv_rtp_sink_{index}"),
+        format!("recv_rtcp_sink_{index}"),
+        format!("send_rtcp_src_{index}"),
+    );
+    for (src, src_pad, sink, sink_pad) in [
+        (&rtp_src, "src", &rtp_dec, "rtp_sink"),
+        (&rtp_dec, "rtp_src", rtpbin, rtp_in.as_str()),
+        (&rtcp_src, "src", &rtcp_dec, "rtcp_sink"),
+        (&rtcp_dec, "rtcp_src", rtpbin, rtcp_in.as_str()),
+        (rtpbin, rtcp_send.as_str(), &rtcp_enc, "rtcp_sink_0"),
+        (&rtcp_enc, "rtcp_src_0", &rtcp_out, "sink"),
+    ] {
+        src.link_pads(Some(src_pad), sink, Some(sink_pad))
+            .unwrap_or_else(|e| panic!("link {src_pad} to {sink_pad}: {e}"));
+    }
+
+    // The relay: the receiver's reports (from its known port) go to the
+    // box's address, learnt from the box's own packets; the box's go in.
+    let box_addr: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        let receiver_in: SocketAddr = ([127, 0, 0, 1], inner_port).into();
+        let receiver_out: SocketAddr = ([127, 0, 0, 1], out_port).into();
+        while let Ok((n, from)) = relay.recv_from(&mut buf) {
+            let mut known = box_addr.lock().expect("lock");
+            if from == receiver_out {
+                // A report before the box has spoken has nowhere to go yet.
+                if let Some(the_box) = *known {
+                    let _ = relay.send_to(&buf[..n], the_box);
+                }
+            } else {
+                *known = Some(from);
+                let _ = relay.send_to(&buf[..n], receiver_in);
+            }
+        }
+    });
+    rtp_src
 }
 
 impl Drop for RtcpReceiver {

@@ -258,6 +258,31 @@ pub struct HubConfig {
     pub local_video_port: Option<u16>,
     /// The box's own audio RTP port, as `local_video_port`.
     pub local_audio_port: Option<u16>,
+    /// What the hub's receiver may ask of the box's video (`hub.feedback`).
+    pub feedback: HubFeedback,
+}
+
+/// Whether the box offers the hub's receiver RTCP feedback on its video
+/// (`[hub] feedback`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HubFeedback {
+    /// Plain `RTP/SAVP` (the default): a recorder such as ffmpeg, which
+    /// sends no RTCP.
+    None,
+    /// `RTP/SAVPF` (RFC 5124): the box retransmits what a NACK names
+    /// (RFC 4588, its own payload type) and answers PLI/FIR with a
+    /// keyframe, at most one a second.
+    Avpf,
+}
+
+impl HubFeedback {
+    /// The value as written in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            HubFeedback::None => "none",
+            HubFeedback::Avpf => "avpf",
+        }
+    }
 }
 
 /// SRTP suite and master keys, one per direction.

@@ -60,6 +60,7 @@ const HUB_KEYS: &[&str] = &[
     "audio_port",
     "local_video_port",
     "local_audio_port",
+    "feedback",
 ];
 const SRTP_KEYS: &[&str] = &["suite", "key", "receive_key"];
 const RETURN_KEYS: &[&str] = &["latency_ms"];
@@ -419,6 +420,19 @@ fn parse_hub(r: &mut Reader, s: &Section<'_>) -> Option<HubConfig> {
             None
         }
     });
+    let feedback = r
+        .string(s, "feedback", Some(HubFeedback::None.name()))
+        .and_then(|v| match v.as_str() {
+            "none" => Some(HubFeedback::None),
+            "avpf" => Some(HubFeedback::Avpf),
+            other => {
+                r.error(
+                    s.path("feedback"),
+                    format!("must be \"none\" or \"avpf\", got {other:?}"),
+                );
+                None
+            }
+        });
     // RTCP goes to port + 1, so the highest usable RTP port is 65534.
     let video_port = r
         .integer(s, "video_port", Some(5004), 1, 65534)
@@ -458,6 +472,7 @@ fn parse_hub(r: &mut Reader, s: &Section<'_>) -> Option<HubConfig> {
         audio_port: audio_port?,
         local_video_port: local_video_port?,
         local_audio_port: local_audio_port?,
+        feedback: feedback?,
     })
 }
 
@@ -1064,6 +1079,54 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
             "{debug}"
         );
         assert!(!debug.contains(RECEIVE_KEY), "{debug}");
+    }
+
+    #[test]
+    fn hub_feedback_is_none_by_default_and_avpf_when_asked() {
+        let media = parse_toml(GOOD).unwrap().settings.media().unwrap();
+        assert_eq!(media.hub.feedback, HubFeedback::None);
+        let text = with(
+            "audio_port = 5006",
+            "audio_port = 5006\nfeedback = \"avpf\"",
+        );
+        let media = parse_toml(&text).unwrap().settings.media().unwrap();
+        assert_eq!(media.hub.feedback, HubFeedback::Avpf);
+    }
+
+    #[test]
+    fn a_bad_hub_feedback_is_named_with_the_allowed_values() {
+        for (value, want) in [
+            (
+                "\"AVPF\"",
+                "hub.feedback: must be \"none\" or \"avpf\", got \"AVPF\"",
+            ),
+            (
+                "\"nack\"",
+                "hub.feedback: must be \"none\" or \"avpf\", got \"nack\"",
+            ),
+            (
+                "\"\"",
+                "hub.feedback: must be \"none\" or \"avpf\", got \"\"",
+            ),
+            ("true", "hub.feedback: expected a string, got a boolean"),
+        ] {
+            let text = with(
+                "audio_port = 5006",
+                &format!("audio_port = 5006\nfeedback = {value}"),
+            );
+            assert_eq!(errors_of(&text), vec![want.to_owned()], "{value}");
+        }
+        // Reported together with the hub's other errors.
+        let text = with("audio_port = 5006", "audio_port = 5005\nfeedback = \"rtx\"");
+        let errs = errors_of(&text);
+        assert!(
+            errs.iter().any(|e| e.starts_with("hub.feedback:")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter().any(|e| e.starts_with("hub.audio_port:")),
+            "{errs:?}"
+        );
     }
 
     #[test]

@@ -17,20 +17,17 @@ use bridgepoint_core::call::{CallEvent, CallState, EndReason};
 use bridgepoint_core::command_gate::CommandVerdict;
 use bridgepoint_core::config::Config;
 use bridgepoint_core::controller::{BoxCore, CoreSettings, Input, Output};
-use bridgepoint_core::feedback_watch::FeedbackWatch;
 use bridgepoint_core::health::HealthInputs;
 use bridgepoint_core::provision::Change;
-use bridgepoint_core::rate_control::{
-    audio_protection_for, AudioProtection, RateControl, ReceiverReport,
-};
 use bridgepoint_core::return_watch::{ReturnCounters, ReturnStatus, ReturnWatch};
 use bridgepoint_core::screen::{screen_for, ScreenInputs, ScreenView};
+use bridgepoint_core::send_control::{ReportBlock, SendAction, SendObservation, TargetReason};
 use bridgepoint_core::supervisor::{StreamAction, StreamState};
 use bridgepoint_core::wall_clock;
 use bridgepoint_proto::validate::DEFAULT_IDENTIFY_SECONDS;
 use bridgepoint_proto::{
-    CallStatus, Command, CommandRequest, CommandResult, EventKind, OnlineStatus, ReceiveStats,
-    ReturnStreamStatus, Status, StreamStatus,
+    CallStatus, Command, CommandRequest, CommandResult, EventKind, FeedbackStatus, OnlineStatus,
+    ReceiveStats, ReturnStreamStatus, Status, StreamStatus,
 };
 use bridgepoint_store::Store;
 use tokio::sync::{mpsc, watch};
@@ -43,7 +40,6 @@ use super::telemetry::{TelemetryInputs, TelemetryReporter};
 use super::trust::Trust;
 use super::updates::Updates;
 use crate::control::LinkEvent;
-use crate::media::runner::RtcpReport;
 use crate::media::screen::Screen;
 use crate::media::stats::StatsSnapshot;
 use crate::media::{plan, MediaEvent, MediaRunner};
@@ -76,18 +72,10 @@ pub struct BoxLoop {
     screen: Option<Screen>,
     /// The hub's return stream, watched while the box's pipeline runs.
     return_watch: Option<ReturnWatch>,
-    /// Whether the hub's receiver reports keep coming.
-    feedback: FeedbackWatch,
-    /// The session's video bitrate, from those reports.
-    rate: Option<RateControl>,
-    /// The session's audio protection, from the same.
-    audio_protection: AudioProtection,
-    /// Video bytes sent and when, at the last new report.
-    sent_at_report: Option<(u64, Instant)>,
-    /// What the sockets sent and the hub's latest receiver report, read
-    /// once a second.
+    /// What the sockets sent and the hub's latest receiver report on the
+    /// video, read once a second.
     sent: StatsSnapshot,
-    rtcp: Option<RtcpReport>,
+    rtcp: Option<ReportBlock>,
     /// Central's frames decoded at the last packets tick, and when.
     frames_at: (u64, Instant),
     /// Central's frames decoded per second over the last tick.
@@ -175,9 +163,15 @@ impl BoxLoop {
             ),
         }
         let screen = start_screen(&settings.display);
+        let mut core = BoxCore::new(core_settings, now);
+        core.set_video_limits(
+            provisioning
+                .media()
+                .map(|m| (m.video.min_bitrate_kbps, m.video.bitrate_kbps)),
+        );
         Ok(BoxLoop {
             device_id: config.device_id.clone(),
-            core: BoxCore::new(core_settings, now),
+            core,
             core_now: now,
             media: MediaRunner::new(provisioning.media(), parts.media_events),
             provisioning,
@@ -192,10 +186,6 @@ impl BoxLoop {
             devices_to_report: None,
             screen,
             return_watch: None,
-            feedback: FeedbackWatch::new(),
-            rate: None,
-            audio_protection: AudioProtection::default(),
-            sent_at_report: None,
             sent: StatsSnapshot::default(),
             rtcp: None,
             frames_at: (0, now),
@@ -331,8 +321,20 @@ impl BoxLoop {
         }
         self.frames_at = (frames, now);
         self.sent = self.media.stats().snapshot();
-        self.rtcp = self.media.rtcp_report();
-        self.follow_receiver_reports(now);
+        self.rtcp = self.media.report_block(0);
+        // The hub's reports and the sockets' counters: the core decides
+        // the bitrate, the audio's protection, keyframes and the breaker.
+        let (handed_video, _) = self.media.stats().handed_over();
+        self.feed(
+            Input::SendTick(SendObservation {
+                video_report: self.rtcp,
+                audio_report: self.media.report_block(1),
+                video_bytes_sent: self.sent.video_bytes,
+                video_packets_sent: self.sent.video_packets,
+                video_packets_handed: handed_video,
+            }),
+            now,
+        );
         // The return path's counters reach the board's view and the
         // screen once a second.
         self.update_view();
@@ -354,6 +356,9 @@ impl BoxLoop {
         match event {
             MediaEvent::FirstPacket { generation } if self.media.is_current(generation) => {
                 self.feed(Input::StreamStarted, now);
+            }
+            MediaEvent::SendRefused { generation, reason } if self.media.is_current(generation) => {
+                self.feed(Input::SendRefused { reason }, now);
             }
             MediaEvent::Failed { generation, error } if self.media.is_current(generation) => {
                 tracing::error!(%error, "pipeline failed");
@@ -410,9 +415,11 @@ impl BoxLoop {
                 stream: wire_stream(&self.core.stream_state()),
                 config_version: self.provisioning.applied_version(),
                 sent: self.media.stats().snapshot(),
-                rtcp: self.media.rtcp_report(),
-                feedback: self.feedback.status(Instant::now()),
+                rtcp: self.rtcp,
+                send: self.core.send_status(Instant::now()),
                 target_kbps: self.video_target_kbps(),
+                retransmissions: self.media.retransmissions(),
+                hub_keyframe_requests: self.media.hub_keyframe_requests().0,
                 stalls: self.core.stalls(),
                 devices: self.devices_to_report.take(),
                 receive: self.receive_stats(),
@@ -445,15 +452,14 @@ impl BoxLoop {
                 Change::Nothing => {}
                 Change::Live => {
                     let (v, a) = (settings.video.bitrate_kbps, settings.audio.bitrate_kbps);
+                    self.media.set_media(self.provisioning.media());
                     if (v, a) != (previous.video.bitrate_kbps, previous.audio.bitrate_kbps) {
                         self.media.set_bitrates(v, a);
                     }
                     // The new ceiling and floor bound the rate control's target.
-                    if let (Some(rate), Some((floor, ceiling))) =
-                        (self.rate.as_mut(), self.media.video_limits())
-                    {
-                        rate.set_limits(floor, ceiling);
-                        self.media.set_video_target(rate.target_kbps());
+                    self.core.set_video_limits(self.media.video_limits());
+                    if let Some(send) = self.core.send_status(now) {
+                        self.media.set_video_target(send.target_kbps);
                     }
                 }
                 Change::Restart => {
@@ -580,6 +586,7 @@ impl BoxLoop {
                     let media = self.provisioning.media();
                     let receiving = media.as_ref().is_some_and(|m| m.srtp.receive_key.is_some());
                     self.media.set_media(media);
+                    self.core.set_video_limits(self.media.video_limits());
                     let picture_delay = self
                         .screen
                         .as_ref()
@@ -592,20 +599,13 @@ impl BoxLoop {
                     }
                     self.media.set_picture_delay(picture_delay);
                     self.media.start();
-                    self.feedback.reset();
-                    self.rate = self
-                        .media
-                        .video_limits()
-                        .map(|(floor, ceiling)| RateControl::new(floor, ceiling));
-                    self.audio_protection = AudioProtection::default();
-                    self.sent_at_report = None;
                     self.return_watch = Some(ReturnWatch::new(receiving));
                 }
                 Output::Stream(StreamAction::Stop) => {
                     self.media.stop();
-                    self.rate = None;
                     self.return_watch = None;
                 }
+                Output::Send(action) => self.carry_out_send(action),
                 Output::Leds(leds) => {
                     tracing::info!(status = %leds.status, call = %leds.call, "LEDs")
                 }
@@ -724,7 +724,7 @@ impl BoxLoop {
         }
         // Read once a second (on_packets_tick), not at every event.
         let (sent, rtcp) = (self.sent, self.rtcp);
-        let feedback = self.feedback.status(now);
+        let send = self.core.send_status(now);
         let next = BoardView {
             leds: self.core.leds().clone(),
             call: self.core.call_state().name(),
@@ -733,12 +733,18 @@ impl BoxLoop {
                 video_packets: sent.video_packets,
                 audio_packets: sent.audio_packets,
                 target_kbps: self.video_target_kbps(),
-                feedback: feedback.name(),
-                loss_pct: rtcp
-                    .and_then(|r| r.fraction_lost)
-                    .map(|f| (f * 1000.0).round() / 10.0),
+                feedback: send.map_or(FeedbackStatus::None, |s| s.feedback).name(),
+                loss_pct: rtcp.map(|r| (r.fraction_lost * 1000.0).round() / 10.0),
                 rtt_ms: rtcp.and_then(|r| r.rtt_ms),
-                audio_fec: self.audio_protection.inband_fec,
+                audio_fec: send.is_some_and(|s| s.audio.inband_fec),
+                video: match send.and_then(|s| s.video_stopped) {
+                    Some(trip) => trip.name(),
+                    None => "on",
+                },
+                breaker_trips: send.map_or(0, |s| s.breaker_trips),
+                keyframes: send.map_or(0, |s| s.keyframes),
+                hub_keyframe_requests: self.media.hub_keyframe_requests().0,
+                retransmissions: self.media.retransmissions(),
             },
             return_media: ReturnView {
                 video_frames: played.video_frames,
@@ -773,73 +779,78 @@ impl BoxLoop {
     /// The video bitrate the encoder is set to: the rate control's target
     /// in a session, else the configured one.
     fn video_target_kbps(&self) -> u32 {
-        match (&self.rate, self.media.video_limits()) {
-            (Some(rate), _) => rate.target_kbps(),
+        match (
+            self.core.send_status(Instant::now()),
+            self.media.video_limits(),
+        ) {
+            (Some(send), _) => send.target_kbps,
             (None, Some((_, ceiling))) => ceiling,
             (None, None) => 0,
         }
     }
 
-    /// The hub's receiver reports, once a second: whether new ones come,
-    /// and the video bitrate each new one calls for (the core decides).
-    /// Reports that stop for 10 s (a hub that never sends any, or a path
-    /// that is gone) put the bitrate back to the configured one.
-    fn follow_receiver_reports(&mut self, now: Instant) {
-        let rtcp = self.rtcp;
-        let seq = rtcp.and_then(|r| r.highest_seq);
-        let new = seq.is_some_and(|s| self.feedback.is_new(s));
-        let status = self.feedback.observe(seq, now);
-        let Some(rate) = self.rate.as_mut() else {
-            return;
-        };
-        if status == bridgepoint_proto::FeedbackStatus::None {
-            if let Some((floor, ceiling)) = self.media.video_limits() {
-                if rate.target_kbps() != ceiling {
-                    *rate = RateControl::new(floor, ceiling);
-                    self.media.set_video_target(ceiling);
-                    tracing::info!(
-                        target_kbps = ceiling,
+    /// Carries out what the core decided about sending (from the hub's
+    /// reports and the sockets' counters), and logs why.
+    fn carry_out_send(&mut self, action: SendAction) {
+        match action {
+            SendAction::VideoTarget {
+                kbps,
+                why,
+                loss_permille,
+            } => {
+                self.media.set_video_target(kbps);
+                let loss = f64::from(loss_permille) / 1000.0;
+                match why {
+                    TargetReason::Rate(change) => tracing::info!(
+                        target_kbps = kbps,
+                        ?change,
+                        loss,
+                        rtt_ms = self.rtcp.and_then(|r| r.rtt_ms),
+                        "video bitrate set from the hub's receiver report"
+                    ),
+                    TargetReason::NoFeedback => tracing::info!(
+                        target_kbps = kbps,
                         "no receiver report for 10 s: back to the configured video bitrate"
-                    );
+                    ),
+                    TargetReason::Resumed => tracing::info!(
+                        target_kbps = kbps,
+                        "the video resumes from the lowest bitrate"
+                    ),
                 }
             }
-            return;
-        }
-        let (Some(r), true) = (rtcp, new) else {
-            return;
-        };
-        // The box's own video send rate since the previous report.
-        let sent = self.sent.video_bytes;
-        let sent_kbps = self.sent_at_report.and_then(|(bytes, at)| {
-            let secs = now.saturating_duration_since(at).as_secs_f64();
-            (secs >= 0.5).then(|| sent.saturating_sub(bytes) as f64 * 8.0 / 1000.0 / secs)
-        });
-        self.sent_at_report = Some((sent, now));
-        let report = ReceiverReport {
-            fraction_lost: r.fraction_lost.unwrap_or(0.0),
-            rtt_ms: r.rtt_ms,
-        };
-        let protection = audio_protection_for(report.fraction_lost);
-        if protection != self.audio_protection {
-            self.audio_protection = protection;
-            self.media
-                .set_audio_protection(protection.inband_fec, protection.expected_loss_pct);
-            tracing::info!(
-                inband_fec = protection.inband_fec,
-                expected_loss_pct = protection.expected_loss_pct,
-                "audio protection set from the hub's receiver report"
-            );
-        }
-        if let Some(change) = rate.on_report(report, sent_kbps) {
-            let target = rate.target_kbps();
-            self.media.set_video_target(target);
-            tracing::info!(
-                target_kbps = target,
-                ?change,
-                loss = report.fraction_lost,
-                rtt_ms = report.rtt_ms,
-                "video bitrate set from the hub's receiver report"
-            );
+            SendAction::AudioProtection(protection) => {
+                self.media
+                    .set_audio_protection(protection.inband_fec, protection.expected_loss_pct);
+                tracing::info!(
+                    inband_fec = protection.inband_fec,
+                    expected_loss_pct = protection.expected_loss_pct,
+                    "audio protection set from the hub's receiver report"
+                );
+            }
+            SendAction::Keyframe(reason) => {
+                let sent = self.media.force_keyframe();
+                tracing::info!(
+                    reason = reason.name(),
+                    sent,
+                    "keyframe of the box's own accord"
+                );
+            }
+            SendAction::VideoStopped(trip) => {
+                self.media.set_video_paused(true);
+                tracing::warn!(
+                    breaker = trip.name(),
+                    reason = trip.reason(),
+                    "circuit breaker: the video stops, the sound goes on"
+                );
+                self.emit(EventKind::VideoPaused {
+                    reason: trip.name().to_owned(),
+                });
+            }
+            SendAction::VideoResumed => {
+                self.media.set_video_paused(false);
+                tracing::info!("circuit breaker: the path recovered, the video resumes");
+                self.emit(EventKind::VideoResumed);
+            }
         }
     }
 

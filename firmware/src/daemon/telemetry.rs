@@ -4,10 +4,12 @@
 
 use std::time::{Instant, SystemTime};
 
+use bridgepoint_core::send_control::{ReportBlock, SendStatus};
 use bridgepoint_proto::time::rfc3339;
-use bridgepoint_proto::{CallStatus, RtcpStats, StreamStatus, Telemetry};
+use bridgepoint_proto::{
+    CallStatus, FeedbackStatus, RtcpStats, SendStats, StreamStatus, Telemetry,
+};
 
-use crate::media::runner::RtcpReport;
 use crate::media::stats::StatsSnapshot;
 
 /// Where Linux exposes the SoC temperature (millidegrees Celsius).
@@ -29,12 +31,16 @@ pub struct TelemetryInputs {
     pub config_version: u64,
     /// The pipeline's counters.
     pub sent: StatsSnapshot,
-    /// The hub's receiver reports, if any came.
-    pub rtcp: Option<RtcpReport>,
+    /// The hub's latest receiver report on the video, if any came.
+    pub rtcp: Option<ReportBlock>,
     /// The video bitrate the encoder is set to.
     pub target_kbps: u32,
-    /// Whether new ones keep coming (the core's feedback watch).
-    pub feedback: bridgepoint_proto::FeedbackStatus,
+    /// The session's sending as the core decides it (`None` outside one).
+    pub send: Option<SendStatus>,
+    /// Video packets retransmitted on the hub's NACKs.
+    pub retransmissions: u64,
+    /// The hub's keyframe requests passed to the encoder.
+    pub hub_keyframe_requests: u64,
     /// Stalled streams restarted since the daemon started (the core's count).
     pub stalls: u64,
     /// What the box found plugged in, for the first report only.
@@ -81,12 +87,20 @@ impl TelemetryReporter {
             stalls: inputs.stalls,
             rtcp: RtcpStats {
                 rtt_ms: inputs.rtcp.and_then(|r| r.rtt_ms),
-                fraction_lost: inputs.rtcp.and_then(|r| r.fraction_lost),
-                feedback: Some(inputs.feedback),
+                fraction_lost: inputs.rtcp.map(|r| r.fraction_lost),
+                feedback: Some(inputs.send.map_or(FeedbackStatus::None, |s| s.feedback)),
             },
             cpu_temp_c: cpu_temp_c(),
             devices: inputs.devices,
             receive: inputs.receive,
+            send: inputs.send.map(|s| SendStats {
+                video: s.video_stopped.map_or("on", |trip| trip.name()).to_owned(),
+                breaker_trips: s.breaker_trips,
+                keyframes: s.keyframes,
+                hub_keyframe_requests: inputs.hub_keyframe_requests,
+                retransmissions: inputs.retransmissions,
+                audio_fec: s.audio.inband_fec,
+            }),
         }
     }
 }

@@ -121,6 +121,7 @@ pub const ELEMENTS: &[Element] = &[
     el("rtph264pay", "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-good-rtp", Everywhere),
     el("rtpopusdepay", "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-good-rtp", Everywhere),
     el("rtpopuspay", "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-good-rtp", Everywhere),
+    el("rtprtxsend", "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-good-rtpmanager", Everywhere),
     el("srtpdec", "gstreamer1.0-plugins-bad", "gstreamer1.0-plugins-bad-srtp", Everywhere),
     el("srtpenc", "gstreamer1.0-plugins-bad", "gstreamer1.0-plugins-bad-srtp", Everywhere),
     el("tee", "libgstreamer1.0-0", "gstreamer1.0", Everywhere),

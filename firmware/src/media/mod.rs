@@ -8,15 +8,19 @@
 //! - [`pipeline`]: builds the SRTP pipeline in one function.
 //! - [`runner`]: starts/stops pipelines and reports typed events.
 //! - [`start_align`]: starts the audio at the video's first frame.
+//! - [`feedback`]: what the hub's RTCP feedback gets (retransmissions,
+//!   keyframe requests at most once a second).
 //! - [`return_path`]: the hub's media coming back, decrypted, decoded, played.
 //! - [`screen`]: the room's screen (the card, central's picture, self-view).
 //! - [`stats`]: packet and byte counters.
+//! - [`video_gate`]: stops the video when the circuit breaker says so.
 //! - [`latency`]: encoder-to-send delay probes (for the benchmark).
 //! - [`error`]: typed pipeline errors naming the element.
 
 pub mod discovery;
 pub mod elements;
 pub mod error;
+pub mod feedback;
 pub mod hub_address;
 pub mod latency;
 pub mod pipeline;
@@ -26,6 +30,7 @@ pub mod runner;
 pub mod screen;
 pub mod start_align;
 pub mod stats;
+pub mod video_gate;
 
 pub use error::PipelineError;
 pub use runner::{MediaEvent, MediaRunner};

@@ -4,7 +4,8 @@
 //! video-source → [camera: convert/scale/rate] → video-caps → [video-tee → self-view-…
 //!   → intervideosink to the screen] → video-queue → video-encoder
 //!   → video-encoded-caps → video-parse (SPS/PPS before every keyframe) → video-pay (PT 96)
-//!   → rtpbin session 0 → video-srtp → video-rtp-sink (hub:video_port)
+//!   → rtpbin session 0 [→ video-rtx (hub.feedback = "avpf": PT 97)] → video-srtp
+//!   → video-rtp-sink (hub:video_port)
 //!                                   ↳ RTCP → video-rtcp-sink (hub:video_port+1)
 //! video-rtcp-source (the same socket: the hub's receiver reports) → video-srtcp-dec → rtpbin
 //! audio-source → audio-convert → audio-resample → audio-caps → audio-queue → audio-encoder (Opus)
@@ -12,13 +13,15 @@
 //! ```
 //!
 //! The audio starts at the first video frame, to the sample
-//! ([`super::start_align`]).
+//! ([`super::start_align`]). What the hub's RTCP feedback may ask of the
+//! video (retransmissions, keyframes at most once a second) is
+//! [`super::feedback`]'s.
 //!
 //! Every element has a fixed name, so a bus error names the element at fault
 //! (`element video-source: Cannot identify device '/dev/video9'`). The builder
 //! does no supervision; [`super::runner`] runs and restarts what it builds.
 
-use bridgepoint_core::config::MediaConfig;
+use bridgepoint_core::config::{HubFeedback, MediaConfig};
 use bridgepoint_core::sdp::{AUDIO_PAYLOAD_TYPE, VIDEO_PAYLOAD_TYPE};
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -37,6 +40,8 @@ pub mod names {
     pub const VIDEO_ENCODER: &str = "video-encoder";
     /// The H.264 parser right after the encoder.
     pub const VIDEO_PARSE: &str = "video-parse";
+    /// The H.264 RTP payloader.
+    pub const VIDEO_PAY: &str = "video-pay";
     /// The UDP sink sending video RTP.
     pub const VIDEO_RTP_SINK: &str = "video-rtp-sink";
     /// The microphone or test source.
@@ -221,8 +226,16 @@ fn populate(
     // instead of the picture waiting for the hub's next periodic keyframe.
     // Regular reports keep their interval; a receiver that knows no
     // feedback (ffmpeg) ignores the packet.
-    if media.srtp.receive_key.is_some() {
+    // With `hub.feedback = "avpf"` the hub's receiver is offered the same
+    // for the box's video (the SDP says RTP/SAVPF): its NACKs are answered
+    // with retransmissions (super::feedback).
+    let avpf = media.hub.feedback == HubFeedback::Avpf;
+    if media.srtp.receive_key.is_some() || avpf {
         set_nick(&rtpbin, "rtp-profile", "savpf")?;
+    }
+    if avpf {
+        // Before the video session exists: rtpbin asks for it then.
+        super::feedback::attach_retransmission(&rtpbin)?;
     }
     // The hub's capture time on every packet once its sender reports
     // arrive: what the lip-sync figure is measured against (super::stats).
@@ -340,7 +353,7 @@ fn build_video(
     // Send SPS/PPS with every keyframe so a late receiver decodes within one interval.
     parse.set_property("config-interval", -1i32);
     chain.push(parse);
-    let pay = make("rtph264pay", "video-pay", "H.264 RTP payloader")?;
+    let pay = make("rtph264pay", names::VIDEO_PAY, "H.264 RTP payloader")?;
     pay.set_property("pt", u32::from(VIDEO_PAYLOAD_TYPE));
     // SPS/PPS already travel in-band from video-parse. Letting the payloader
     // insert them too sends them twice per keyframe, and receivers (ffmpeg)

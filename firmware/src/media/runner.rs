@@ -25,13 +25,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bridgepoint_core::config::MediaConfig;
+use bridgepoint_core::send_control::ReportBlock;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::feedback::KeyframeRequests;
 use super::pipeline::{self, names};
 use super::plan::{self, HARDWARE_ENCODER};
 use super::stats::{ReturnStats, SentKind, StreamStats};
+use super::video_gate::VideoGate;
 use super::PipelineError;
 
 /// What a running pipeline reports.
@@ -42,6 +45,16 @@ pub enum MediaEvent {
         /// Which pipeline.
         generation: u64,
     },
+    /// The network refuses what a sender hands its socket (no route to
+    /// the hub, the interface gone): the pipeline runs on and the packets
+    /// are lost. Reported at most once a second while it lasts.
+    SendRefused {
+        /// Which pipeline.
+        generation: u64,
+        /// The sender and the system's words (`video-rtp-sink: Network is
+        /// unreachable`).
+        reason: String,
+    },
     /// The pipeline failed (or could not be built).
     Failed {
         /// Which pipeline.
@@ -49,18 +62,6 @@ pub enum MediaEvent {
         /// What went wrong.
         error: PipelineError,
     },
-}
-
-/// What the hub's receiver reports say.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RtcpReport {
-    /// Round-trip time in milliseconds.
-    pub rtt_ms: Option<f64>,
-    /// Fraction of packets lost (0.0–1.0) since the previous report.
-    pub fraction_lost: Option<f64>,
-    /// The extended highest sequence number the report covers: it moves
-    /// with each new report (rtpbin keeps repeating the last one).
-    pub highest_seq: Option<u32>,
 }
 
 /// Starts and stops pipelines for the daemon.
@@ -78,6 +79,10 @@ pub struct MediaRunner {
     stall_video_after: Option<Duration>,
     /// The room's screen's latency, which the speaker waits (lip sync).
     picture_delay: Duration,
+    /// The running pipeline's video gate (the circuit breaker's).
+    video_gate: Arc<VideoGate>,
+    /// The running pipeline's count of the hub's keyframe requests.
+    keyframe_requests: Arc<KeyframeRequests>,
 }
 
 impl MediaRunner {
@@ -94,6 +99,8 @@ impl MediaRunner {
             return_stats: Arc::default(),
             stall_video_after: None,
             picture_delay: Duration::ZERO,
+            video_gate: Arc::default(),
+            keyframe_requests: Arc::default(),
         }
     }
 
@@ -139,6 +146,8 @@ impl MediaRunner {
         let generation = self.generation;
         self.active = Some(generation);
         let stall = self.stall_video_after.take();
+        self.video_gate = Arc::default();
+        self.keyframe_requests = Arc::default();
         match self.launch(generation, stall) {
             Ok(pipeline) => {
                 tracing::info!(generation, "pipeline started");
@@ -169,6 +178,18 @@ impl MediaRunner {
         }
         self.watch_bus(&pipeline, generation);
         self.watch_first_packet(&pipeline, generation);
+        if let Some(pay) = pipeline.by_name(names::VIDEO_PAY) {
+            super::feedback::limit_keyframe_requests(
+                &pipeline,
+                &pay,
+                self.keyframe_requests.clone(),
+            );
+            if !self.video_gate.attach(&pay) {
+                tracing::warn!(
+                    "the video payloader has no sink pad: the circuit breaker cannot stop the video"
+                );
+            }
+        }
         let port = |name: &str| {
             pipeline
                 .by_name(name)
@@ -209,6 +230,8 @@ impl MediaRunner {
         let Some(bus) = pipeline.bus() else { return };
         let events = self.events.clone();
         let weak = pipeline.downgrade();
+        let refusals = std::sync::Mutex::new(SendRefusals::default());
+        let stats = self.stats.clone();
         bus.set_sync_handler(move |_, msg| {
             match msg.view() {
                 // An element's latency changed (the hub's return chain
@@ -233,7 +256,30 @@ impl MediaRunner {
                 }
                 gst::MessageView::Warning(w) => {
                     let element = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
-                    tracing::warn!(element, warning = %w.error(), "pipeline warning");
+                    let debug = w.debug().map(|d| d.to_string()).unwrap_or_default();
+                    if let Some(reason) = send_refusal(&element, &debug) {
+                        // Posted on the sender's thread right after the
+                        // refused send: not sent, whatever its count says.
+                        match element.as_str() {
+                            names::VIDEO_RTP_SINK => stats.note_refused(SentKind::Video),
+                            names::AUDIO_RTP_SINK => stats.note_refused(SentKind::Audio),
+                            _ => {}
+                        }
+                        // One warning per packet: a few hundred a second.
+                        let mut r = refusals.lock().unwrap_or_else(|e| e.into_inner());
+                        if let Some(report) = r.note(Instant::now()) {
+                            if report.log {
+                                tracing::warn!(
+                                    %reason,
+                                    refused_since_last_log = report.suppressed,
+                                    "the network refuses the box's packets to the hub; the session goes on"
+                                );
+                            }
+                            let _ = events.send(MediaEvent::SendRefused { generation, reason });
+                        }
+                    } else {
+                        tracing::warn!(element, warning = %w.error(), "pipeline warning");
+                    }
                 }
                 _ => {}
             }
@@ -349,39 +395,43 @@ impl MediaRunner {
         }
     }
 
-    /// Round trip and loss from the hub's RTCP receiver reports on the video
-    /// session, once any have arrived.
-    pub fn rtcp_report(&self) -> Option<RtcpReport> {
+    /// The hub's latest RTCP receiver report about one of the box's
+    /// streams (`session` 0: video, 1: audio), once any has arrived. rtpbin
+    /// keeps the last one; [`ReportBlock::fingerprint`] tells a new one.
+    pub fn report_block(&self, session: u32) -> Option<ReportBlock> {
         let rtpbin = self.running.as_ref()?.by_name(names::RTPBIN)?;
-        let session =
-            rtpbin.emit_by_name::<Option<gst::glib::Object>>("get-internal-session", &[&0u32])?;
-        let sources = session.property::<gst::glib::ValueArray>("sources");
-        for source in sources.iter() {
-            let Ok(Some(source)) = source.get::<Option<gst::glib::Object>>() else {
-                continue;
-            };
+        let internal = rtpbin
+            .emit_by_name::<Option<gst::glib::Object>>("get-internal-session", &[&session])?;
+        let sources = internal.property::<gst::glib::ValueArray>("sources");
+        sources.iter().find_map(|source| {
+            let source = source.get::<Option<gst::glib::Object>>().ok()??;
             let stats = source.property::<gst::Structure>("stats");
             // The hub's reports about our stream are kept on the hub's
             // (remote) source, as its last report block.
             let remote = !stats.get::<bool>("internal").unwrap_or(true);
-            if remote && stats.get::<bool>("have-rb").unwrap_or(false) {
-                // rb-round-trip is in 1/65536 s (NTP short format).
-                let rtt = stats
-                    .get::<u32>("rb-round-trip")
-                    .ok()
-                    .map(|r| f64::from(r) * 1000.0 / 65536.0);
-                let lost = stats
-                    .get::<u32>("rb-fractionlost")
-                    .ok()
-                    .map(|f| f64::from(f) / 256.0);
-                return Some(RtcpReport {
-                    rtt_ms: rtt.map(|v| (v * 10.0).round() / 10.0),
-                    fraction_lost: lost,
-                    highest_seq: stats.get::<u32>("rb-exthighestseq").ok(),
-                });
+            if !(remote && stats.get::<bool>("have-rb").unwrap_or(false)) {
+                return None;
             }
-        }
-        None
+            let field = |name: &str| stats.get::<u32>(name).ok();
+            // rb-round-trip is in 1/65536 s (NTP short format); 0: none yet.
+            let rtt_ms = field("rb-round-trip")
+                .filter(|r| *r > 0)
+                .map(|r| (f64::from(r) * 10_000.0 / 65536.0).round() / 10.0);
+            Some(ReportBlock {
+                highest_seq: field("rb-exthighestseq")?,
+                lsr: field("rb-lsr").unwrap_or(0),
+                dlsr: field("rb-dlsr").unwrap_or(0),
+                fraction_lost: field("rb-fractionlost").map_or(0.0, |f| f64::from(f) / 256.0),
+                rtt_ms,
+            })
+        })
+    }
+
+    /// Stops (`true`) or resumes the running pipeline's video: the circuit
+    /// breaker's gate ([`VideoGate`]). After resuming nothing passes before
+    /// a keyframe, which the caller asks for.
+    pub fn set_video_paused(&self, paused: bool) {
+        self.video_gate.set_shut(paused);
     }
 
     /// Asks the encoder for a keyframe now (with SPS/PPS). False if not
@@ -430,6 +480,78 @@ impl MediaRunner {
 impl Drop for MediaRunner {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// What the hub's RTCP feedback got from the running pipeline
+/// ([`super::feedback`]).
+impl MediaRunner {
+    /// Video packets retransmitted on the hub's NACKs since the pipeline
+    /// started (`rtprtxsend`'s `num-rtx-packets`); 0 with nothing running
+    /// or with `hub.feedback = "none"`.
+    pub fn retransmissions(&self) -> u64 {
+        self.running
+            .as_ref()
+            .map_or(0, super::feedback::retransmissions)
+    }
+
+    /// The hub's keyframe requests (PLI/FIR) since the pipeline started:
+    /// (passed on to the encoder, dropped by the one-a-second limit).
+    pub fn hub_keyframe_requests(&self) -> (u64, u64) {
+        if self.running.is_none() {
+            return (0, 0);
+        }
+        let r = &self.keyframe_requests;
+        (r.passed(), r.dropped())
+    }
+}
+
+/// The refusal in a UDP sender's warning ("Error sending UDP packets",
+/// `client H:P, reason: Error sending message: Network is unreachable`),
+/// as `video-rtp-sink: Network is unreachable`; `None` for any other
+/// warning.
+pub fn send_refusal(element: &str, debug: &str) -> Option<String> {
+    if !element.ends_with("-sink") {
+        return None;
+    }
+    let (_, why) = debug.split_once("reason: ")?;
+    let why = why.trim_start_matches("Error sending message: ").trim();
+    Some(format!("{element}: {why}"))
+}
+
+/// How often refusals are passed on and logged.
+#[derive(Debug, Default)]
+struct SendRefusals {
+    last_event: Option<Instant>,
+    last_log: Option<Instant>,
+    suppressed: u64,
+}
+
+/// What to do with one refusal.
+struct RefusalReport {
+    log: bool,
+    suppressed: u64,
+}
+
+impl SendRefusals {
+    /// One refusal at `now`: passed on at most once a second, logged at
+    /// most once every 10 s with the count of those in between.
+    fn note(&mut self, now: Instant) -> Option<RefusalReport> {
+        self.suppressed += 1;
+        let due = |last: Option<Instant>, every: Duration| {
+            last.is_none_or(|at| now.saturating_duration_since(at) >= every)
+        };
+        if !due(self.last_event, Duration::from_secs(1)) {
+            return None;
+        }
+        self.last_event = Some(now);
+        let log = due(self.last_log, Duration::from_secs(10));
+        let suppressed = self.suppressed;
+        if log {
+            self.last_log = Some(now);
+            self.suppressed = 0;
+        }
+        Some(RefusalReport { log, suppressed })
     }
 }
 
@@ -541,5 +663,40 @@ mod tests {
         let once = with_force_key_frame(Some(pipeline::hardware_controls(1500, 50)));
         let twice = with_force_key_frame(Some(once.clone()));
         assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn a_sender_refused_by_the_network_is_named_and_nothing_else_is() {
+        assert_eq!(
+            send_refusal(
+                "video-rtp-sink",
+                "client 10.9.0.2:5000, reason: Error sending message: Network is unreachable"
+            )
+            .as_deref(),
+            Some("video-rtp-sink: Network is unreachable")
+        );
+        assert_eq!(send_refusal("video-encoder", "reason: x"), None);
+        assert_eq!(send_refusal("audio-rtcp-sink", "no reason here"), None);
+    }
+
+    #[test]
+    fn refusals_are_passed_on_once_a_second_and_logged_once_in_ten() {
+        let t0 = Instant::now();
+        let mut r = SendRefusals::default();
+        let mut events = 0;
+        let mut logs = Vec::new();
+        // 300 refusals a second for 25 s.
+        for i in 0..7500u64 {
+            if let Some(report) = r.note(t0 + Duration::from_micros(i * 3333)) {
+                events += 1;
+                if report.log {
+                    logs.push(report.suppressed);
+                }
+            }
+        }
+        assert_eq!(events, 25);
+        assert_eq!(logs.len(), 3, "{logs:?}");
+        assert_eq!(logs[0], 1);
+        assert!(logs[1] > 2900, "the count of those not logged: {logs:?}");
     }
 }

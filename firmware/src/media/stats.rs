@@ -21,7 +21,11 @@ pub enum SentKind {
 /// [`StreamStats::snapshot`] is the UDP senders' own counts of what their
 /// socket sent to the hub (`udpsink`'s `get-stats` for the hub's address):
 /// a hub host that does not resolve has no client in the sender, and
-/// nothing is counted while nothing leaves the box.
+/// nothing is counted while nothing leaves the box. The sender counts a
+/// packet the kernel refused (no route: "Network is unreachable") as sent;
+/// its warning comes synchronously, on the streaming thread, right after
+/// the refused send, so [`StreamStats::note_refused`] takes the packets
+/// last handed to that sender back out of the count.
 /// [`StreamStats::handed_over`] counts the packets the pipeline handed to
 /// the senders: the encoders' and the microphone's pace, which the
 /// supervisor's stall watchdog follows (a path that refuses packets is not
@@ -36,6 +40,17 @@ pub struct StreamStats {
     handed_video: AtomicU64,
     /// Audio packets handed to the sender.
     handed_audio: AtomicU64,
+    /// What was last handed to each sender (video, audio): packets, bytes.
+    last_handed: [(AtomicU64, AtomicU64); 2],
+    /// What the network refused of it (video, audio): packets, bytes.
+    refused: [(AtomicU64, AtomicU64); 2],
+}
+
+fn slot(kind: SentKind) -> usize {
+    match kind {
+        SentKind::Video => 0,
+        SentKind::Audio => 1,
+    }
 }
 
 /// A snapshot of [`StreamStats`].
@@ -71,12 +86,40 @@ impl StreamStats {
     /// on, until [`StreamStats::retire`].
     pub fn watch_sink(self: &Arc<Self>, kind: SentKind, sink: &gst::Element) {
         lock(&self.live).push((kind, sink.clone()));
-        if let Some(pad) = sink.static_pad("sink") {
-            count_packets(&pad, self, move |stats: &StreamStats| match kind {
-                SentKind::Video => &stats.handed_video,
-                SentKind::Audio => &stats.handed_audio,
-            });
-        }
+        let Some(pad) = sink.static_pad("sink") else {
+            return;
+        };
+        let owner = Arc::downgrade(self);
+        pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            move |_, info| {
+                if let Some(stats) = owner.upgrade() {
+                    let (packets, bytes) = count_probe_data(info);
+                    let handed = match kind {
+                        SentKind::Video => &stats.handed_video,
+                        SentKind::Audio => &stats.handed_audio,
+                    };
+                    handed.fetch_add(packets, Ordering::Relaxed);
+                    let last = &stats.last_handed[slot(kind)];
+                    last.0.store(packets, Ordering::Relaxed);
+                    last.1.store(bytes, Ordering::Relaxed);
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
+    }
+
+    /// The network refused what was last handed to `kind`'s sender (its
+    /// warning, on the same thread, right after the send): not sent.
+    pub fn note_refused(&self, kind: SentKind) {
+        let last = &self.last_handed[slot(kind)];
+        let refused = &self.refused[slot(kind)];
+        refused
+            .0
+            .fetch_add(last.0.swap(0, Ordering::Relaxed), Ordering::Relaxed);
+        refused
+            .1
+            .fetch_add(last.1.swap(0, Ordering::Relaxed), Ordering::Relaxed);
     }
 
     /// Video and audio packets the pipelines handed to the senders.
@@ -105,7 +148,18 @@ impl StreamStats {
             let (packets, bytes) = sent_by(sink);
             total.add(*kind, packets, bytes);
         }
-        total
+        let refused = |kind: SentKind| {
+            let r = &self.refused[slot(kind)];
+            (r.0.load(Ordering::Relaxed), r.1.load(Ordering::Relaxed))
+        };
+        let (vp, vb) = refused(SentKind::Video);
+        let (ap, ab) = refused(SentKind::Audio);
+        StatsSnapshot {
+            video_packets: total.video_packets.saturating_sub(vp),
+            video_bytes: total.video_bytes.saturating_sub(vb),
+            audio_packets: total.audio_packets.saturating_sub(ap),
+            audio_bytes: total.audio_bytes.saturating_sub(ab),
+        }
     }
 }
 

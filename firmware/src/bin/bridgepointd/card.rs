@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use bridgepoint_core::circuit_breaker::Trip;
 use bridgepoint_core::config::Language;
 use bridgepoint_core::indication::Indication;
 use bridgepoint_core::return_watch::ReturnStatus;
@@ -33,6 +34,9 @@ pub enum CardState {
     InSessionUndecryptable,
     /// In a session, central's stream stopped.
     InSessionInterrupted,
+    /// In a session, the circuit breaker stopped the box's video (the
+    /// network loses too much); the sound goes on.
+    VideoPaused,
 }
 
 /// The card's language.
@@ -94,6 +98,15 @@ fn inputs_of(state: CardState, reason: &str) -> (Indication, Option<ReturnStatus
         CardState::InSessionNotReceiving => (Indication::OnAir, Some(ReturnStatus::NotReceiving)),
         CardState::InSessionUndecryptable => (Indication::OnAir, Some(ReturnStatus::Undecryptable)),
         CardState::InSessionInterrupted => (Indication::OnAir, Some(ReturnStatus::Interrupted)),
+        CardState::VideoPaused => (
+            Indication::SoundOnly {
+                trip: Trip::Congestion,
+            },
+            Some(ReturnStatus::Playing {
+                video: true,
+                audio: true,
+            }),
+        ),
     }
 }
 

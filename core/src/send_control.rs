@@ -1,0 +1,565 @@
+//! What the box does with what it learns about the path to the hub, once a
+//! second, for one session: [`SendControl`] composes the feedback watch,
+//! the rate control, the audio's protection, the circuit breakers and the
+//! keyframe policy, and says what the pipeline must do.
+//!
+//! The daemon reads the hub's latest receiver report of each session
+//! (rtpbin keeps the last one) and its own sockets' counters every second
+//! and hands them in as a [`SendObservation`] with the time; the answers
+//! come out of [`SendControl::poll_action`]. With no reports (a stock
+//! ffmpeg recorder) only the socket-based keyframe rule runs: the video
+//! keeps the configured bitrate and the box says `feedback: none`.
+//! No clock, no IO.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bridgepoint_proto::FeedbackStatus;
+
+use crate::circuit_breaker::{
+    BreakerChange, BreakerState, CircuitBreaker, ReportFacts, SentSince, Trip,
+};
+use crate::feedback_watch::FeedbackWatch;
+use crate::keyframe_policy::{KeyframePolicy, KeyframeReason};
+use crate::rate_control::{
+    audio_protection_for, AudioProtection, RateChange, RateControl, ReceiverReport,
+};
+
+/// The hub's latest report block about one of the box's streams.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReportBlock {
+    /// The extended highest sequence number received.
+    pub highest_seq: u32,
+    /// The last-sender-report and delay-since fields: they change with each
+    /// new report even when the sequence number does not.
+    pub lsr: u32,
+    /// See `lsr`.
+    pub dlsr: u32,
+    /// Fraction lost since the previous report (0 to 1).
+    pub fraction_lost: f64,
+    /// Round trip in ms, if the report carries one.
+    pub rtt_ms: Option<f64>,
+}
+
+impl ReportBlock {
+    /// What tells one report from the next.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = u64::from(self.highest_seq);
+        for part in [self.lsr, self.dlsr] {
+            h = h.rotate_left(21) ^ u64::from(part);
+        }
+        h
+    }
+}
+
+/// What the daemon read this second.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SendObservation {
+    /// The hub's latest report on the video, if any came.
+    pub video_report: Option<ReportBlock>,
+    /// The hub's latest report on the audio, if any came.
+    pub audio_report: Option<ReportBlock>,
+    /// Video bytes the socket sent since the pipeline started.
+    pub video_bytes_sent: u64,
+    /// Video packets the socket sent.
+    pub video_packets_sent: u64,
+    /// Video packets the pipeline handed to the socket.
+    pub video_packets_handed: u64,
+}
+
+/// Why the video target changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetReason {
+    /// The rate control, from a report.
+    Rate(RateChange),
+    /// Reports stopped: back to the configured bitrate.
+    NoFeedback,
+    /// The video resumes after the circuit breaker: from the floor.
+    Resumed,
+}
+
+fn permille(fraction: f64) -> u32 {
+    if fraction.is_finite() {
+        (fraction.clamp(0.0, 1.0) * 1000.0).round() as u32
+    } else {
+        0
+    }
+}
+
+/// What the pipeline must do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendAction {
+    /// Encode the video at this bitrate.
+    VideoTarget {
+        /// kbit/s.
+        kbps: u32,
+        /// Why.
+        why: TargetReason,
+        /// The report's loss in permille, for the log.
+        loss_permille: u32,
+    },
+    /// The audio's protection changed.
+    AudioProtection(AudioProtection),
+    /// Send a keyframe now.
+    Keyframe(KeyframeReason),
+    /// Stop sending video (the audio goes on).
+    VideoStopped(Trip),
+    /// Send video again (a keyframe follows).
+    VideoResumed,
+}
+
+/// What the session's sending looks like, for the board, telemetry and
+/// bpctl.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendStatus {
+    /// Whether the hub's reports come.
+    pub feedback: FeedbackStatus,
+    /// The video bitrate aimed at.
+    pub target_kbps: u32,
+    /// `Some`: the circuit breaker stopped the video.
+    pub video_stopped: Option<Trip>,
+    /// Circuit-breaker trips in this session.
+    pub breaker_trips: u32,
+    /// Keyframes the box sent of its own accord in this session.
+    pub keyframes: u64,
+    /// The audio's protection.
+    pub audio: AudioProtection,
+}
+
+/// One session's sending decisions.
+#[derive(Debug, Clone)]
+pub struct SendControl {
+    feedback: FeedbackWatch,
+    rate: RateControl,
+    audio: AudioProtection,
+    breaker: CircuitBreaker,
+    keyframes: KeyframePolicy,
+    /// Video bytes and packets sent, and when, at the last video report.
+    sent_at_report: Option<(u64, u64, Instant)>,
+    last_video_seq: Option<u32>,
+    last_video_report_at: Option<Instant>,
+    /// The last audio report's fingerprint and sequence number.
+    last_audio: Option<(u64, u32)>,
+    /// Whether reports came at the last look.
+    had_feedback: bool,
+    actions: VecDeque<SendAction>,
+}
+
+impl SendControl {
+    /// A session starting at the ceiling, with no report yet.
+    pub fn new(floor_kbps: u32, ceiling_kbps: u32) -> Self {
+        SendControl {
+            feedback: FeedbackWatch::new(),
+            rate: RateControl::new(floor_kbps, ceiling_kbps),
+            audio: AudioProtection::default(),
+            breaker: CircuitBreaker::new(),
+            keyframes: KeyframePolicy::new(),
+            sent_at_report: None,
+            last_video_seq: None,
+            last_video_report_at: None,
+            last_audio: None,
+            had_feedback: false,
+            actions: VecDeque::new(),
+        }
+    }
+
+    /// New limits (a pushed config).
+    pub fn set_limits(&mut self, floor_kbps: u32, ceiling_kbps: u32) {
+        self.rate.set_limits(floor_kbps, ceiling_kbps);
+    }
+
+    /// The next thing the pipeline must do.
+    pub fn poll_action(&mut self) -> Option<SendAction> {
+        self.actions.pop_front()
+    }
+
+    /// `Some` while the circuit breaker keeps the video off.
+    pub fn video_stopped(&self) -> Option<Trip> {
+        match self.breaker.state() {
+            BreakerState::Open { trip, .. } => Some(trip),
+            BreakerState::Closed => None,
+        }
+    }
+
+    /// The session's sending, as of `now`.
+    pub fn status(&self, now: Instant) -> SendStatus {
+        SendStatus {
+            feedback: self.feedback.status(now),
+            target_kbps: self.rate.target_kbps(),
+            video_stopped: self.video_stopped(),
+            breaker_trips: self.breaker.trips(),
+            keyframes: self.keyframes.sent(),
+            audio: self.audio,
+        }
+    }
+
+    /// This second's reading.
+    pub fn observe(&mut self, obs: SendObservation, now: Instant) {
+        if self.video_stopped().is_none() {
+            if let Some(reason) =
+                self.keyframes
+                    .on_counts(obs.video_packets_handed, obs.video_packets_sent, now)
+            {
+                self.actions.push_back(SendAction::Keyframe(reason));
+            }
+        }
+        let video_new = obs
+            .video_report
+            .filter(|r| self.feedback.is_new(r.fingerprint()));
+        let feedback = self
+            .feedback
+            .observe(obs.video_report.map(|r| r.fingerprint()), now);
+        if let Some(change) = self.breaker.handle_timeout(now) {
+            self.on_breaker(change, now);
+        }
+        let reporting = feedback == FeedbackStatus::ReceiverReports;
+        if self.had_feedback && !reporting && self.video_stopped().is_none() {
+            let (floor, ceiling) = self.rate.limits();
+            if self.rate.target_kbps() != ceiling {
+                self.rate = RateControl::new(floor, ceiling);
+                self.actions.push_back(SendAction::VideoTarget {
+                    kbps: ceiling,
+                    why: TargetReason::NoFeedback,
+                    loss_permille: 0,
+                });
+            }
+        }
+        self.had_feedback = reporting;
+        if let Some(report) = video_new {
+            self.on_video_report(report, &obs, now);
+        }
+        if let Some(report) = obs.audio_report {
+            self.on_audio_report(report, now);
+        }
+    }
+
+    fn protect_audio(&mut self, fraction_lost: f64) {
+        let protection = audio_protection_for(fraction_lost);
+        if protection != self.audio {
+            self.audio = protection;
+            self.actions
+                .push_back(SendAction::AudioProtection(protection));
+        }
+    }
+
+    fn on_audio_report(&mut self, report: ReportBlock, now: Instant) {
+        let fingerprint = report.fingerprint();
+        if self.last_audio.is_some_and(|(f, _)| f == fingerprint) {
+            return;
+        }
+        let seq_moved = self
+            .last_audio
+            .is_none_or(|(_, seq)| seq != report.highest_seq);
+        self.last_audio = Some((fingerprint, report.highest_seq));
+        self.protect_audio(report.fraction_lost);
+        let facts = ReportFacts {
+            seq_moved,
+            fraction_lost: report.fraction_lost,
+            rtt_ms: report.rtt_ms,
+        };
+        if let Some(change) = self.breaker.on_audio_report(facts, now) {
+            self.on_breaker(change, now);
+        }
+    }
+
+    fn on_video_report(&mut self, report: ReportBlock, obs: &SendObservation, now: Instant) {
+        let gap = self
+            .last_video_report_at
+            .map(|at| now.saturating_duration_since(at));
+        let seq_moved = self.last_video_seq != Some(report.highest_seq);
+        self.last_video_seq = Some(report.highest_seq);
+        self.last_video_report_at = Some(now);
+        let stopped = self.video_stopped().is_some();
+        let since = self.sent_at_report.map(|(bytes, packets, at)| SentSince {
+            bytes: obs.video_bytes_sent.saturating_sub(bytes),
+            packets: obs.video_packets_sent.saturating_sub(packets),
+            over: now.saturating_duration_since(at),
+        });
+        self.sent_at_report = Some((obs.video_bytes_sent, obs.video_packets_sent, now));
+        self.protect_audio(report.fraction_lost);
+        let facts = ReportFacts {
+            seq_moved,
+            fraction_lost: report.fraction_lost,
+            rtt_ms: report.rtt_ms,
+        };
+        let sent = since.filter(|_| !stopped);
+        if let Some(change) = self.breaker.on_video_report(facts, sent, now) {
+            self.on_breaker(change, now);
+            return;
+        }
+        if stopped {
+            return;
+        }
+        let sent_kbps = sent
+            .filter(|s| s.over >= Duration::from_millis(500))
+            .map(|s| s.bytes as f64 * 8.0 / 1000.0 / s.over.as_secs_f64());
+        let rate_report = ReceiverReport {
+            fraction_lost: report.fraction_lost,
+            rtt_ms: report.rtt_ms,
+        };
+        if let Some(change) = self.rate.on_report(rate_report, sent_kbps) {
+            self.actions.push_back(SendAction::VideoTarget {
+                kbps: self.rate.target_kbps(),
+                why: TargetReason::Rate(change),
+                loss_permille: permille(report.fraction_lost),
+            });
+        }
+        if let Some(reason) = self.keyframes.on_report(gap, report.fraction_lost, now) {
+            self.actions.push_back(SendAction::Keyframe(reason));
+        }
+    }
+
+    fn on_breaker(&mut self, change: BreakerChange, now: Instant) {
+        match change {
+            BreakerChange::Tripped(trip) => {
+                self.actions.push_back(SendAction::VideoStopped(trip));
+            }
+            BreakerChange::Reset => {
+                self.rate.restart_from_floor();
+                self.sent_at_report = None;
+                self.actions.push_back(SendAction::VideoTarget {
+                    kbps: self.rate.target_kbps(),
+                    why: TargetReason::Resumed,
+                    loss_permille: 0,
+                });
+                self.actions.push_back(SendAction::VideoResumed);
+                if let Some(reason) = self.keyframes.request(KeyframeReason::VideoResumed, now) {
+                    self.actions.push_back(SendAction::Keyframe(reason));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    /// A scripted session: a report every 5 s, video at the target in
+    /// 1200-byte packets, all of it reaching the socket.
+    struct Session {
+        t0: Instant,
+        at: u64,
+        seq: u32,
+        audio_seq: u32,
+        lsr: u32,
+        bytes: u64,
+        packets: u64,
+        ctl: SendControl,
+        actions: Vec<(u64, SendAction)>,
+    }
+
+    impl Session {
+        fn new(floor: u32, ceiling: u32) -> Self {
+            Session {
+                t0: Instant::now(),
+                at: 0,
+                seq: 1000,
+                audio_seq: 500,
+                lsr: 1,
+                bytes: 0,
+                packets: 0,
+                ctl: SendControl::new(floor, ceiling),
+                actions: Vec::new(),
+            }
+        }
+
+        /// `secs` seconds; a report (loss, rtt) at each multiple of 5 s
+        /// (`None`: no report); `video_arrives`: the hub's video sequence
+        /// number moves.
+        fn run(&mut self, secs: u64, loss: Option<f64>, rtt: f64, video_arrives: bool) {
+            for _ in 0..secs {
+                self.at += 1;
+                let stopped = self.ctl.video_stopped().is_some();
+                let kbps = u64::from(self.ctl.status(self.t0).target_kbps);
+                if !stopped {
+                    self.bytes += kbps * 1000 / 8;
+                    self.packets += kbps * 1000 / 8 / 1200;
+                }
+                let mut obs = SendObservation {
+                    video_bytes_sent: self.bytes,
+                    video_packets_sent: self.packets,
+                    video_packets_handed: self.packets,
+                    ..Default::default()
+                };
+                if let (Some(loss), true) = (loss, self.at.is_multiple_of(5)) {
+                    self.lsr += 1;
+                    if video_arrives && !stopped {
+                        self.seq += 100;
+                    }
+                    self.audio_seq += 250;
+                    obs.video_report = Some(ReportBlock {
+                        highest_seq: self.seq,
+                        lsr: self.lsr,
+                        dlsr: 7,
+                        fraction_lost: loss,
+                        rtt_ms: Some(rtt),
+                    });
+                    obs.audio_report = Some(ReportBlock {
+                        highest_seq: self.audio_seq,
+                        lsr: self.lsr,
+                        dlsr: 9,
+                        fraction_lost: loss,
+                        rtt_ms: Some(rtt),
+                    });
+                }
+                let now = self.t0 + s(self.at);
+                self.ctl.observe(obs, now);
+                while let Some(a) = self.ctl.poll_action() {
+                    self.actions.push((self.at, a));
+                }
+            }
+        }
+
+        fn now(&self) -> Instant {
+            self.t0 + s(self.at)
+        }
+    }
+
+    #[test]
+    fn a_receiver_that_never_reports_changes_nothing() {
+        let mut sn = Session::new(300, 1500);
+        sn.run(600, None, 0.0, true);
+        assert!(sn.actions.is_empty(), "{:?}", sn.actions);
+        let st = sn.ctl.status(sn.now());
+        assert_eq!(st.feedback, FeedbackStatus::None);
+        assert_eq!(st.target_kbps, 1500);
+        assert_eq!(st.video_stopped, None);
+    }
+
+    #[test]
+    fn five_percent_loss_protects_the_audio_and_holds_the_video() {
+        let mut sn = Session::new(300, 1500);
+        sn.run(60, Some(0.05), 40.0, true);
+        let st = sn.ctl.status(sn.now());
+        assert_eq!(st.feedback, FeedbackStatus::ReceiverReports);
+        assert!(st.audio.inband_fec);
+        assert_eq!(st.audio.expected_loss_pct, 5);
+        assert_eq!(st.target_kbps, 1500);
+        assert_eq!(st.video_stopped, None);
+        assert_eq!(st.keyframes, 0, "{:?}", sn.actions);
+    }
+
+    #[test]
+    fn a_path_that_loses_a_third_stops_the_video_then_resumes_it_from_the_floor_with_a_keyframe() {
+        let mut sn = Session::new(300, 1500);
+        sn.run(20, Some(0.0), 100.0, true);
+        sn.run(60, Some(0.35), 100.0, true);
+        let stopped_at = sn
+            .actions
+            .iter()
+            .find(|(_, a)| matches!(a, SendAction::VideoStopped(Trip::Congestion)))
+            .map(|(t, _)| *t)
+            .unwrap_or_else(|| panic!("never stopped: {:?}", sn.actions));
+        assert!(stopped_at <= 20 + 5 * 5, "stopped at {stopped_at} s");
+        assert_eq!(sn.ctl.video_stopped(), Some(Trip::Congestion));
+        // The path clears: back after the hold, at a report.
+        sn.actions.clear();
+        sn.run(20, Some(0.0), 100.0, true);
+        let kinds: Vec<_> = sn.actions.iter().map(|(_, a)| *a).collect();
+        assert!(kinds.contains(&SendAction::VideoResumed), "{kinds:?}");
+        assert!(kinds.contains(&SendAction::Keyframe(KeyframeReason::VideoResumed)));
+        assert!(kinds.contains(&SendAction::VideoTarget {
+            kbps: 300,
+            why: TargetReason::Resumed,
+            loss_permille: 0
+        }));
+        assert_eq!(sn.ctl.video_stopped(), None);
+        // And it grows again on the clear path.
+        sn.run(60, Some(0.0), 100.0, true);
+        assert!(sn.ctl.status(sn.now()).target_kbps > 300);
+        assert_eq!(sn.ctl.status(sn.now()).breaker_trips, 1);
+    }
+
+    #[test]
+    fn reports_that_see_no_video_stop_it_and_an_audio_report_brings_it_back() {
+        let mut sn = Session::new(300, 1500);
+        sn.run(10, Some(0.0), 20.0, true);
+        sn.run(30, Some(0.0), 20.0, false);
+        assert_eq!(sn.ctl.video_stopped(), Some(Trip::MediaTimeout));
+        sn.run(15, Some(0.0), 20.0, true);
+        assert_eq!(sn.ctl.video_stopped(), None, "{:?}", sn.actions);
+    }
+
+    #[test]
+    fn reports_back_after_a_gap_bring_a_keyframe_and_the_ceiling_meanwhile() {
+        let mut sn = Session::new(300, 1500);
+        sn.run(30, Some(0.15), 40.0, true);
+        let target = sn.ctl.status(sn.now()).target_kbps;
+        assert!(target < 1500, "{target}");
+        sn.actions.clear();
+        // A 20 s outage: no report.
+        sn.run(20, None, 0.0, true);
+        let st = sn.ctl.status(sn.now());
+        assert_eq!(st.feedback, FeedbackStatus::None);
+        assert_eq!(st.target_kbps, 1500, "back to the configured bitrate");
+        assert_eq!(st.video_stopped, None, "20 s is ridden through");
+        sn.actions.clear();
+        sn.run(5, Some(0.0), 40.0, true);
+        assert!(
+            sn.actions
+                .iter()
+                .any(|(_, a)| *a == SendAction::Keyframe(KeyframeReason::ReportsBack)),
+            "{:?}",
+            sn.actions
+        );
+    }
+
+    #[test]
+    fn a_report_repeated_by_rtpbin_is_read_once() {
+        let t0 = Instant::now();
+        let mut ctl = SendControl::new(300, 1500);
+        let report = ReportBlock {
+            highest_seq: 100,
+            lsr: 5,
+            dlsr: 6,
+            fraction_lost: 0.5,
+            rtt_ms: Some(10.0),
+        };
+        // 9 s: within the 10 s after which a repeated report means none.
+        for i in 0..9 {
+            ctl.observe(
+                SendObservation {
+                    video_report: Some(report),
+                    video_bytes_sent: 1000 * i,
+                    video_packets_sent: i,
+                    video_packets_handed: i,
+                    ..Default::default()
+                },
+                t0 + s(i),
+            );
+        }
+        let actions: Vec<_> = std::iter::from_fn(|| ctl.poll_action()).collect();
+        // One report: FEC on, a loss-burst keyframe, one step down.
+        assert_eq!(
+            actions
+                .iter()
+                .filter(|a| matches!(a, SendAction::VideoTarget { .. }))
+                .count(),
+            1,
+            "{actions:?}"
+        );
+        assert_eq!(ctl.status(t0 + s(9)).keyframes, 1);
+    }
+
+    #[test]
+    fn fingerprints_differ_when_any_field_moves() {
+        let a = ReportBlock {
+            highest_seq: 1,
+            lsr: 2,
+            dlsr: 3,
+            fraction_lost: 0.0,
+            rtt_ms: None,
+        };
+        let mut b = a;
+        b.dlsr = 4;
+        let mut c = a;
+        c.highest_seq = 2;
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), c.fingerprint());
+    }
+}

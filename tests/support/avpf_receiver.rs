@@ -1,0 +1,346 @@
+//! A hub-side receiver that helps, as a conferencing hub does: it asks for
+//! what it lost (RTCP generic NACK, RFC 4585) and takes the box's RFC 4588
+//! retransmissions, and asks for a keyframe (PLI) when the picture breaks.
+//!
+//! udpsrc → srtpdec → rtpbin (SAVPF, `do-retransmission`, an
+//! `rtprtxreceive` aux receiver mapping the retransmission payload type 97
+//! back to 96, latency 300 ms) → rtph264depay (after a loss it asks for
+//! a keyframe and drops everything until one comes, as a hub that shows no
+//! broken pictures does) → avdec_h264 → fakesink. Its RTCP (reports,
+//! NACK, PLI) goes back out through srtpenc to where the box's RTCP came
+//! from, through a small relay socket on the hub's RTCP port, as in
+//! [`crate::rtcp_receiver`].
+//!
+//! What it counts: the RTP packets arriving at its socket (their headers
+//! are in the clear under SRTP: the video's SSRC and latest sequence
+//! number, and the retransmissions, payload type 97); the frames whose
+//! every packet came out of the jitter buffer (complete frames, at the
+//! depayloader's input); the frames the decoder output; and the keyframes
+//! (IDR, NAL unit type 5) depayloaded, each with the time it came out.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+
+use crate::rtcp_receiver::{add_session, make};
+
+/// The box's video payload type and its retransmissions' (`core::sdp`).
+const VIDEO_PT: u8 = 96;
+const RTX_PT: u8 = 97;
+
+#[derive(Default)]
+struct Counts {
+    /// Video packets (PT 96) and retransmissions (PT 97) at the socket.
+    video_packets: AtomicU64,
+    rtx_packets: AtomicU64,
+    /// SSRC + 1 of the video (0: none seen yet), and its latest sequence number.
+    video_ssrc: AtomicU64,
+    last_seq: AtomicU32,
+    frames_complete: AtomicU64,
+    frames_incomplete: AtomicU64,
+    frames_decoded: AtomicU64,
+    keyframes: Mutex<Vec<Instant>>,
+}
+
+/// A running receiver; stopped when dropped.
+pub struct AvpfReceiver {
+    pipeline: gst::Pipeline,
+    counts: Arc<Counts>,
+}
+
+fn pt_caps(pt: u32) -> Option<gst::Caps> {
+    let caps = gst::Caps::builder("application/x-rtp")
+        .field("media", "video")
+        .field("clock-rate", 90000i32);
+    match pt {
+        96 => Some(
+            caps.field("encoding-name", "H264")
+                .field("payload", 96i32)
+                .build(),
+        ),
+        97 => Some(
+            caps.field("encoding-name", "RTX")
+                .field("payload", 97i32)
+                .field("apt", 96i32)
+                .build(),
+        ),
+        _ => None,
+    }
+}
+
+/// Calls `f` with the bytes of every buffer a probe sees.
+fn each_buffer(info: &gst::PadProbeInfo, mut f: impl FnMut(&[u8])) {
+    match &info.data {
+        Some(gst::PadProbeData::Buffer(buffer)) => {
+            if let Ok(map) = buffer.map_readable() {
+                f(&map);
+            }
+        }
+        Some(gst::PadProbeData::BufferList(list)) => {
+            for buffer in list.iter() {
+                if let Ok(map) = buffer.map_readable() {
+                    f(&map);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether an H.264 byte-stream access unit holds an IDR slice (NAL type 5).
+pub fn has_idr(au: &[u8]) -> bool {
+    au.windows(4)
+        .any(|w| w[0] == 0 && w[1] == 0 && w[2] == 1 && w[3] & 0x1f == 5)
+}
+
+/// The aux receiver bin rtpbin asks for: rtprtxreceive, pads sink_0/src_0.
+fn rtx_receiver() -> gst::Element {
+    let bin = gst::Bin::new();
+    let rtx = gst::ElementFactory::make("rtprtxreceive")
+        .name("hub-rtx-receive")
+        .build()
+        .expect("rtprtxreceive");
+    rtx.set_property(
+        "payload-type-map",
+        gst::Structure::builder("application/x-rtp-pt-map")
+            .field("96", u32::from(RTX_PT))
+            .build(),
+    );
+    bin.add(&rtx).expect("add rtprtxreceive");
+    for (target, name) in [("sink", "sink_0"), ("src", "src_0")] {
+        let pad = rtx.static_pad(target).expect("rtprtxreceive pad");
+        let ghost = gst::GhostPad::builder_with_target(&pad)
+            .expect("ghost pad")
+            .name(name)
+            .build();
+        bin.add_pad(&ghost).expect("add ghost pad");
+    }
+    bin.upcast()
+}
+
+impl AvpfReceiver {
+    /// Receives the box's video on `video_port` (RTCP on `video_port + 1`)
+    /// with the AES_CM_128_HMAC_SHA1_80 `key`, and sends its RTCP under
+    /// the same key (a box without `srtp.receive_key` reads it so).
+    pub fn start(video_port: u16, key: &[u8]) -> AvpfReceiver {
+        gst::init().expect("GStreamer init");
+        let counts = Arc::new(Counts::default());
+        let pipeline = gst::Pipeline::new();
+        let rtpbin = make("rtpbin");
+        rtpbin.set_property("latency", 300u32);
+        rtpbin.set_property("do-retransmission", true);
+        rtpbin.set_property_from_str("rtp-profile", "savpf");
+        rtpbin.connect("request-pt-map", false, |values| {
+            let pt = values[2].get::<u32>().unwrap_or(0);
+            Some(pt_caps(pt).to_value())
+        });
+        rtpbin.connect("request-aux-receiver", false, |values| {
+            let session = values[1].get::<u32>().unwrap_or(u32::MAX);
+            let aux = (session == 0).then(rtx_receiver);
+            Some(aux.to_value())
+        });
+
+        pipeline.add(&rtpbin).expect("add rtpbin");
+        let rtp_src = add_session(
+            &pipeline,
+            &rtpbin,
+            0,
+            video_port,
+            gst::Caps::builder("application/x-srtp")
+                .field("media", "video")
+                .field("clock-rate", 90000i32)
+                .field("encoding-name", "H264")
+                .field("payload", 96i32)
+                .build(),
+            key,
+        );
+        let c = counts.clone();
+        rtp_src.static_pad("src").expect("udpsrc pad").add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            move |_, info| {
+                each_buffer(info, |p| {
+                    if p.len() < 12 {
+                        return;
+                    }
+                    let pt = p[1] & 0x7f;
+                    let seq = u16::from_be_bytes([p[2], p[3]]);
+                    let ssrc = u32::from_be_bytes([p[8], p[9], p[10], p[11]]);
+                    if pt == VIDEO_PT {
+                        c.video_packets.fetch_add(1, Ordering::Relaxed);
+                        c.video_ssrc.store(u64::from(ssrc) + 1, Ordering::Relaxed);
+                        c.last_seq.store(u32::from(seq), Ordering::Relaxed);
+                    } else if pt == RTX_PT {
+                        c.rtx_packets.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+                gst::PadProbeReturn::Ok
+            },
+        );
+        let bin = pipeline.clone();
+        let c = counts.clone();
+        rtpbin.connect_pad_added(move |_, pad| {
+            if !pad.name().starts_with("recv_rtp_src_0_") {
+                return;
+            }
+            let depay = make("rtph264depay");
+            depay.set_property("request-keyframe", true);
+            // No broken pictures: after a loss, nothing until a keyframe.
+            depay.set_property("wait-for-keyframe", true);
+            let caps = make("capsfilter");
+            caps.set_property(
+                "caps",
+                gst::Caps::builder("video/x-h264")
+                    .field("stream-format", "byte-stream")
+                    .field("alignment", "au")
+                    .build(),
+            );
+            let decoder = make("avdec_h264");
+            decoder.set_property("output-corrupt", false);
+            let sink = make("fakesink");
+            sink.set_property("sync", false);
+            sink.set_property("async", false);
+            if bin.add_many([&depay, &caps, &decoder, &sink]).is_err() {
+                return;
+            }
+            // Complete frames: every packet of the frame, in sequence,
+            // since the previous frame's last (marker) packet.
+            let counts = c.clone();
+            let state = Mutex::new((None::<u16>, true));
+            depay.static_pad("sink").expect("depay pad").add_probe(
+                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+                move |_, info| {
+                    let mut guard = state.lock().expect("lock");
+                    let (last, whole) = &mut *guard;
+                    each_buffer(info, |p| {
+                        if p.len() < 12 {
+                            return;
+                        }
+                        let seq = u16::from_be_bytes([p[2], p[3]]);
+                        if last.is_some_and(|l| l.wrapping_add(1) != seq) {
+                            *whole = false;
+                        }
+                        *last = Some(seq);
+                        if p[1] & 0x80 != 0 {
+                            let n = if *whole {
+                                &counts.frames_complete
+                            } else {
+                                &counts.frames_incomplete
+                            };
+                            n.fetch_add(1, Ordering::Relaxed);
+                            *whole = true;
+                        }
+                    });
+                    gst::PadProbeReturn::Ok
+                },
+            );
+            let counts = c.clone();
+            caps.static_pad("src").expect("caps pad").add_probe(
+                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+                move |_, info| {
+                    each_buffer(info, |au| {
+                        if has_idr(au) {
+                            counts.keyframes.lock().expect("lock").push(Instant::now());
+                        }
+                    });
+                    gst::PadProbeReturn::Ok
+                },
+            );
+            let counts = c.clone();
+            decoder.static_pad("src").expect("decoder pad").add_probe(
+                gst::PadProbeType::BUFFER,
+                move |_, _| {
+                    counts.frames_decoded.fetch_add(1, Ordering::Relaxed);
+                    gst::PadProbeReturn::Ok
+                },
+            );
+            let linked = depay.link(&caps).is_ok()
+                && caps.link(&decoder).is_ok()
+                && decoder.link(&sink).is_ok();
+            for element in [&depay, &caps, &decoder, &sink] {
+                let _ = element.sync_state_with_parent();
+            }
+            if linked {
+                if let Some(sink_pad) = depay.static_pad("sink") {
+                    let _ = pad.link(&sink_pad);
+                }
+            }
+        });
+        pipeline
+            .set_state(gst::State::Playing)
+            .expect("receiver pipeline starts");
+
+        AvpfReceiver { pipeline, counts }
+    }
+
+    /// Video packets (payload type 96) that reached the socket.
+    pub fn video_packets(&self) -> u64 {
+        self.counts.video_packets.load(Ordering::Relaxed)
+    }
+
+    /// Retransmissions (payload type 97) that reached the socket.
+    pub fn rtx_packets(&self) -> u64 {
+        self.counts.rtx_packets.load(Ordering::Relaxed)
+    }
+
+    /// Retransmissions `rtprtxreceive` took (its `num-rtx-packets`).
+    pub fn retransmissions_received(&self) -> u64 {
+        self.pipeline
+            .by_name("hub-rtx-receive")
+            .map_or(0, |rtx| u64::from(rtx.property::<u32>("num-rtx-packets")))
+    }
+
+    /// The box's video SSRC, once a packet came.
+    pub fn video_ssrc(&self) -> Option<u32> {
+        let v = self.counts.video_ssrc.load(Ordering::Relaxed);
+        (v > 0).then(|| (v - 1) as u32)
+    }
+
+    /// The sequence number of the latest video packet at the socket.
+    pub fn last_seq(&self) -> u16 {
+        self.counts.last_seq.load(Ordering::Relaxed) as u16
+    }
+
+    /// Frames whose every packet came out of the jitter buffer.
+    pub fn frames_complete(&self) -> u64 {
+        self.counts.frames_complete.load(Ordering::Relaxed)
+    }
+
+    /// Frames with a packet missing.
+    pub fn frames_incomplete(&self) -> u64 {
+        self.counts.frames_incomplete.load(Ordering::Relaxed)
+    }
+
+    /// Frames the decoder output (broken ones are not).
+    pub fn frames_decoded(&self) -> u64 {
+        self.counts.frames_decoded.load(Ordering::Relaxed)
+    }
+
+    /// When each keyframe (IDR) came out of the depayloader.
+    pub fn keyframe_times(&self) -> Vec<Instant> {
+        self.counts.keyframes.lock().expect("lock").clone()
+    }
+}
+
+impl Drop for AvpfReceiver {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idr_slices_are_found_and_others_are_not() {
+        let sps_pps_idr = [
+            0, 0, 0, 1, 0x67, 1, 2, 0, 0, 0, 1, 0x68, 3, 0, 0, 1, 0x65, 9,
+        ];
+        assert!(has_idr(&sps_pps_idr));
+        let p_slice = [0, 0, 0, 1, 0x41, 0x9a, 0, 0, 1, 0x06, 5];
+        assert!(!has_idr(&p_slice));
+    }
+}
