@@ -153,6 +153,29 @@ fn hub_feedback_not_none_or_avpf() {
 }
 
 #[test]
+fn intra_refresh_not_a_boolean_or_on_an_encoder_without_it() {
+    let dir = TempDir::new("k");
+    assert_rejected(
+        &good(&dir).replace(
+            "bitrate_kbps = 1500",
+            "bitrate_kbps = 1500\nintra_refresh = \"yes\"",
+        ),
+        "video.intra_refresh: expected true or false, got a string",
+    );
+    let openh264 = good(&dir)
+        .replace(
+            "bitrate_kbps = 1500",
+            "bitrate_kbps = 1500\nintra_refresh = true",
+        )
+        .replace("encoder = \"x264\"", "encoder = \"openh264\"");
+    assert!(openh264.contains("encoder = \"openh264\""), "{openh264}");
+    assert_rejected(
+        &openh264,
+        "video.intra_refresh: only x264 does periodic intra refresh",
+    );
+}
+
+#[test]
 fn return_latency_out_of_range() {
     let dir = TempDir::new("k");
     assert_rejected(

@@ -217,6 +217,15 @@ pub fn check(video: &VideoConfig, family: EncoderFamily) -> Vec<Violation> {
             ),
         ));
     }
+    if video.intra_refresh && family != EncoderFamily::X264 {
+        out.push(violation(
+            "intra_refresh",
+            format!(
+                "only x264 does periodic intra refresh ({} has none the box can set); use video.encoder = \"x264\" or keyframes",
+                limits.encoder
+            ),
+        ));
+    }
     let gop = u64::from(fps) * u64::from(video.keyframe_interval_s);
     if gop < u64::from(MIN_GOP_FRAMES) {
         out.push(violation(
@@ -262,6 +271,7 @@ mod tests {
             min_bitrate_kbps: 300,
             keyframe_interval_s: gop_s,
             passthrough: Passthrough::Never,
+            intra_refresh: false,
         }
     }
 
@@ -465,5 +475,23 @@ mod tests {
         assert_eq!(macroblocks(1920, 1080), 8160);
         assert_eq!(macroblocks(3840, 2160), 32_400);
         assert!(macroblocks(3840, 2160) * 30 <= LEVEL_5_1.max_macroblocks_per_second);
+    }
+
+    #[test]
+    fn intra_refresh_is_x264s_alone() {
+        let mut v = video(VideoEncoder::X264, 1280, 720, 30, 2);
+        v.intra_refresh = true;
+        assert!(check_on_any_board(&v).is_empty());
+        v.encoder = VideoEncoder::Auto;
+        assert!(check_on_any_board(&v).is_empty(), "auto may pick x264");
+        let on_a_pi = reasons(&v, EncoderFamily::Hardware);
+        assert_eq!(on_a_pi.len(), 1, "{on_a_pi:?}");
+        assert!(
+            on_a_pi[0].starts_with("video.intra_refresh: only x264"),
+            "{on_a_pi:?}"
+        );
+        v.encoder = VideoEncoder::OpenH264;
+        let keys: Vec<_> = check_on_any_board(&v).iter().map(|x| x.key).collect();
+        assert_eq!(keys, vec!["intra_refresh"]);
     }
 }

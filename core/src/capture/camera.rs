@@ -402,6 +402,7 @@ mod tests {
             min_bitrate_kbps: 300,
             keyframe_interval_s: 2,
             passthrough,
+            intra_refresh: false,
         }
     }
 

@@ -373,6 +373,10 @@ pub struct VideoConfig {
     pub keyframe_interval_s: u32,
     /// Whether a camera's own H.264 may be sent as it is.
     pub passthrough: Passthrough,
+    /// Periodic intra refresh instead of keyframes (x264 only): every
+    /// `keyframe_interval_s` a column of intra blocks sweeps the picture,
+    /// so no single frame bursts a narrow link's queue.
+    pub intra_refresh: bool,
 }
 
 /// Whether a camera that encodes H.264 itself (UVC H.264) is passed

@@ -74,6 +74,7 @@ const VIDEO_KEYS: &[&str] = &[
     "min_bitrate_kbps",
     "keyframe_interval_s",
     "passthrough",
+    "intra_refresh",
 ];
 const AUDIO_KEYS: &[&str] = &[
     "source",
@@ -600,6 +601,7 @@ fn parse_video(r: &mut Reader, s: &Section<'_>) -> Option<VideoConfig> {
                 None
             }
         });
+    let intra_refresh = r.boolean(s, "intra_refresh", false);
     let video = VideoConfig {
         source: source?,
         encoder: encoder?,
@@ -610,6 +612,7 @@ fn parse_video(r: &mut Reader, s: &Section<'_>) -> Option<VideoConfig> {
         min_bitrate_kbps: min_bitrate_kbps?,
         keyframe_interval_s: keyframe_interval_s?,
         passthrough: passthrough?,
+        intra_refresh: intra_refresh?,
     };
     // What no board can encode (the encoder named, or with "auto" the
     // laxest); the daemon checks the encoder it actually picks at start.

@@ -518,6 +518,8 @@ fn make_encoder(
             set_nick(&encoder, "tune", "zerolatency")?;
             set_nick(&encoder, "speed-preset", "ultrafast")?;
             encoder.set_property("key-int-max", gop);
+            // A refresh sweep every GOP instead of a keyframe.
+            encoder.set_property("intra-refresh", v.intra_refresh);
             encoder.set_property("bitrate", v.bitrate_kbps);
             caps = caps.field("profile", "constrained-baseline");
         }
