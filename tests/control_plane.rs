@@ -669,6 +669,13 @@ fn telemetry_reports_rtcp_round_trip_and_loss_from_the_hubs_receiver_reports() {
     assert_eq!(report["target_kbps"], 1500, "{report}");
     // A receiver that reports is said to: feedback is known.
     assert_eq!(report["rtcp"]["feedback"], "receiver_reports", "{report}");
+    // What the box did about the path: nothing to do on a clear one.
+    let send = &report["send"];
+    assert_eq!(send["video"], "on", "{report}");
+    assert_eq!(send["breaker_trips"], 0, "{report}");
+    assert_eq!(send["retransmissions"], 0, "hub.feedback = none: {report}");
+    assert_eq!(send["audio_fec"], false, "{report}");
+    assert!(send["keyframes"].is_u64(), "{report}");
     assert_eq!(report["stream"], "streaming");
     assert!(report["packets_sent"].as_u64().unwrap() > 100, "{report}");
     assert!(report["bitrate_kbps"].as_f64().unwrap() > 100.0, "{report}");
@@ -777,6 +784,21 @@ fn telemetry_status_and_bpctl_list_show_what_comes_back_from_the_hub() {
         .unwrap_or_else(|| panic!("{table}"));
     assert!(
         table.lines().next().unwrap_or_default().contains("RETURN") && row.contains(" playing "),
+        "{table}"
+    );
+    // The status says how the box's video goes: on, and (this hub sends
+    // media, not RTCP reports on the box's stream) no feedback.
+    let last = all_json(&sub, &status).pop().unwrap_or_default();
+    assert_eq!(last["video"], "on", "{last}");
+    assert_eq!(last["feedback"], "none", "{last}");
+    assert!(
+        table
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains("VIDEO  FEEDBACK")
+            && row.contains(" on ")
+            && row.contains(" none "),
         "{table}"
     );
     assert!(daemon.stop(), "the daemon did not stop cleanly");

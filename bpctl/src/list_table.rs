@@ -61,6 +61,8 @@ impl BoxRow {
             "call": s.map(|s| s.call.name()),
             "stream": s.map(|s| s.stream.name()),
             "return_stream": s.and_then(|s| s.return_stream).map(|r| r.name()),
+            "video": s.and_then(|s| s.video.clone()),
+            "feedback": s.and_then(|s| s.feedback).map(|f| f.name()),
             "slot": s.and_then(|s| s.slot.clone()),
             "problem": self.problem(),
             "last_push": self.report.as_ref().map(|r| json!({
@@ -75,18 +77,20 @@ impl BoxRow {
 /// The `list` table (rows sorted by the caller), a line per box with a
 /// problem, and the summary line.
 pub fn render_table(rows: &[BoxRow]) -> String {
-    const HEADER: [&str; 8] = [
+    const HEADER: [&str; 10] = [
         "DEVICE",
         "ONLINE",
         "FIRMWARE",
         "CONFIG",
         "CALL",
         "STREAM",
+        "VIDEO",
+        "FEEDBACK",
         "RETURN",
         "LAST PUSH",
     ];
     let dash = || "-".to_owned();
-    let cells: Vec<[String; 8]> = rows
+    let cells: Vec<[String; 10]> = rows
         .iter()
         .map(|r| {
             // An offline box's status is its Last Will: call/stream are unknown.
@@ -103,6 +107,9 @@ pub fn render_table(rows: &[BoxRow]) -> String {
                 r.config_version().map_or_else(dash, |v| v.to_string()),
                 live.map_or_else(dash, |s| s.call.name().to_owned()),
                 live.map_or_else(dash, |s| s.stream.name().to_owned()),
+                live.and_then(|s| s.video.clone()).unwrap_or_else(dash),
+                live.and_then(|s| s.feedback)
+                    .map_or_else(dash, |f| f.name().to_owned()),
                 live.and_then(|s| s.return_stream)
                     .map_or_else(dash, |s| s.name().to_owned()),
                 r.last_push(),
@@ -170,6 +177,8 @@ mod tests {
                     slot: None,
                     problem: Some("1 event(s) kept in memory only".into()),
                     return_stream: Some(ReturnStreamStatus::Interrupted),
+                    video: Some("congestion".into()),
+                    feedback: Some(bridgepoint_proto::FeedbackStatus::ReceiverReports),
                 })),
                 report: None,
             },
@@ -178,15 +187,15 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(
             lines[0],
-            "DEVICE       ONLINE  FIRMWARE  CONFIG  CALL  STREAM     RETURN       LAST PUSH"
+            "DEVICE       ONLINE  FIRMWARE  CONFIG  CALL  STREAM     VIDEO       FEEDBACK          RETURN       LAST PUSH"
         );
         assert_eq!(
             lines[1],
-            "hue-02       no      -         5       -     -          -            applied v5"
+            "hue-02       no      -         5       -     -          -           -                 -            applied v5"
         );
         assert_eq!(
             lines[2],
-            "lang-son-01  yes     0.1.0     3       idle  streaming  interrupted  -"
+            "lang-son-01  yes     0.1.0     3       idle  streaming  congestion  receiver_reports  interrupted  -"
         );
         assert_eq!(
             lines[3],

@@ -84,6 +84,15 @@ pub struct OnlineStatus {
     /// outside a session (and from firmware that predates it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_stream: Option<ReturnStreamStatus>,
+    /// The box's video while a session runs: `on`, or the circuit breaker
+    /// that stopped it (`congestion`, `media_timeout`, `rtcp_timeout`);
+    /// absent outside a session (and from firmware that predates it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<String>,
+    /// Whether the hub's receiver reports come while a session runs;
+    /// absent outside one (and from firmware that predates it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<crate::FeedbackStatus>,
 }
 
 /// What the hub's return stream does, as the box reports it.
@@ -204,6 +213,8 @@ mod tests {
             slot: None,
             problem: None,
             return_stream: None,
+            video: None,
+            feedback: None,
         })
     }
 

@@ -83,6 +83,8 @@ pub struct BoxLoop {
     /// What the return stream did at the last look (`None` outside a
     /// session).
     return_status: Option<ReturnStatus>,
+    /// The video's and the reports' state in the last status published.
+    sending_published: Option<(&'static str, FeedbackStatus)>,
 }
 
 /// What [`BoxLoop::new`] needs besides the config.
@@ -191,6 +193,7 @@ impl BoxLoop {
             frames_at: (0, now),
             video_fps: 0,
             return_status: None,
+            sending_published: None,
         })
     }
 
@@ -716,7 +719,12 @@ impl BoxLoop {
         let screen = self.show_on_screen(return_status);
         let changed = return_status.map(wire_return) != self.return_status.map(wire_return);
         self.return_status = return_status;
-        if changed {
+        // The status carries the video's and the reports' state: published
+        // when they change (not at every report).
+        let sending = self.sending();
+        let sending_changed = sending != self.sending_published;
+        self.sending_published = sending;
+        if changed || sending_changed {
             if let Some(status) = return_status {
                 tracing::info!(return_stream = status.name(), "the hub's return stream");
             }
@@ -774,6 +782,14 @@ impl BoxLoop {
             *v = next;
             differs
         });
+    }
+
+    /// While a session's pipeline runs: the video (`on` or the breaker that
+    /// stopped it) and whether the hub's reports come.
+    fn sending(&self) -> Option<(&'static str, FeedbackStatus)> {
+        self.core
+            .send_status(Instant::now())
+            .map(|s| (s.video_stopped.map_or("on", |trip| trip.name()), s.feedback))
     }
 
     /// The video bitrate the encoder is set to: the rate control's target
@@ -929,6 +945,8 @@ impl BoxLoop {
             slot: self.updates.as_ref().map(|u| u.slot().to_owned()),
             problem: self.outbox.problem(),
             return_stream: self.return_status.map(wire_return),
+            video: self.sending().map(|(video, _)| video.to_owned()),
+            feedback: self.sending().map(|(_, feedback)| feedback),
         });
         if let Some(c) = &mut self.control {
             c.publish_status(&status);
