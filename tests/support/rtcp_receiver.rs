@@ -41,16 +41,33 @@ impl RtcpReceiver {
     /// Receives the box's video on `video_port` (RTCP on `video_port + 1`)
     /// with the AES_CM_128_HMAC_SHA1_80 `key`.
     pub fn start(video_port: u16, key: &[u8]) -> RtcpReceiver {
-        Self::start_sessions(video_port, None, key)
+        Self::start_sessions(video_port, None, key, None)
+    }
+
+    /// [`RtcpReceiver::start_with_audio`] that also records the video, as
+    /// the hub records a session: the depayloaded H.264 (byte-stream,
+    /// SPS/PPS in band) into `video_file`, readable by ffmpeg at any time.
+    pub fn start_recording(
+        video_port: u16,
+        audio_port: u16,
+        key: &[u8],
+        video_file: &std::path::Path,
+    ) -> RtcpReceiver {
+        Self::start_sessions(video_port, Some(audio_port), key, Some(video_file))
     }
 
     /// Receives the box's video and audio (each with RTCP on the next
     /// port), reporting on both, as a conferencing hub does.
     pub fn start_with_audio(video_port: u16, audio_port: u16, key: &[u8]) -> RtcpReceiver {
-        Self::start_sessions(video_port, Some(audio_port), key)
+        Self::start_sessions(video_port, Some(audio_port), key, None)
     }
 
-    fn start_sessions(video_port: u16, audio_port: Option<u16>, key: &[u8]) -> RtcpReceiver {
+    fn start_sessions(
+        video_port: u16,
+        audio_port: Option<u16>,
+        key: &[u8],
+        video_file: Option<&std::path::Path>,
+    ) -> RtcpReceiver {
         gst::init().expect("GStreamer init");
         let pipeline = gst::Pipeline::new();
         let rtpbin = make("rtpbin");
@@ -72,14 +89,46 @@ impl RtcpReceiver {
             add_session(&pipeline, &rtpbin, 1, port, audio_caps, key);
         }
         let bin = pipeline.clone();
+        let video_file = video_file.map(std::path::Path::to_path_buf);
         rtpbin.connect_pad_added(move |_, pad| {
-            if pad.name().starts_with("recv_rtp_src_") {
-                let sink = make("fakesink");
-                sink.set_property("sync", false);
-                let _ = bin.add(&sink);
-                let _ = sink.sync_state_with_parent();
-                let _ = pad.link(&sink.static_pad("sink").expect("fakesink pad"));
+            let name = pad.name();
+            if !name.starts_with("recv_rtp_src_") {
+                return;
             }
+            let sink = make("fakesink");
+            sink.set_property("sync", false);
+            let recording = video_file
+                .as_ref()
+                .filter(|_| name.starts_with("recv_rtp_src_0_"));
+            let chain: Vec<gst::Element> = match recording {
+                None => vec![sink],
+                Some(path) => {
+                    let depay = make("rtph264depay");
+                    let parse = make("h264parse");
+                    // SPS/PPS before every keyframe, as the hub's recorder keeps them.
+                    parse.set_property("config-interval", -1i32);
+                    let byte_stream = make("capsfilter");
+                    byte_stream.set_property(
+                        "caps",
+                        gst::Caps::builder("video/x-h264")
+                            .field("stream-format", "byte-stream")
+                            .field("alignment", "au")
+                            .build(),
+                    );
+                    let file = make("filesink");
+                    file.set_property("location", path.to_str().expect("UTF-8 path"));
+                    file.set_property("sync", false);
+                    vec![depay, parse, byte_stream, file]
+                }
+            };
+            if bin.add_many(chain.iter()).is_err() || gst::Element::link_many(chain.iter()).is_err()
+            {
+                return;
+            }
+            for element in &chain {
+                let _ = element.sync_state_with_parent();
+            }
+            let _ = pad.link(&chain[0].static_pad("sink").expect("sink pad"));
         });
         pipeline
             .set_state(gst::State::Playing)
