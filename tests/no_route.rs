@@ -8,7 +8,7 @@
 //! The session and its pipeline go on (no restart, no stall), the LEDs and
 //! the screen say why, the log says it without a line per packet, and
 //! when the route is back the box is on air again with a keyframe of its
-//! own accord.
+//! own accord. A hub port that answers ICMP port unreachable stops nothing.
 
 use std::time::Duration;
 
@@ -117,4 +117,35 @@ fn a_route_that_goes_away_shows_no_connection_keeps_the_session_and_recovers_wit
     });
     assert!(again.is_some(), "the sockets send again: {}", board.state());
     assert_eq!(board.led("status"), "heartbeat");
+}
+
+/// Nothing listens at the hub's port: the kernel answers the box's packets
+/// with ICMP port unreachable. The box's sockets are not connected, so the
+/// answer never reaches them (it looks like loss); the session streams on,
+/// nothing is restarted, nothing fills the log.
+#[test]
+fn a_hub_port_that_answers_port_unreachable_stops_nothing() {
+    let dir = TempDir::new("port-unreachable");
+    let (video_port, audio_port) = bridgepoint_system_tests::free_ports();
+    let text = config(
+        &dir.path().join("data"),
+        video_port,
+        audio_port,
+        "always",
+        (640, 360),
+    );
+    let daemon = Daemon::start(dir.path(), &text);
+    let mut board = SimBoard::connect(&daemon.socket());
+    board.assert_stream("streaming", Duration::from_secs(15), &daemon);
+    let count = |board: &mut SimBoard| board.state()["send"]["video_packets"].as_u64().unwrap_or(0);
+    let first = count(&mut board);
+    std::thread::sleep(Duration::from_secs(8));
+    let state = board.state();
+    assert_eq!(state["stream"], "streaming", "{state}");
+    assert_eq!(state["screen"]["indication"], "on_air", "{state}");
+    assert!(count(&mut board) > first + 100, "{state}");
+    let log = daemon.log_text();
+    assert!(!log.contains("pipeline failed"), "{log}");
+    assert!(!log.contains("pipeline warning"), "{log}");
+    assert!(daemon.stop(), "the daemon did not stop cleanly");
 }
