@@ -24,6 +24,13 @@
 //! (of the video or, while the video is off, the audio) whose loss is under
 //! [`RESUME_LOSS`]. The rate control then starts from its floor.
 //!
+//! After an RTCP timeout no report may ever come again: the hub's RTP
+//! stack may have been replaced by a recorder that sends none (a stock
+//! ffmpeg). So the video also comes back by itself [`RTCP_TIMEOUT_RETRY`]
+//! after that trip, and the box treats the hub as one that does not report
+//! (the breakers arm again when a report comes): a session in `always`
+//! mode never stays without video for good.
+//!
 //! The parameters (5 reporting intervals, a factor of ten, 3 intervals)
 //! are RFC 8083's as recalled, not checked against the text here;
 //! docs/configuration.md says so. No clock, no IO: times come in.
@@ -46,6 +53,8 @@ pub const FIRST_HOLD: Duration = Duration::from_secs(10);
 pub const LONGEST_HOLD: Duration = Duration::from_secs(160);
 /// Loss under which a report says the path can carry video again.
 pub const RESUME_LOSS: f64 = 0.10;
+/// After an RTCP timeout with no report since, the video comes back anyway.
+pub const RTCP_TIMEOUT_RETRY: Duration = Duration::from_secs(60);
 /// The reporting interval assumed before two reports are seen (RFC 3550's
 /// minimum).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
@@ -246,8 +255,21 @@ impl CircuitBreaker {
         None
     }
 
-    /// Time passes: the RTCP timeout.
+    /// Time passes: the RTCP timeout, and the retry after it.
     pub fn handle_timeout(&mut self, now: Instant) -> Option<BreakerChange> {
+        if let BreakerState::Open {
+            trip: Trip::RtcpTimeout,
+            hold_until,
+        } = self.state
+        {
+            if now < hold_until {
+                return None;
+            }
+            // No report since: a hub that does not report (any more).
+            self.state = BreakerState::Closed;
+            self.last_report_at = None;
+            return Some(BreakerChange::Reset);
+        }
         let last = self.last_report_at?;
         if self.is_open() || now.saturating_duration_since(last) < self.rtcp_timeout() {
             return None;
@@ -257,7 +279,9 @@ impl CircuitBreaker {
 
     fn trip(&mut self, trip: Trip, now: Instant) -> BreakerChange {
         let hold = match trip {
-            Trip::RtcpTimeout => Duration::ZERO,
+            // Not a hold: the time after which the video comes back with
+            // no report (a report brings it back at once).
+            Trip::RtcpTimeout => RTCP_TIMEOUT_RETRY,
             _ => (FIRST_HOLD * 2u32.saturating_pow(self.trips.min(8))).min(LONGEST_HOLD),
         };
         self.trips += 1;
@@ -271,11 +295,12 @@ impl CircuitBreaker {
     }
 
     fn maybe_resume(&mut self, facts: ReportFacts, now: Instant) -> Option<BreakerChange> {
-        let BreakerState::Open { hold_until, .. } = self.state else {
+        let BreakerState::Open { trip, hold_until } = self.state else {
             return None;
         };
         let usable = facts.seq_moved && facts.fraction_lost < RESUME_LOSS;
-        if now >= hold_until && usable {
+        let held = trip == Trip::RtcpTimeout || now >= hold_until;
+        if held && usable {
             self.state = BreakerState::Closed;
             return Some(BreakerChange::Reset);
         }
@@ -432,6 +457,28 @@ mod tests {
             cb.on_audio_report(facts(true, 0.0), last + s(52)),
             Some(BreakerChange::Reset)
         );
+    }
+
+    #[test]
+    fn after_an_rtcp_timeout_with_no_report_since_the_video_comes_back_and_stays() {
+        let t0 = Instant::now();
+        let mut cb = CircuitBreaker::new();
+        cb.on_video_report(facts(true, 0.0), sent(1000), t0);
+        let tripped = t0 + RTCP_TIMEOUT_FLOOR;
+        assert_eq!(
+            cb.handle_timeout(tripped),
+            Some(BreakerChange::Tripped(Trip::RtcpTimeout))
+        );
+        assert_eq!(cb.handle_timeout(tripped + s(59)), None);
+        assert_eq!(
+            cb.handle_timeout(tripped + RTCP_TIMEOUT_RETRY),
+            Some(BreakerChange::Reset)
+        );
+        // A hub that does not report: nothing trips again without a report.
+        for i in 0..1000 {
+            assert_eq!(cb.handle_timeout(tripped + RTCP_TIMEOUT_RETRY + s(i)), None);
+        }
+        assert!(!cb.is_open());
     }
 
     #[test]

@@ -138,8 +138,10 @@ pub struct SendControl {
     sent_at_report: Option<(u64, u64, Instant)>,
     last_video_seq: Option<u32>,
     last_video_report_at: Option<Instant>,
-    /// The last audio report's fingerprint and sequence number.
+    /// The last audio report's fingerprint and sequence number, and when
+    /// it came.
     last_audio: Option<(u64, u32)>,
+    last_audio_at: Option<Instant>,
     /// Whether reports came at the last look.
     had_feedback: bool,
     actions: VecDeque<SendAction>,
@@ -158,6 +160,7 @@ impl SendControl {
             last_video_seq: None,
             last_video_report_at: None,
             last_audio: None,
+            last_audio_at: None,
             had_feedback: false,
             actions: VecDeque::new(),
         }
@@ -251,6 +254,7 @@ impl SendControl {
             .last_audio
             .is_none_or(|(_, seq)| seq != report.highest_seq);
         self.last_audio = Some((fingerprint, report.highest_seq));
+        self.last_audio_at = Some(now);
         self.protect_audio(report.fraction_lost);
         let facts = ReportFacts {
             seq_moved,
@@ -315,7 +319,18 @@ impl SendControl {
                 self.actions.push_back(SendAction::VideoStopped(trip));
             }
             BreakerChange::Reset => {
-                self.rate.restart_from_floor();
+                let audio_reports = self.last_audio_at.is_some_and(|at| {
+                    now.saturating_duration_since(at) < crate::feedback_watch::REPORTS_STALE_AFTER
+                });
+                if audio_reports || self.feedback.status(now) == FeedbackStatus::ReceiverReports {
+                    self.rate.restart_from_floor();
+                } else {
+                    // Back without reports (the retry after an RTCP
+                    // timeout): a hub that does not report gets the
+                    // configured bitrate.
+                    let (floor, ceiling) = self.rate.limits();
+                    self.rate = RateControl::new(floor, ceiling);
+                }
                 self.sent_at_report = None;
                 self.actions.push_back(SendAction::VideoTarget {
                     kbps: self.rate.target_kbps(),
@@ -507,6 +522,31 @@ mod tests {
             "{:?}",
             sn.actions
         );
+    }
+
+    #[test]
+    fn reports_that_stop_for_good_stop_the_video_then_it_comes_back_at_the_configured_bitrate() {
+        let mut sn = Session::new(300, 1500);
+        sn.run(30, Some(0.15), 40.0, true);
+        assert!(sn.ctl.status(sn.now()).target_kbps < 1500);
+        sn.actions.clear();
+        // The hub's RTP stack is replaced by a recorder that never reports.
+        sn.run(39, None, 0.0, true);
+        assert_eq!(sn.ctl.video_stopped(), None, "40 s ride through");
+        sn.run(2, None, 0.0, true);
+        assert_eq!(sn.ctl.video_stopped(), Some(Trip::RtcpTimeout));
+        sn.run(60, None, 0.0, true);
+        assert_eq!(sn.ctl.video_stopped(), None, "{:?}", sn.actions);
+        let kinds: Vec<_> = sn.actions.iter().map(|(_, a)| *a).collect();
+        assert!(kinds.contains(&SendAction::VideoResumed), "{kinds:?}");
+        assert!(kinds.contains(&SendAction::Keyframe(KeyframeReason::VideoResumed)));
+        let st = sn.ctl.status(sn.now());
+        assert_eq!(st.target_kbps, 1500, "a hub that does not report");
+        assert_eq!(st.feedback, FeedbackStatus::None);
+        // And it stays on.
+        sn.run(600, None, 0.0, true);
+        assert_eq!(sn.ctl.video_stopped(), None);
+        assert_eq!(sn.ctl.status(sn.now()).breaker_trips, 1);
     }
 
     #[test]
