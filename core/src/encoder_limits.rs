@@ -19,6 +19,12 @@
 //!   macroblocks a picture and 983 040 a second (2160p30). The config's own
 //!   ranges (at most 3840×2160, 60 fps) keep every picture within it, so
 //!   only the rate can exceed it (2160p60).
+//! - **Periodic intra refresh** (`video.intra_refresh`): x264 only. The
+//!   Pi's driver offers no intra-refresh control: its encoder's controls
+//!   (`bcm2835_codec_open` in the same file) are the bitrate and its mode,
+//!   the header mode, repeating SPS/PPS, the I-frame period, level,
+//!   profile, minimum and maximum QP, force-key-frame, B-frames and the GOP
+//!   size; openh264enc has no such property either.
 //! - **Every encoder**: a keyframe interval (`video.fps` ×
 //!   `video.keyframe_interval_s`) of at least 2 frames. A GOP of 1 (every
 //!   frame a keyframe) hangs the Pi's encoder; the rule holds for all so a
@@ -221,7 +227,7 @@ pub fn check(video: &VideoConfig, family: EncoderFamily) -> Vec<Violation> {
         out.push(violation(
             "intra_refresh",
             format!(
-                "only x264 does periodic intra refresh ({} has none the box can set); use video.encoder = \"x264\" or keyframes",
+                "only x264 does periodic intra refresh ({} has no such control); use video.encoder = \"x264\" or keyframes",
                 limits.encoder
             ),
         ));
