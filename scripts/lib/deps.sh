@@ -65,6 +65,19 @@ MEDIA_PACKAGES=(
     ffmpeg
 )
 
+# The system tests' room and network: the echo test's room (a PulseAudio
+# server of its own, reached through ALSA's pulse plugin; speech made with
+# espeak-ng, converted with sox) and the no-route test's network namespace.
+ROOM_PACKAGES=(
+    pulseaudio
+    pulseaudio-utils
+    libasound2-plugins
+    espeak-ng
+    sox
+    iproute2
+    util-linux
+)
+
 # The control plane's tests: a real broker and its clients (certificates are made with rcgen).
 BROKER_PACKAGES=(
     mosquitto

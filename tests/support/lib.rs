@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod ffmpeg;
 pub mod fixtures;
 pub mod hub_sender;
+pub mod pulse_room;
 pub mod relay;
 pub mod rtcp_feedback;
 pub mod rtcp_receiver;
