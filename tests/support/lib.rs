@@ -11,6 +11,7 @@
 pub mod avpf_receiver;
 pub mod control;
 pub mod daemon;
+pub mod echo_session;
 pub mod ffmpeg;
 pub mod fixtures;
 pub mod hub_sender;
