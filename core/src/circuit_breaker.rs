@@ -24,6 +24,12 @@
 //! (of the video or, while the video is off, the audio) whose loss is under
 //! [`RESUME_LOSS`]. The rate control then starts from its floor.
 //!
+//! A hub that reports on the video only says nothing more once the video
+//! stops (its reports carry blocks only for sources that sent): when no
+//! report at all came since the trip, the video comes back at the hold's
+//! end as a probe, and trips again (for twice as long) if the path still
+//! cannot carry it.
+//!
 //! After an RTCP timeout no report may ever come again: the hub's RTP
 //! stack may have been replaced by a recorder that sends none (a stock
 //! ffmpeg). So the video also comes back by itself [`RTCP_TIMEOUT_RETRY`]
@@ -156,6 +162,9 @@ pub struct CircuitBreaker {
     stuck_reports: u32,
     congested_reports: u32,
     trips: u32,
+    /// When it last tripped, and why.
+    tripped_at: Option<Instant>,
+    last_trip: Option<Trip>,
 }
 
 impl Default for CircuitBreaker {
@@ -174,7 +183,15 @@ impl CircuitBreaker {
             stuck_reports: 0,
             congested_reports: 0,
             trips: 0,
+            tripped_at: None,
+            last_trip: None,
         }
+    }
+
+    /// Which breaker tripped last (the one a [`BreakerChange::Reset`]
+    /// ends).
+    pub fn last_trip(&self) -> Option<Trip> {
+        self.last_trip
     }
 
     /// The state.
@@ -255,8 +272,19 @@ impl CircuitBreaker {
         None
     }
 
-    /// Time passes: the RTCP timeout, and the retry after it.
+    /// Time passes: the RTCP timeout, the retry after it, and the probe at
+    /// a hold's end when nothing reported since the trip.
     pub fn handle_timeout(&mut self, now: Instant) -> Option<BreakerChange> {
+        if let BreakerState::Open { trip, hold_until } = self.state {
+            let heard_since = match (self.last_report_at, self.tripped_at) {
+                (Some(report), Some(tripped)) => report > tripped,
+                _ => false,
+            };
+            if trip != Trip::RtcpTimeout && now >= hold_until && !heard_since {
+                self.state = BreakerState::Closed;
+                return Some(BreakerChange::Reset);
+            }
+        }
         if let BreakerState::Open {
             trip: Trip::RtcpTimeout,
             hold_until,
@@ -285,6 +313,8 @@ impl CircuitBreaker {
             _ => (FIRST_HOLD * 2u32.saturating_pow(self.trips.min(8))).min(LONGEST_HOLD),
         };
         self.trips += 1;
+        self.tripped_at = Some(now);
+        self.last_trip = Some(trip);
         self.stuck_reports = 0;
         self.congested_reports = 0;
         self.state = BreakerState::Open {
@@ -517,6 +547,48 @@ mod tests {
             Some(BreakerChange::Reset)
         );
         assert_eq!(cb.trips(), 2);
+    }
+
+    #[test]
+    fn with_no_report_since_the_trip_the_video_probes_at_the_holds_end() {
+        let t0 = Instant::now();
+        let mut cb = CircuitBreaker::new();
+        let mut t = t0;
+        for _ in 0..3 {
+            t += s(5);
+            cb.on_video_report(facts(true, 0.4), sent(300), t);
+        }
+        assert!(cb.is_open());
+        // A hub reporting on the video only: silence once it stops.
+        assert_eq!(cb.handle_timeout(t + s(9)), None);
+        assert_eq!(cb.handle_timeout(t + s(10)), Some(BreakerChange::Reset));
+        // Still congested: it trips again, for 20 s.
+        let t = t + s(10);
+        let mut change = None;
+        for i in 1..=3 {
+            change = cb.on_video_report(facts(true, 0.4), sent(300), t + s(5 * i));
+        }
+        assert_eq!(change, Some(BreakerChange::Tripped(Trip::Congestion)));
+        let t = t + s(15);
+        assert_eq!(cb.handle_timeout(t + s(19)), None);
+        assert_eq!(cb.handle_timeout(t + s(20)), Some(BreakerChange::Reset));
+    }
+
+    #[test]
+    fn lossy_reports_since_the_trip_keep_the_video_off_past_the_hold() {
+        let t0 = Instant::now();
+        let mut cb = CircuitBreaker::new();
+        let mut t = t0;
+        for _ in 0..3 {
+            t += s(5);
+            cb.on_video_report(facts(true, 0.4), sent(300), t);
+        }
+        // The audio's reports go on and say the path still loses 30 %.
+        for i in 1..=6 {
+            assert_eq!(cb.on_audio_report(facts(true, 0.3), t + s(5 * i)), None);
+            assert_eq!(cb.handle_timeout(t + s(5 * i)), None);
+        }
+        assert!(cb.is_open());
     }
 
     #[test]

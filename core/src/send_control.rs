@@ -322,7 +322,14 @@ impl SendControl {
                 let audio_reports = self.last_audio_at.is_some_and(|at| {
                     now.saturating_duration_since(at) < crate::feedback_watch::REPORTS_STALE_AFTER
                 });
-                if audio_reports || self.feedback.status(now) == FeedbackStatus::ReceiverReports {
+                // From the floor after congestion or a media timeout (even
+                // when nothing reports while the video is off), and from
+                // the floor when reports come back after an RTCP timeout;
+                // at the configured bitrate when the video comes back
+                // after an RTCP timeout with no report since.
+                let reporting =
+                    audio_reports || self.feedback.status(now) == FeedbackStatus::ReceiverReports;
+                if reporting || self.breaker.last_trip() != Some(Trip::RtcpTimeout) {
                     self.rate.restart_from_floor();
                 } else {
                     // Back without reports (the retry after an RTCP
@@ -547,6 +554,64 @@ mod tests {
         sn.run(600, None, 0.0, true);
         assert_eq!(sn.ctl.video_stopped(), None);
         assert_eq!(sn.ctl.status(sn.now()).breaker_trips, 1);
+    }
+
+    #[test]
+    fn a_hub_reporting_on_the_video_only_gets_the_video_back_at_the_holds_end_from_the_floor() {
+        let t0 = Instant::now();
+        let mut ctl = SendControl::new(300, 1500);
+        let (mut bytes, mut packets, mut lsr) = (0u64, 0u64, 0u32);
+        let mut actions = Vec::new();
+        for at in 1..=60u64 {
+            let stopped = ctl.video_stopped().is_some();
+            if !stopped {
+                bytes += 60_000;
+                packets += 50;
+            }
+            // Video reports only, while video flows; 40 % loss, 100 ms.
+            let report = (at.is_multiple_of(5) && !stopped).then(|| {
+                lsr += 1;
+                ReportBlock {
+                    highest_seq: packets as u32,
+                    lsr,
+                    dlsr: 1,
+                    fraction_lost: if at < 30 { 0.4 } else { 0.0 },
+                    rtt_ms: Some(100.0),
+                }
+            });
+            ctl.observe(
+                SendObservation {
+                    video_report: report,
+                    audio_report: None,
+                    video_bytes_sent: bytes,
+                    video_packets_sent: packets,
+                    video_packets_handed: packets,
+                },
+                t0 + s(at),
+            );
+            while let Some(a) = ctl.poll_action() {
+                actions.push((at, a));
+            }
+        }
+        let stopped = actions
+            .iter()
+            .find(|(_, a)| matches!(a, SendAction::VideoStopped(Trip::Congestion)))
+            .map(|(t, _)| *t)
+            .unwrap_or_else(|| panic!("{actions:?}"));
+        let resumed = actions
+            .iter()
+            .find(|(_, a)| *a == SendAction::VideoResumed)
+            .map(|(t, _)| *t)
+            .unwrap_or_else(|| panic!("never resumed: {actions:?}"));
+        assert_eq!(resumed, stopped + 10, "at the hold's end: {actions:?}");
+        assert!(actions.contains(&(
+            resumed,
+            SendAction::VideoTarget {
+                kbps: 300,
+                why: TargetReason::Resumed,
+                loss_permille: 0
+            }
+        )));
     }
 
     #[test]
