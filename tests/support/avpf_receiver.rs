@@ -43,6 +43,8 @@ struct Counts {
     frames_incomplete: AtomicU64,
     frames_decoded: AtomicU64,
     keyframes: Mutex<Vec<Instant>>,
+    /// When the decoder output each frame (for freezes: the gaps between).
+    decoded_at: Mutex<Vec<Instant>>,
 }
 
 /// A running receiver; stopped when dropped.
@@ -126,13 +128,28 @@ impl AvpfReceiver {
     /// with the AES_CM_128_HMAC_SHA1_80 `key`, and sends its RTCP under
     /// the same key (a box without `srtp.receive_key` reads it so).
     pub fn start(video_port: u16, key: &[u8]) -> AvpfReceiver {
+        Self::start_asking(video_port, key, true)
+    }
+
+    /// Like [`AvpfReceiver::start`], but a receiver that reports and asks
+    /// for nothing: rtpbin in the plain AVP profile (receiver reports at
+    /// its regular interval), no NACK, no retransmission, no keyframe
+    /// request; after a loss it still decodes nothing until a keyframe.
+    /// What a recorder with a plain RTP stack does.
+    pub fn start_reporting_only(video_port: u16, key: &[u8]) -> AvpfReceiver {
+        Self::start_asking(video_port, key, false)
+    }
+
+    fn start_asking(video_port: u16, key: &[u8], asks: bool) -> AvpfReceiver {
         gst::init().expect("GStreamer init");
         let counts = Arc::new(Counts::default());
         let pipeline = gst::Pipeline::new();
         let rtpbin = make("rtpbin");
         rtpbin.set_property("latency", 300u32);
-        rtpbin.set_property("do-retransmission", true);
-        rtpbin.set_property_from_str("rtp-profile", "savpf");
+        if asks {
+            rtpbin.set_property("do-retransmission", true);
+            rtpbin.set_property_from_str("rtp-profile", "savpf");
+        }
         rtpbin.connect("request-pt-map", false, |values| {
             let pt = values[2].get::<u32>().unwrap_or(0);
             Some(pt_caps(pt).to_value())
@@ -186,7 +203,7 @@ impl AvpfReceiver {
                 return;
             }
             let depay = make("rtph264depay");
-            depay.set_property("request-keyframe", true);
+            depay.set_property("request-keyframe", asks);
             // No broken pictures: after a loss, nothing until a keyframe.
             depay.set_property("wait-for-keyframe", true);
             let caps = make("capsfilter");
@@ -253,6 +270,7 @@ impl AvpfReceiver {
                 gst::PadProbeType::BUFFER,
                 move |_, _| {
                     counts.frames_decoded.fetch_add(1, Ordering::Relaxed);
+                    counts.decoded_at.lock().expect("lock").push(Instant::now());
                     gst::PadProbeReturn::Ok
                 },
             );
@@ -321,6 +339,13 @@ impl AvpfReceiver {
     /// When each keyframe (IDR) came out of the depayloader.
     pub fn keyframe_times(&self) -> Vec<Instant> {
         self.counts.keyframes.lock().expect("lock").clone()
+    }
+
+    /// When the decoder output each frame, in order (one entry per frame
+    /// of [`AvpfReceiver::frames_decoded`]): a gap between two is a frozen
+    /// picture at the hub.
+    pub fn decoded_frame_times(&self) -> Vec<Instant> {
+        self.counts.decoded_at.lock().expect("lock").clone()
     }
 }
 

@@ -21,13 +21,19 @@ pub mod rtcp_feedback;
 pub mod rtcp_receiver;
 pub mod sim;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Path of a workspace binary, e.g. `bridgepointd`.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test>-<hash> → target/<profile>/<name>
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    // A test: target/<profile>/deps/<test>-<hash> → target/<profile>/<name>;
+    // a bench binary of this crate: target/<profile>/<bench> → the same.
+    let parent = exe.parent().expect("target dir");
+    let dir = if parent.file_name().is_some_and(|n| n == "deps") {
+        parent.parent().expect("target dir")
+    } else {
+        parent
+    };
     let path = dir.join(name);
     assert!(
         path.exists(),
