@@ -471,6 +471,7 @@ mod tests {
                     video_bytes_sent: bytes,
                     video_packets_sent: video,
                     video_packets_handed: video,
+                    hub_rtcp_packets: 0,
                 }),
                 now,
             );

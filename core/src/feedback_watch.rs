@@ -63,6 +63,17 @@ impl FeedbackWatch {
         self.last = None;
     }
 
+    /// The hub's RTCP arrived (authenticated) without a new report block
+    /// for the box's stream: a hub that sends feedback (NACK, PLI) between
+    /// its regular reports, which such traffic may push back well past
+    /// 10 s. Once a report has been seen, this keeps the reports counted
+    /// as coming; before the first one it changes nothing.
+    pub fn heard(&mut self, now: Instant) {
+        if let Some((fingerprint, _)) = self.last {
+            self.last = Some((fingerprint, now));
+        }
+    }
+
     /// When the last new report came.
     pub fn last_report_at(&self) -> Option<Instant> {
         self.last.map(|(_, at)| at)
@@ -115,6 +126,28 @@ mod tests {
             w.observe(Some(1300), at(40)),
             FeedbackStatus::ReceiverReports
         );
+    }
+
+    #[test]
+    fn the_hubs_feedback_between_reports_keeps_them_counted_but_is_no_report_by_itself() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut w = FeedbackWatch::new();
+        // NACKs before any report: still none.
+        w.heard(at(1));
+        assert_eq!(w.status(at(1)), FeedbackStatus::None);
+        w.observe(Some(10), at(2));
+        // The regular report is pushed back by NACKs every second.
+        for s in 3..30 {
+            w.heard(at(s));
+            assert_eq!(
+                w.observe(Some(10), at(s)),
+                FeedbackStatus::ReceiverReports,
+                "at {s} s"
+            );
+        }
+        // Silence: none 10 s after the last packet.
+        assert_eq!(w.observe(Some(10), at(39)), FeedbackStatus::None);
     }
 
     #[test]

@@ -65,6 +65,9 @@ pub struct SendObservation {
     pub video_packets_sent: u64,
     /// Video packets the pipeline handed to the socket.
     pub video_packets_handed: u64,
+    /// RTCP packets from the hub on the video session, authenticated, so
+    /// far (reports and feedback alike).
+    pub hub_rtcp_packets: u64,
 }
 
 /// Why the video target changed.
@@ -144,6 +147,8 @@ pub struct SendControl {
     last_audio_at: Option<Instant>,
     /// Whether reports came at the last look.
     had_feedback: bool,
+    /// The hub's RTCP packets at the last look.
+    hub_rtcp_packets: u64,
     actions: VecDeque<SendAction>,
 }
 
@@ -162,6 +167,7 @@ impl SendControl {
             last_audio: None,
             last_audio_at: None,
             had_feedback: false,
+            hub_rtcp_packets: 0,
             actions: VecDeque::new(),
         }
     }
@@ -209,6 +215,10 @@ impl SendControl {
         let video_new = obs
             .video_report
             .filter(|r| self.feedback.is_new(r.fingerprint()));
+        if obs.hub_rtcp_packets > self.hub_rtcp_packets {
+            self.feedback.heard(now);
+        }
+        self.hub_rtcp_packets = obs.hub_rtcp_packets;
         let feedback = self
             .feedback
             .observe(obs.video_report.map(|r| r.fingerprint()), now);
@@ -586,6 +596,7 @@ mod tests {
                     video_bytes_sent: bytes,
                     video_packets_sent: packets,
                     video_packets_handed: packets,
+                    hub_rtcp_packets: 0,
                 },
                 t0 + s(at),
             );
@@ -612,6 +623,49 @@ mod tests {
                 loss_permille: 0
             }
         )));
+    }
+
+    #[test]
+    fn the_hubs_feedback_between_its_reports_keeps_the_rate_control_from_giving_up() {
+        let t0 = Instant::now();
+        let mut ctl = SendControl::new(300, 1500);
+        let report = |seq: u32, loss: f64| ReportBlock {
+            highest_seq: seq,
+            lsr: seq,
+            dlsr: 1,
+            fraction_lost: loss,
+            rtt_ms: Some(20.0),
+        };
+        let obs = |r: Option<ReportBlock>, rtcp: u64, i: u64| SendObservation {
+            video_report: r,
+            video_bytes_sent: 200_000 * i,
+            video_packets_sent: 170 * i,
+            video_packets_handed: 170 * i,
+            hub_rtcp_packets: rtcp,
+            ..Default::default()
+        };
+        ctl.observe(obs(Some(report(100, 0.0)), 1, 1), t0 + s(1));
+        ctl.observe(obs(Some(report(200, 0.3)), 2, 2), t0 + s(2));
+        let target = ctl.status(t0 + s(2)).target_kbps;
+        assert!(target < 1500, "{target}");
+        // 20 s of NACKs, no new report block: still a reporting hub, and
+        // the target is not thrown back to the ceiling.
+        for i in 3..23 {
+            ctl.observe(obs(Some(report(200, 0.3)), 10 * i, i), t0 + s(i));
+            assert_eq!(
+                ctl.status(t0 + s(i)).feedback,
+                FeedbackStatus::ReceiverReports,
+                "at {i} s"
+            );
+        }
+        assert_eq!(ctl.status(t0 + s(22)).target_kbps, target);
+        // Nothing at all for 10 s: none, and the configured bitrate.
+        for i in 23..34 {
+            ctl.observe(obs(Some(report(200, 0.3)), 220, i), t0 + s(i));
+        }
+        let st = ctl.status(t0 + s(33));
+        assert_eq!(st.feedback, FeedbackStatus::None);
+        assert_eq!(st.target_kbps, 1500);
     }
 
     #[test]

@@ -335,6 +335,7 @@ impl BoxLoop {
                 video_bytes_sent: self.sent.video_bytes,
                 video_packets_sent: self.sent.video_packets,
                 video_packets_handed: handed_video,
+                hub_rtcp_packets: self.media.hub_rtcp_packets(),
             }),
             now,
         );

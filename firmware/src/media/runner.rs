@@ -20,7 +20,7 @@
 //! stored structure, so the encoder's own controls (bitrate, keyframe
 //! period, SPS/PPS repeat) are sent again with it, unchanged.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -83,6 +83,9 @@ pub struct MediaRunner {
     video_gate: Arc<VideoGate>,
     /// The running pipeline's count of the hub's keyframe requests.
     keyframe_requests: Arc<KeyframeRequests>,
+    /// RTCP packets from the hub on the video session that passed SRTCP
+    /// authentication, in the running pipeline.
+    hub_rtcp: Arc<AtomicU64>,
 }
 
 impl MediaRunner {
@@ -101,6 +104,7 @@ impl MediaRunner {
             picture_delay: Duration::ZERO,
             video_gate: Arc::default(),
             keyframe_requests: Arc::default(),
+            hub_rtcp: Arc::default(),
         }
     }
 
@@ -148,6 +152,7 @@ impl MediaRunner {
         let stall = self.stall_video_after.take();
         self.video_gate = Arc::default();
         self.keyframe_requests = Arc::default();
+        self.hub_rtcp = Arc::default();
         match self.launch(generation, stall) {
             Ok(pipeline) => {
                 tracing::info!(generation, "pipeline started");
@@ -178,6 +183,22 @@ impl MediaRunner {
         }
         self.watch_bus(&pipeline, generation);
         self.watch_first_packet(&pipeline, generation);
+        // The hub's RTCP on the video session, once authenticated: reports
+        // and feedback alike (what the core counts as a hub that talks).
+        let decrypted_rtcp = ["video-srtcp-dec", "video-srtp-dec"]
+            .iter()
+            .find_map(|name| pipeline.by_name(name))
+            .and_then(|dec| dec.static_pad("rtcp_src"));
+        if let Some(pad) = decrypted_rtcp {
+            let count = self.hub_rtcp.clone();
+            pad.add_probe(
+                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+                move |_, _| {
+                    count.fetch_add(1, Ordering::Relaxed);
+                    gst::PadProbeReturn::Ok
+                },
+            );
+        }
         if let Some(pay) = pipeline.by_name(names::VIDEO_PAY) {
             super::feedback::limit_keyframe_requests(
                 &pipeline,
@@ -425,6 +446,12 @@ impl MediaRunner {
                 rtt_ms,
             })
         })
+    }
+
+    /// RTCP packets from the hub on the video session that passed SRTCP
+    /// authentication since the running pipeline started (0 with none).
+    pub fn hub_rtcp_packets(&self) -> u64 {
+        self.hub_rtcp.load(Ordering::Relaxed)
     }
 
     /// Stops (`true`) or resumes the running pipeline's video: the circuit
