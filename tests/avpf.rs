@@ -7,10 +7,9 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use bridgepoint_system_tests::avpf_receiver::AvpfReceiver;
 use bridgepoint_system_tests::daemon::{run_cli, Daemon};
-use bridgepoint_system_tests::fixtures::{config, KEY};
+use bridgepoint_system_tests::fixtures::{config, key_bytes};
 use bridgepoint_system_tests::free_ports;
 use bridgepoint_system_tests::relay;
 use bridgepoint_system_tests::sim::SimBoard;
@@ -38,9 +37,7 @@ fn run(feedback: &str) -> Run {
     let data = dir.path().join("data");
     let (hub_video, hub_audio) = free_ports();
     let (relay_video, relay_audio) = free_ports();
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(KEY)
-        .unwrap();
+    let key = key_bytes();
     // The relay binds its ports before the receiver picks its own.
     let mut relay = relay::between_box_and_hub(
         LOSS,

@@ -15,10 +15,9 @@ use std::net::UdpSocket;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use bridgepoint_system_tests::avpf_receiver::AvpfReceiver;
 use bridgepoint_system_tests::daemon::Daemon;
-use bridgepoint_system_tests::fixtures::{config, KEY};
+use bridgepoint_system_tests::fixtures::{config, key_bytes};
 use bridgepoint_system_tests::free_ports;
 use bridgepoint_system_tests::sim::SimBoard;
 use bridgepoint_testkit::{wait_for, TempDir};
@@ -149,9 +148,7 @@ fn garbage_wrong_keys_bogus_nacks_and_a_pli_flood_change_nothing_beyond_the_limi
     let data = dir.path().join("data");
     let (hub_video, hub_audio) = free_ports();
     let (box_video, box_audio) = free_ports();
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(KEY)
-        .unwrap();
+    let key = key_bytes();
     let hub = AvpfReceiver::start(hub_video, &key);
     // Periodic keyframes only every 10 s: the ones the test sees are the
     // requested ones.

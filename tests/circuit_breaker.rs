@@ -7,9 +7,8 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use bridgepoint_system_tests::daemon::Daemon;
-use bridgepoint_system_tests::fixtures::{config, KEY};
+use bridgepoint_system_tests::fixtures::{config, key_bytes};
 use bridgepoint_system_tests::free_ports;
 use bridgepoint_system_tests::relay;
 use bridgepoint_system_tests::rtcp_receiver::RtcpReceiver;
@@ -31,9 +30,7 @@ fn persistent_heavy_loss_stops_the_video_keeps_the_sound_says_why_and_recovers()
     let data = dir.path().join("data");
     let (hub_video, hub_audio) = free_ports();
     let (relay_video, relay_audio) = free_ports();
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(KEY)
-        .unwrap();
+    let key = key_bytes();
     let _hub = RtcpReceiver::start_with_audio(hub_video, hub_audio, &key);
     // A round trip of 200 ms: the TCP equation gives a rate worth
     // comparing (on a loopback's 0.1 ms any rate would be fair).

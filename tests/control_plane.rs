@@ -635,16 +635,13 @@ fn wait_for_token(
 
 #[test]
 fn telemetry_reports_rtcp_round_trip_and_loss_from_the_hubs_receiver_reports() {
-    use base64::Engine as _;
     let dir = TempDir::new("telemetry");
     let broker = Broker::plain();
     let central = Central::new(&broker, None);
     let telemetry = topic(DEVICE, Leaf::Telemetry);
     let sub = central.subscribe(&[&telemetry]);
     let (video_port, audio_port) = free_ports();
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(bridgepoint_system_tests::fixtures::KEY)
-        .unwrap();
+    let key = bridgepoint_system_tests::fixtures::key_bytes();
     let _hub = bridgepoint_system_tests::rtcp_receiver::RtcpReceiver::start(video_port, &key);
     let hub = Some((video_port, audio_port));
     let daemon = start_plain_box(dir.path(), DEVICE, &broker, &[], hub, "always");

@@ -6,9 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use bridgepoint_system_tests::daemon::Daemon;
-use bridgepoint_system_tests::fixtures::{config, KEY};
+use bridgepoint_system_tests::fixtures::{config, key_bytes};
 use bridgepoint_system_tests::free_ports;
 use bridgepoint_system_tests::relay;
 use bridgepoint_system_tests::rtcp_receiver::RtcpReceiver;
@@ -35,9 +34,7 @@ fn through_a_600_kbit_link_the_bitrate_settles_under_it_and_climbs_back_when_it_
     let data = dir.path().join("data");
     let (hub_video, hub_audio) = free_ports();
     let (relay_video, relay_audio) = free_ports();
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(KEY)
-        .unwrap();
+    let key = key_bytes();
     let _hub = RtcpReceiver::start(hub_video, &key);
 
     let mut relay = relay::between_box_and_hub(
@@ -108,9 +105,7 @@ fn with_5_percent_random_loss_the_audio_turns_its_fec_on_the_video_holds_and_the
     let data = dir.path().join("data");
     let (hub_video, hub_audio) = free_ports();
     let (relay_video, relay_audio) = free_ports();
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(KEY)
-        .unwrap();
+    let key = key_bytes();
     // Loss on the way to the hub only: the reports come back whole. The
     // relay's ports are taken before the receiver picks its own.
     let mut relay = relay::between_box_and_hub(

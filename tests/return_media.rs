@@ -11,7 +11,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use bridgepoint_system_tests::daemon::{run_cli, Daemon};
 use bridgepoint_system_tests::ffmpeg::{probe, record};
-use bridgepoint_system_tests::fixtures::{config, KEY};
+use bridgepoint_system_tests::fixtures::{config, key_bytes, KEY};
 use bridgepoint_system_tests::hub_sender::HubSender;
 use bridgepoint_system_tests::sim::SimBoard;
 use bridgepoint_testkit::{wait_for, TempDir};
@@ -204,9 +204,7 @@ fn a_wrong_key_and_garbage_are_dropped_and_playback_resumes_with_the_right_key()
         garbage.send_to(&junk, ("127.0.0.1", video)).unwrap();
         garbage.send_to(&junk, ("127.0.0.1", audio)).unwrap();
     }
-    let own_key = base64::engine::general_purpose::STANDARD
-        .decode(KEY)
-        .unwrap();
+    let own_key = key_bytes();
     let wrong = HubSender::start(video, audio, &own_key);
     // Counted, reported, and the screen says what happened.
     let state = wait_status(&mut board, &daemon, "undecryptable");
@@ -365,9 +363,7 @@ fn a_lost_video_packet_makes_the_box_ask_the_hub_for_a_keyframe_with_rtcp_pli() 
         .find_map(|l| l.strip_prefix("video_port = "))
         .and_then(|p| p.trim().parse().ok())
         .expect("video_port in the config");
-    let box_key = base64::engine::general_purpose::STANDARD
-        .decode(KEY)
-        .unwrap();
+    let box_key = key_bytes();
     let feedback =
         bridgepoint_system_tests::rtcp_feedback::RtcpFeedback::start(hub_video + 1, &box_key);
     let (daemon, mut board) = streaming_box(&dir, &text);

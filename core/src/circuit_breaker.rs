@@ -379,6 +379,17 @@ mod tests {
         })
     }
 
+    /// Three reports of 40 % loss, 5 s apart, after `after`: the third
+    /// trips the congestion breaker. Returns when.
+    fn trip_congestion(cb: &mut CircuitBreaker, after: Instant) -> Instant {
+        let mut change = None;
+        for i in 1..=3 {
+            change = cb.on_video_report(facts(true, 0.4), sent(300), after + s(5 * i));
+        }
+        assert_eq!(change, Some(BreakerChange::Tripped(Trip::Congestion)));
+        after + s(15)
+    }
+
     #[test]
     fn the_tcp_equation_gives_the_textbook_figures() {
         // 1200-byte packets, 100 ms: about 354 kbit/s at 5 % loss, about
@@ -513,19 +524,8 @@ mod tests {
 
     #[test]
     fn it_resumes_after_the_hold_on_a_clean_report_and_the_hold_doubles() {
-        let t0 = Instant::now();
         let mut cb = CircuitBreaker::new();
-        let mut t = t0;
-        let trip = |cb: &mut CircuitBreaker, t: &mut Instant| {
-            let mut change = None;
-            for _ in 0..3 {
-                *t += s(5);
-                change = cb.on_video_report(facts(true, 0.4), sent(300), *t);
-            }
-            assert_eq!(change, Some(BreakerChange::Tripped(Trip::Congestion)));
-            *t
-        };
-        let at = trip(&mut cb, &mut t);
+        let at = trip_congestion(&mut cb, Instant::now());
         // Clean but within the hold: stays off.
         assert_eq!(cb.on_audio_report(facts(true, 0.0), at + s(9)), None);
         // Still lossy after the hold: stays off.
@@ -535,8 +535,7 @@ mod tests {
             cb.on_audio_report(facts(true, 0.01), at + s(15)),
             Some(BreakerChange::Reset)
         );
-        t = at + s(15);
-        let at = trip(&mut cb, &mut t);
+        let at = trip_congestion(&mut cb, at + s(15));
         assert_eq!(
             cb.on_audio_report(facts(true, 0.0), at + s(15)),
             None,
@@ -551,38 +550,22 @@ mod tests {
 
     #[test]
     fn with_no_report_since_the_trip_the_video_probes_at_the_holds_end() {
-        let t0 = Instant::now();
         let mut cb = CircuitBreaker::new();
-        let mut t = t0;
-        for _ in 0..3 {
-            t += s(5);
-            cb.on_video_report(facts(true, 0.4), sent(300), t);
-        }
+        let t = trip_congestion(&mut cb, Instant::now());
         assert!(cb.is_open());
         // A hub reporting on the video only: silence once it stops.
         assert_eq!(cb.handle_timeout(t + s(9)), None);
         assert_eq!(cb.handle_timeout(t + s(10)), Some(BreakerChange::Reset));
         // Still congested: it trips again, for 20 s.
-        let t = t + s(10);
-        let mut change = None;
-        for i in 1..=3 {
-            change = cb.on_video_report(facts(true, 0.4), sent(300), t + s(5 * i));
-        }
-        assert_eq!(change, Some(BreakerChange::Tripped(Trip::Congestion)));
-        let t = t + s(15);
+        let t = trip_congestion(&mut cb, t + s(10));
         assert_eq!(cb.handle_timeout(t + s(19)), None);
         assert_eq!(cb.handle_timeout(t + s(20)), Some(BreakerChange::Reset));
     }
 
     #[test]
     fn lossy_reports_since_the_trip_keep_the_video_off_past_the_hold() {
-        let t0 = Instant::now();
         let mut cb = CircuitBreaker::new();
-        let mut t = t0;
-        for _ in 0..3 {
-            t += s(5);
-            cb.on_video_report(facts(true, 0.4), sent(300), t);
-        }
+        let t = trip_congestion(&mut cb, Instant::now());
         // The audio's reports go on and say the path still loses 30 %.
         for i in 1..=6 {
             assert_eq!(cb.on_audio_report(facts(true, 0.3), t + s(5 * i)), None);

@@ -15,21 +15,18 @@
 use std::fmt::Write as _;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use bridgepoint_system_tests::avpf_receiver::AvpfReceiver;
-use bridgepoint_system_tests::fixtures::{config, KEY};
+use bridgepoint_system_tests::daemon::Daemon;
+use bridgepoint_system_tests::fixtures::{config, key_bytes};
 use bridgepoint_system_tests::free_ports;
 use bridgepoint_system_tests::relay;
-use bridgepoint_system_tests::rtcp_receiver::{add_session, make};
+use bridgepoint_system_tests::rtcp_receiver::RtcpReceiver;
 use bridgepoint_system_tests::sim::SimBoard;
 use bridgepoint_testkit::impairment::Direction;
 use bridgepoint_testkit::relay::ImpairedRelay;
 use bridgepoint_testkit::wait_for;
-use gstreamer as gst;
-use gstreamer::prelude::*;
 
 const USAGE: &str = "\
 Usage: network-bench [--scale F] [--only SCENARIO,...] [--daemon PATH]
@@ -185,72 +182,6 @@ fn parse_args() -> Result<Options, String> {
 // ---------------------------------------------------------------------------
 // The box: bridgepointd as a child process of this binary.
 
-/// A running daemon; killed when dropped. (The system tests' `Daemon`
-/// finds its binary next to a test executable in `target/<profile>/deps`;
-/// this binary lives in `target/<profile>` itself.)
-struct BoxDaemon {
-    child: Child,
-    log: PathBuf,
-    socket: PathBuf,
-}
-
-impl BoxDaemon {
-    fn start(bin: &Path, dir: &Path, config_text: &str) -> Result<BoxDaemon, String> {
-        let config = dir.join("box.toml");
-        std::fs::write(&config, config_text).map_err(|e| format!("write the config: {e}"))?;
-        let log = dir.join("bridgepointd.log");
-        let log_file =
-            std::fs::File::create(&log).map_err(|e| format!("create {}: {e}", log.display()))?;
-        let out = log_file.try_clone().map_err(|e| format!("log file: {e}"))?;
-        let child = Command::new(bin)
-            .arg("--config")
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(log_file)
-            .spawn()
-            .map_err(|e| format!("start {}: {e}", bin.display()))?;
-        let mut daemon = BoxDaemon {
-            child,
-            log,
-            socket: dir.join("data").join("board.sock"),
-        };
-        let socket = daemon.socket.clone();
-        if wait_for(Duration::from_secs(10), || socket.exists().then_some(())).is_none() {
-            return Err(format!(
-                "the daemon did not come up within 10 s ({}running); log: {}",
-                if daemon.is_running() { "" } else { "not " },
-                daemon.log.display()
-            ));
-        }
-        Ok(daemon)
-    }
-
-    fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// SIGTERM, then SIGKILL if it has not exited within 10 s.
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = wait_for(Duration::from_secs(10), || {
-            self.child.try_wait().ok().flatten()
-        });
-    }
-}
-
-impl Drop for BoxDaemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 // ---------------------------------------------------------------------------
 // One run: relay, hub receiver, box.
 
@@ -264,59 +195,11 @@ struct BoxSettings {
     hub_asks: bool,
 }
 
-/// The hub's audio receiver: rtpbin on the audio session, receiver reports
-/// back to the box (as [`bridgepoint_system_tests::rtcp_receiver`] does for
-/// both streams), the Opus packets into a fake sink. Without it the box
-/// would hear of its audio from nobody, and the circuit breaker, which
-/// resumes the video on a clean report of either stream, would wait for
-/// the video's reports alone, which stop with the video.
-struct AudioReporter {
-    pipeline: gst::Pipeline,
-}
-
-impl AudioReporter {
-    fn start(port: u16, key: &[u8]) -> AudioReporter {
-        gst::init().expect("GStreamer init");
-        let pipeline = gst::Pipeline::new();
-        let rtpbin = make("rtpbin");
-        pipeline.add(&rtpbin).expect("add rtpbin");
-        let caps = gst::Caps::builder("application/x-srtp")
-            .field("media", "audio")
-            .field("clock-rate", 48000i32)
-            .field("encoding-name", "OPUS")
-            .field("payload", 111i32)
-            .build();
-        add_session(&pipeline, &rtpbin, 0, port, caps, key);
-        let bin = pipeline.clone();
-        rtpbin.connect_pad_added(move |_, pad| {
-            if pad.name().starts_with("recv_rtp_src_") {
-                let sink = make("fakesink");
-                sink.set_property("sync", false);
-                let _ = bin.add(&sink);
-                let _ = sink.sync_state_with_parent();
-                if let Some(sink_pad) = sink.static_pad("sink") {
-                    let _ = pad.link(&sink_pad);
-                }
-            }
-        });
-        pipeline
-            .set_state(gst::State::Playing)
-            .expect("audio receiver starts");
-        AudioReporter { pipeline }
-    }
-}
-
-impl Drop for AudioReporter {
-    fn drop(&mut self) {
-        let _ = self.pipeline.set_state(gst::State::Null);
-    }
-}
-
 struct Session {
     relay: ImpairedRelay,
     hub: AvpfReceiver,
-    _audio: AudioReporter,
-    daemon: BoxDaemon,
+    _audio: RtcpReceiver,
+    daemon: Daemon,
     board: SimBoard,
 }
 
@@ -330,9 +213,7 @@ impl Session {
         settings: &BoxSettings,
     ) -> Result<Session, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-        let key = base64::engine::general_purpose::STANDARD
-            .decode(KEY)
-            .map_err(|e| format!("the test key: {e}"))?;
+        let key = key_bytes();
         let (hub_video, hub_audio) = free_ports();
         let (relay_video, relay_audio) = free_ports();
         // The relay binds its ports before the receiver picks its own.
@@ -347,10 +228,12 @@ impl Session {
         } else {
             AvpfReceiver::start_reporting_only(hub_video, &key)
         };
-        let audio = AudioReporter::start(hub_audio, &key);
+        // The hub also reports on the audio: the circuit breaker resumes
+        // the video on a clean report of either stream.
+        let audio = RtcpReceiver::start_audio_only(hub_audio, &key);
         let text = box_config(&dir.join("data"), relay_video, relay_audio, settings)?;
-        let daemon = BoxDaemon::start(&options.daemon, dir, &text)?;
-        let mut board = SimBoard::connect(&daemon.socket);
+        let daemon = Daemon::start_binary(&options.daemon, dir, &text);
+        let mut board = SimBoard::connect(&daemon.socket());
         if !board.wait_stream("streaming", Duration::from_secs(15)) {
             return Err(format!(
                 "the box did not stream within 15 s; log: {}",
@@ -384,7 +267,7 @@ impl Session {
     fn stop(mut self) -> Result<(), String> {
         let running = self.daemon.is_running();
         let log = self.daemon.log.clone();
-        self.daemon.stop();
+        let _ = self.daemon.stop();
         self.relay.stop();
         if running {
             Ok(())

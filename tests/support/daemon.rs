@@ -37,6 +37,12 @@ impl Daemon {
         Daemon::start(dir, &text)
     }
 
+    /// Like [`Daemon::start`], with the daemon binary at `bin` (a bench's
+    /// `--daemon`).
+    pub fn start_binary(bin: &Path, dir: &Path, config_text: &str) -> Daemon {
+        Daemon::spawn(dir, config_text, Command::new(bin))
+    }
+
     /// Like [`Daemon::start`], with extra environment variables.
     pub fn start_with_env(dir: &Path, config_text: &str, env: &[(&str, &str)]) -> Daemon {
         let mut command = Command::new(bin("bridgepointd"));

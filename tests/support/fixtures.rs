@@ -7,6 +7,14 @@ pub const KEY: &str = "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZ";
 /// Another valid key, for the wrong-key test.
 pub const OTHER_KEY: &str = "ZmFrZS1rZXktZm9yLXRoZS13cm9uZy1rZXktdGVzdA";
 
+/// [`KEY`]'s bytes (master key and salt), as a hub's receiver takes them.
+pub fn key_bytes() -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(KEY)
+        .expect("KEY is base64")
+}
+
 /// A config streaming test sources to 127.0.0.1 on the given ports.
 pub fn config(
     data_dir: &Path,

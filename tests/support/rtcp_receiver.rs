@@ -41,7 +41,14 @@ impl RtcpReceiver {
     /// Receives the box's video on `video_port` (RTCP on `video_port + 1`)
     /// with the AES_CM_128_HMAC_SHA1_80 `key`.
     pub fn start(video_port: u16, key: &[u8]) -> RtcpReceiver {
-        Self::start_sessions(video_port, None, key, None)
+        Self::start_sessions(Some(video_port), None, key, None)
+    }
+
+    /// Receives and reports on the box's audio alone (`audio_port`, RTCP
+    /// on the next): with a video receiver of its own beside it, a hub
+    /// that reports on both streams.
+    pub fn start_audio_only(audio_port: u16, key: &[u8]) -> RtcpReceiver {
+        Self::start_sessions(None, Some(audio_port), key, None)
     }
 
     /// [`RtcpReceiver::start_with_audio`] that also records the video, as
@@ -53,17 +60,17 @@ impl RtcpReceiver {
         key: &[u8],
         video_file: &std::path::Path,
     ) -> RtcpReceiver {
-        Self::start_sessions(video_port, Some(audio_port), key, Some(video_file))
+        Self::start_sessions(Some(video_port), Some(audio_port), key, Some(video_file))
     }
 
     /// Receives the box's video and audio (each with RTCP on the next
     /// port), reporting on both, as a conferencing hub does.
     pub fn start_with_audio(video_port: u16, audio_port: u16, key: &[u8]) -> RtcpReceiver {
-        Self::start_sessions(video_port, Some(audio_port), key, None)
+        Self::start_sessions(Some(video_port), Some(audio_port), key, None)
     }
 
     fn start_sessions(
-        video_port: u16,
+        video_port: Option<u16>,
         audio_port: Option<u16>,
         key: &[u8],
         video_file: Option<&std::path::Path>,
@@ -78,7 +85,9 @@ impl RtcpReceiver {
             .field("encoding-name", "H264")
             .field("payload", 96i32)
             .build();
-        add_session(&pipeline, &rtpbin, 0, video_port, video_caps, key);
+        if let Some(port) = video_port {
+            add_session(&pipeline, &rtpbin, 0, port, video_caps, key);
+        }
         if let Some(port) = audio_port {
             let audio_caps = gst::Caps::builder("application/x-srtp")
                 .field("media", "audio")

@@ -937,6 +937,7 @@ impl BoxLoop {
 
     /// Publishes the retained status (when it changed).
     fn publish_status(&mut self) {
+        let sending = self.sending();
         let status = Status::Online(OnlineStatus {
             device_id: self.device_id.clone(),
             firmware: FIRMWARE_VERSION.to_owned(),
@@ -946,8 +947,8 @@ impl BoxLoop {
             slot: self.updates.as_ref().map(|u| u.slot().to_owned()),
             problem: self.outbox.problem(),
             return_stream: self.return_status.map(wire_return),
-            video: self.sending().map(|(video, _)| video.to_owned()),
-            feedback: self.sending().map(|(_, feedback)| feedback),
+            video: sending.map(|(video, _)| video.to_owned()),
+            feedback: sending.map(|(_, feedback)| feedback),
         });
         if let Some(c) = &mut self.control {
             c.publish_status(&status);
