@@ -14,7 +14,7 @@ use bridgepoint_system_tests::ffmpeg::{probe, record};
 use bridgepoint_system_tests::free_ports;
 use bridgepoint_system_tests::sim::SimBoard;
 use bridgepoint_testkit::broker::Broker;
-use bridgepoint_testkit::TempDir;
+use bridgepoint_testkit::{wait_for, TempDir};
 
 const DEVICE: &str = "stall-box-01";
 
@@ -74,20 +74,35 @@ fn a_stalled_video_encoder_is_restarted_counted_and_reported_and_the_hub_records
     // The stream went to error (or straight on to starting) and back to
     // streaming, with a new pipeline.
     board.assert_stream("streaming", Duration::from_secs(20), &daemon);
-    let states: Vec<String> = all_json(&sub, &status)
-        .iter()
-        .filter_map(|v| v["stream"].as_str().map(str::to_owned))
-        .collect();
-    let failed = states
-        .iter()
-        .position(|s| s == "streaming")
-        .and_then(|first| {
-            let after = states[first..]
-                .iter()
-                .position(|s| s == "error" || s == "starting")?;
-            Some(first + after)
-        });
-    let Some(failed) = failed else {
+    // The board shows the state before the status published over MQTT
+    // reaches central: wait a little for the status to say it too.
+    let states_now = || -> Vec<String> {
+        all_json(&sub, &status)
+            .iter()
+            .filter_map(|v| v["stream"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let failed_in = |states: &[String]| {
+        states
+            .iter()
+            .position(|s| s == "streaming")
+            .and_then(|first| {
+                let after = states[first..]
+                    .iter()
+                    .position(|s| s == "error" || s == "starting")?;
+                Some(first + after)
+            })
+    };
+    let _ = wait_for(Duration::from_secs(10), || {
+        let states = states_now();
+        let failed = failed_in(&states)?;
+        states[failed..]
+            .iter()
+            .any(|s| s == "streaming")
+            .then_some(())
+    });
+    let states = states_now();
+    let Some(failed) = failed_in(&states) else {
         panic!("no streaming → error/starting in the status: {states:?}");
     };
     assert!(
