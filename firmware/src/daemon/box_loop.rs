@@ -502,6 +502,9 @@ impl BoxLoop {
         } else {
             self.carry_out(&request)
         };
+        // What the command changed shows (LEDs, board view, screen) before
+        // the answer says it is done: central may look right after "ok".
+        self.apply_outputs();
         self.answer(match result {
             Ok(()) => CommandResult::ok(&request.id),
             Err(reason) => CommandResult::refused(Some(&request.id), &reason),
