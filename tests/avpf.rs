@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use bridgepoint_system_tests::avpf_receiver::AvpfReceiver;
+use bridgepoint_system_tests::avpf_receiver::{
+    AvpfReceiver, TRANSPORT_CC_EXTENSION_ID, TRANSPORT_CC_URI,
+};
 use bridgepoint_system_tests::daemon::{run_cli, Daemon};
 use bridgepoint_system_tests::fixtures::{config, key_bytes};
 use bridgepoint_system_tests::free_ports;
@@ -30,6 +32,8 @@ struct Run {
     rtx_at_socket: u64,
     rtx_received: u64,
     sdp: String,
+    /// What the box said of the hub's feedback at the end.
+    feedback: String,
 }
 
 fn run(feedback: &str) -> Run {
@@ -82,6 +86,7 @@ fn run(feedback: &str) -> Run {
         rtx_at_socket: hub.rtx_packets() - before.3,
         rtx_received: hub.retransmissions_received() - before.4,
         sdp,
+        feedback: state["send"]["feedback"].as_str().unwrap_or("?").to_owned(),
     };
     let log = daemon.log_text();
     let has_rtx = log.contains("video retransmission on the hub's NACKs");
@@ -114,6 +119,20 @@ fn with_5_percent_loss_avpf_retransmits_and_the_hub_completes_more_frames_than_w
         assert!(avpf.sdp.contains(line), "{line:?} missing:\n{}", avpf.sdp);
     }
     assert!(avpf.sdp.contains(" RTP/SAVPF 96 97\n"), "{}", avpf.sdp);
+    // Transport-wide feedback: offered with avpf; the hub's rtpbin, its
+    // caps naming the extension, sends it for every frame and the box
+    // says so. Without avpf the packets carry no extension: the same hub
+    // sends receiver reports only.
+    assert!(
+        avpf.sdp.contains("a=rtcp-fb:96 transport-cc\n")
+            && avpf.sdp.contains(&format!(
+                "a=extmap:{TRANSPORT_CC_EXTENSION_ID} {TRANSPORT_CC_URI}\n"
+            )),
+        "{}",
+        avpf.sdp
+    );
+    assert_eq!(avpf.feedback, "transport_cc", "{avpf:?}");
+    assert_eq!(none.feedback, "receiver_reports", "{none:?}");
     assert!(
         !none.sdp.contains("rtcp-fb") && !none.sdp.contains("SAVPF"),
         "{}",

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use crate::button::{Button, ButtonTiming, Press};
 use crate::call::{CallEvent, CallInput, CallMachine, CallState};
 use crate::config::SessionMode;
+use crate::delay_control::PacketResult;
 use crate::indication::{indication_for, Indication, IndicationInputs};
 use crate::led::LedStates;
 use crate::send_control::{SendAction, SendControl, SendObservation, SendStatus};
@@ -89,6 +90,9 @@ pub enum Input {
     /// This second's reading of the hub's receiver reports and the box's
     /// own sockets, while a pipeline runs ([`SendControl`] decides).
     SendTick(SendObservation),
+    /// The hub's transport-wide feedback on the video (per packet, when
+    /// it arrived), while a pipeline runs.
+    TransportFeedback(Vec<PacketResult>),
 }
 
 /// Something the core asks of the outside world, or reports.
@@ -241,6 +245,14 @@ impl BoxCore {
             Input::SendTick(observation) => {
                 if let Some(send) = self.send.as_mut() {
                     send.observe(observation, now);
+                    while let Some(action) = send.poll_action() {
+                        self.outputs.push_back(Output::Send(action));
+                    }
+                }
+            }
+            Input::TransportFeedback(packets) => {
+                if let Some(send) = self.send.as_mut() {
+                    send.on_transport_feedback(&packets, now);
                     while let Some(action) = send.poll_action() {
                         self.outputs.push_back(Output::Send(action));
                     }

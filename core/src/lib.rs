@@ -44,6 +44,7 @@ pub mod circuit_breaker;
 pub mod command_gate;
 pub mod config;
 pub mod controller;
+pub mod delay_control;
 pub mod encoder_limits;
 pub mod feedback_watch;
 pub mod health;

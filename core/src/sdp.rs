@@ -11,8 +11,10 @@
 //! With `hub.feedback = "avpf"` the video is offered as `RTP/SAVPF`
 //! (RFC 5124): `a=rtcp-fb` lines for generic NACK, PLI and FIR (RFC 4585,
 //! RFC 5104), and an RFC 4588 retransmission stream of its own payload type
-//! ([`VIDEO_RTX_PAYLOAD_TYPE`], `apt` = the video's). With `"none"` the
-//! description is the plain `RTP/SAVP` one.
+//! ([`VIDEO_RTX_PAYLOAD_TYPE`], `apt` = the video's), and transport-wide
+//! congestion control feedback (`a=rtcp-fb:96 transport-cc`, with the
+//! sequence number extension `a=extmap:`[`TRANSPORT_CC_EXTENSION_ID`]).
+//! With `"none"` the description is the plain `RTP/SAVP` one.
 
 use base64::Engine as _;
 
@@ -25,6 +27,12 @@ pub const AUDIO_PAYLOAD_TYPE: u8 = 111;
 /// RTP payload type of the video's retransmissions (RFC 4588), with
 /// `hub.feedback = "avpf"`.
 pub const VIDEO_RTX_PAYLOAD_TYPE: u8 = 97;
+/// The RTP header extension id of the transport-wide sequence number on
+/// the video, with `hub.feedback = "avpf"`.
+pub const TRANSPORT_CC_EXTENSION_ID: u8 = 3;
+/// The extension's URI (draft-holmer-rmcat-transport-wide-cc-extensions-01).
+pub const TRANSPORT_CC_URI: &str =
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
 
 /// The H.264 `profile-level-id` (constrained baseline) for a picture size and rate.
 pub fn profile_level_id(width: u32, height: u32, fps: u32) -> &'static str {
@@ -88,6 +96,8 @@ pub fn session_description(device_id: &str, media: &MediaConfig) -> String {
             format!("a=rtcp-fb:{video_t} nack"),
             format!("a=rtcp-fb:{video_t} nack pli"),
             format!("a=rtcp-fb:{video_t} ccm fir"),
+            format!("a=rtcp-fb:{video_t} transport-cc"),
+            format!("a=extmap:{TRANSPORT_CC_EXTENSION_ID} {TRANSPORT_CC_URI}"),
             format!("a=rtpmap:{rtx} rtx/90000"),
             format!("a=fmtp:{rtx} apt={video_t}"),
         ]);
@@ -199,7 +209,7 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
     }
 
     #[test]
-    fn with_avpf_the_video_offers_nack_pli_fir_and_its_retransmission_stream() {
+    fn with_avpf_the_video_offers_nack_pli_fir_transport_cc_and_its_retransmission_stream() {
         let c = parse_toml(&FILE.replace(
             "audio_port = 6002",
             "audio_port = 6002\nfeedback = \"avpf\"",
@@ -214,6 +224,8 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
                      a=rtcp-fb:96 nack\n\
                      a=rtcp-fb:96 nack pli\n\
                      a=rtcp-fb:96 ccm fir\n\
+                     a=rtcp-fb:96 transport-cc\n\
+                     a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\n\
                      a=rtpmap:97 rtx/90000\n\
                      a=fmtp:97 apt=96\n\
                      a=framerate:30\n\
@@ -221,7 +233,7 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
         assert!(sdp.contains(video), "{sdp}");
         // The audio asks for no feedback: its section is unchanged.
         assert!(sdp.contains("m=audio 6002 RTP/SAVP 111\n"), "{sdp}");
-        assert_eq!(sdp.matches("a=rtcp-fb:").count(), 3, "{sdp}");
+        assert_eq!(sdp.matches("a=rtcp-fb:").count(), 4, "{sdp}");
         assert_eq!(sdp.matches("a=crypto:1 ").count(), 2, "{sdp}");
     }
 

@@ -19,6 +19,7 @@ use bridgepoint_proto::FeedbackStatus;
 use crate::circuit_breaker::{
     BreakerChange, BreakerState, CircuitBreaker, ReportFacts, SentSince, Trip,
 };
+use crate::delay_control::{DelayChange, DelayControl, PacketResult};
 use crate::feedback_watch::FeedbackWatch;
 use crate::keyframe_policy::{KeyframePolicy, KeyframeReason};
 use crate::rate_control::{
@@ -79,7 +80,21 @@ pub enum TargetReason {
     NoFeedback,
     /// The video resumes after the circuit breaker: from the floor.
     Resumed,
+    /// The delay trend of the hub's per-packet feedback.
+    Delay(DelayChange),
+    /// The per-packet feedback stopped (its reports still come): the
+    /// loss-based target alone.
+    NoTransportFeedback,
 }
+
+/// How long without transport-wide feedback before the box stops using
+/// it (it comes with every frame or so while it comes at all).
+pub const TRANSPORT_CC_STALE_AFTER: Duration = Duration::from_secs(2);
+/// A higher target is handed to the encoder once it is this much over the
+/// last one handed, or a second later: the per-packet feedback moves it
+/// every few tens of ms. A lower one is handed at once.
+const ANNOUNCE_STEP: f64 = 1.05;
+const ANNOUNCE_INTERVAL: Duration = Duration::from_secs(1);
 
 fn permille(fraction: f64) -> u32 {
     if fraction.is_finite() {
@@ -149,6 +164,12 @@ pub struct SendControl {
     had_feedback: bool,
     /// The hub's RTCP packets at the last look.
     hub_rtcp_packets: u64,
+    /// The delay-based target, from the hub's transport-wide feedback.
+    delay: DelayControl,
+    /// When the last transport-wide feedback came.
+    transport_cc_at: Option<Instant>,
+    /// The target last handed to the encoder, and when.
+    announced: (u32, Option<Instant>),
     actions: VecDeque<SendAction>,
 }
 
@@ -168,6 +189,9 @@ impl SendControl {
             last_audio_at: None,
             had_feedback: false,
             hub_rtcp_packets: 0,
+            delay: DelayControl::new(floor_kbps, ceiling_kbps),
+            transport_cc_at: None,
+            announced: (ceiling_kbps, None),
             actions: VecDeque::new(),
         }
     }
@@ -175,6 +199,66 @@ impl SendControl {
     /// New limits (a pushed config).
     pub fn set_limits(&mut self, floor_kbps: u32, ceiling_kbps: u32) {
         self.rate.set_limits(floor_kbps, ceiling_kbps);
+        self.delay.set_limits(floor_kbps, ceiling_kbps);
+    }
+
+    /// Whether the hub's transport-wide feedback comes.
+    fn transport_cc(&self, now: Instant) -> bool {
+        self.transport_cc_at
+            .is_some_and(|at| now.saturating_duration_since(at) < TRANSPORT_CC_STALE_AFTER)
+    }
+
+    /// The video bitrate aimed at: the loss-based target, and the
+    /// delay-based one's if lower while per-packet feedback comes.
+    fn target_kbps(&self, now: Instant) -> u32 {
+        let rate = self.rate.target_kbps();
+        if self.transport_cc(now) {
+            rate.min(self.delay.target_kbps())
+        } else {
+            rate
+        }
+    }
+
+    /// Hands the target to the encoder if it moved (see [`ANNOUNCE_STEP`]).
+    fn announce(&mut self, why: TargetReason, loss_permille: u32, now: Instant) {
+        let kbps = self.target_kbps(now);
+        let (last, at) = self.announced;
+        let due = kbps < last
+            || f64::from(kbps) >= f64::from(last) * ANNOUNCE_STEP
+            || (kbps != last
+                && at.is_none_or(|at| now.saturating_duration_since(at) >= ANNOUNCE_INTERVAL));
+        if due {
+            self.push_target(kbps, why, loss_permille, now);
+        }
+    }
+
+    fn push_target(&mut self, kbps: u32, why: TargetReason, loss_permille: u32, now: Instant) {
+        self.announced = (kbps, Some(now));
+        self.actions.push_back(SendAction::VideoTarget {
+            kbps,
+            why,
+            loss_permille,
+        });
+    }
+
+    /// The hub's transport-wide feedback on the video (RTCP transport-cc:
+    /// per packet, when it arrived or that it did not), in the order the
+    /// box sent the packets.
+    pub fn on_transport_feedback(&mut self, packets: &[PacketResult], now: Instant) {
+        if self.video_stopped().is_some() || packets.is_empty() {
+            return;
+        }
+        if !self.transport_cc(now) {
+            // First feedback, or back after a gap: from where the box is.
+            self.delay.restart_at(self.rate.target_kbps());
+        }
+        self.transport_cc_at = Some(now);
+        let (reported, lost) = self.delay.reported();
+        if let Some(change) = self.delay.on_feedback(packets, now) {
+            let (reported_now, lost_now) = self.delay.reported();
+            let lost_share = (lost_now - lost) as f64 / (reported_now - reported).max(1) as f64;
+            self.announce(TargetReason::Delay(change), permille(lost_share), now);
+        }
     }
 
     /// The next thing the pipeline must do.
@@ -193,8 +277,12 @@ impl SendControl {
     /// The session's sending, as of `now`.
     pub fn status(&self, now: Instant) -> SendStatus {
         SendStatus {
-            feedback: self.feedback.status(now),
-            target_kbps: self.rate.target_kbps(),
+            feedback: if self.transport_cc(now) {
+                FeedbackStatus::TransportCc
+            } else {
+                self.feedback.status(now)
+            },
+            target_kbps: self.target_kbps(now),
             video_stopped: self.video_stopped(),
             breaker_trips: self.breaker.trips(),
             keyframes: self.keyframes.sent(),
@@ -225,17 +313,19 @@ impl SendControl {
         if let Some(change) = self.breaker.handle_timeout(now) {
             self.on_breaker(change, now);
         }
-        let reporting = feedback == FeedbackStatus::ReceiverReports;
+        let transport_cc = self.transport_cc(now);
+        let reporting = feedback == FeedbackStatus::ReceiverReports || transport_cc;
         if self.had_feedback && !reporting && self.video_stopped().is_none() {
             let (floor, ceiling) = self.rate.limits();
-            if self.rate.target_kbps() != ceiling {
+            if self.target_kbps(now) != ceiling {
                 self.rate = RateControl::new(floor, ceiling);
-                self.actions.push_back(SendAction::VideoTarget {
-                    kbps: ceiling,
-                    why: TargetReason::NoFeedback,
-                    loss_permille: 0,
-                });
+                self.push_target(ceiling, TargetReason::NoFeedback, 0, now);
             }
+        } else if !transport_cc && self.transport_cc_at.is_some() {
+            // Per-packet feedback stopped, reports still come: the
+            // loss-based target alone, from now on.
+            self.transport_cc_at = None;
+            self.announce(TargetReason::NoTransportFeedback, 0, now);
         }
         self.had_feedback = reporting;
         if let Some(report) = video_new {
@@ -312,11 +402,11 @@ impl SendControl {
             rtt_ms: report.rtt_ms,
         };
         if let Some(change) = self.rate.on_report(rate_report, sent_kbps) {
-            self.actions.push_back(SendAction::VideoTarget {
-                kbps: self.rate.target_kbps(),
-                why: TargetReason::Rate(change),
-                loss_permille: permille(report.fraction_lost),
-            });
+            self.announce(
+                TargetReason::Rate(change),
+                permille(report.fraction_lost),
+                now,
+            );
         }
         if let Some(reason) = self.keyframes.on_report(gap, report.fraction_lost, now) {
             self.actions.push_back(SendAction::Keyframe(reason));
@@ -349,11 +439,10 @@ impl SendControl {
                     self.rate = RateControl::new(floor, ceiling);
                 }
                 self.sent_at_report = None;
-                self.actions.push_back(SendAction::VideoTarget {
-                    kbps: self.rate.target_kbps(),
-                    why: TargetReason::Resumed,
-                    loss_permille: 0,
-                });
+                // The per-packet feedback, if it comes, starts afresh.
+                self.transport_cc_at = None;
+                self.delay.restart_at(self.rate.target_kbps());
+                self.push_target(self.rate.target_kbps(), TargetReason::Resumed, 0, now);
                 self.actions.push_back(SendAction::VideoResumed);
                 if let Some(reason) = self.keyframes.request(KeyframeReason::VideoResumed, now) {
                     self.actions.push_back(SendAction::Keyframe(reason));

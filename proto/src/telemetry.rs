@@ -29,6 +29,10 @@ pub enum FeedbackStatus {
     None,
     /// The hub's receiver reports come: loss and round trip are known.
     ReceiverReports,
+    /// The hub's transport-wide congestion control feedback comes (RTCP
+    /// transport-cc: per video packet, when it arrived): the box follows
+    /// the delay's trend as well as the reported loss.
+    TransportCc,
     /// A state a later firmware reports that this reader does not know.
     #[serde(other)]
     Other,
@@ -40,6 +44,7 @@ impl FeedbackStatus {
         match self {
             FeedbackStatus::None => "none",
             FeedbackStatus::ReceiverReports => "receiver_reports",
+            FeedbackStatus::TransportCc => "transport_cc",
             FeedbackStatus::Other => "other",
         }
     }

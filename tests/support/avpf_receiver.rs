@@ -9,7 +9,9 @@
 //! broken pictures does) → avdec_h264 → fakesink. Its RTCP (reports,
 //! NACK, PLI) goes back out through srtpenc to where the box's RTCP came
 //! from, through a small relay socket on the hub's RTCP port, as in
-//! [`crate::rtcp_receiver`].
+//! [`crate::rtcp_receiver`]. Its caps name the box's transport-wide
+//! sequence number extension, so its rtpbin also sends transport-cc
+//! feedback for every frame (not in the reporting-only variant).
 //!
 //! What it counts: the RTP packets arriving at its socket (their headers
 //! are in the clear under SRTP: the video's SSRC and latest sequence
@@ -53,16 +55,35 @@ pub struct AvpfReceiver {
     counts: Arc<Counts>,
 }
 
-fn pt_caps(pt: u32) -> Option<gst::Caps> {
+/// The transport-wide sequence number extension, as the box's SDP
+/// announces it with `hub.feedback = "avpf"` (`a=extmap:3 ...`; the avpf
+/// test reads it there).
+pub const TRANSPORT_CC_EXTENSION_ID: u8 = 3;
+/// Its URI.
+pub const TRANSPORT_CC_URI: &str =
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+
+fn transport_cc_field() -> (String, &'static str) {
+    (
+        format!("extmap-{TRANSPORT_CC_EXTENSION_ID}"),
+        TRANSPORT_CC_URI,
+    )
+}
+
+fn pt_caps(pt: u32, asks: bool) -> Option<gst::Caps> {
     let caps = gst::Caps::builder("application/x-rtp")
         .field("media", "video")
         .field("clock-rate", 90000i32);
     match pt {
-        96 => Some(
-            caps.field("encoding-name", "H264")
-                .field("payload", 96i32)
-                .build(),
-        ),
+        96 => {
+            let caps = caps.field("encoding-name", "H264").field("payload", 96i32);
+            Some(if asks {
+                let (name, uri) = transport_cc_field();
+                caps.field(name, uri).build()
+            } else {
+                caps.build()
+            })
+        }
         97 => Some(
             caps.field("encoding-name", "RTX")
                 .field("payload", 97i32)
@@ -150,9 +171,9 @@ impl AvpfReceiver {
             rtpbin.set_property("do-retransmission", true);
             rtpbin.set_property_from_str("rtp-profile", "savpf");
         }
-        rtpbin.connect("request-pt-map", false, |values| {
+        rtpbin.connect("request-pt-map", false, move |values| {
             let pt = values[2].get::<u32>().unwrap_or(0);
-            Some(pt_caps(pt).to_value())
+            Some(pt_caps(pt, asks).to_value())
         });
         rtpbin.connect("request-aux-receiver", false, |values| {
             let session = values[1].get::<u32>().unwrap_or(u32::MAX);
@@ -166,12 +187,22 @@ impl AvpfReceiver {
             &rtpbin,
             0,
             video_port,
-            gst::Caps::builder("application/x-srtp")
-                .field("media", "video")
-                .field("clock-rate", 90000i32)
-                .field("encoding-name", "H264")
-                .field("payload", 96i32)
-                .build(),
+            {
+                let caps = gst::Caps::builder("application/x-srtp")
+                    .field("media", "video")
+                    .field("clock-rate", 90000i32)
+                    .field("encoding-name", "H264")
+                    .field("payload", 96i32);
+                // Asking for everything includes transport-wide feedback:
+                // rtpbin sends it for every frame once its caps name the
+                // extension.
+                if asks {
+                    let (name, uri) = transport_cc_field();
+                    caps.field(name, uri).build()
+                } else {
+                    caps.build()
+                }
+            },
             key,
         );
         let c = counts.clone();

@@ -361,6 +361,12 @@ impl BoxLoop {
             MediaEvent::FirstPacket { generation } if self.media.is_current(generation) => {
                 self.feed(Input::StreamStarted, now);
             }
+            MediaEvent::TransportFeedback {
+                generation,
+                packets,
+            } if self.media.is_current(generation) => {
+                self.feed(Input::TransportFeedback(packets), now);
+            }
             MediaEvent::SendRefused { generation, reason } if self.media.is_current(generation) => {
                 self.feed(Input::SendRefused { reason }, now);
             }
@@ -835,6 +841,16 @@ impl BoxLoop {
                     TargetReason::Resumed => tracing::info!(
                         target_kbps = kbps,
                         "the video resumes from the lowest bitrate"
+                    ),
+                    TargetReason::Delay(change) => tracing::info!(
+                        target_kbps = kbps,
+                        ?change,
+                        loss,
+                        "video bitrate set from the delay trend of the hub's transport-wide feedback"
+                    ),
+                    TargetReason::NoTransportFeedback => tracing::info!(
+                        target_kbps = kbps,
+                        "no transport-wide feedback for 2 s: the video bitrate follows the receiver reports alone"
                     ),
                 }
             }

@@ -10,6 +10,7 @@
 //! - [`start_align`]: starts the audio at the video's first frame.
 //! - [`feedback`]: what the hub's RTCP feedback gets (retransmissions,
 //!   keyframe requests at most once a second).
+//! - [`transport_feedback`]: the hub's per-packet feedback (transport-cc).
 //! - [`return_path`]: the hub's media coming back, decrypted, decoded, played.
 //! - [`screen`]: the room's screen (the card, central's picture, self-view).
 //! - [`stats`]: packet and byte counters.
@@ -30,6 +31,7 @@ pub mod runner;
 pub mod screen;
 pub mod start_align;
 pub mod stats;
+pub mod transport_feedback;
 pub mod video_gate;
 
 pub use error::PipelineError;

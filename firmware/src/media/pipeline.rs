@@ -256,13 +256,13 @@ fn populate(
         // processing deadline (20 ms) after a packet arrives. The senders
         // do not sync: this delays nothing the hub receives.
     }
-    let video_pay = build_video(pipeline, media, plan)?;
+    let (video_pay, video_out) = build_video(pipeline, media, plan)?;
     let (audio_encoder, audio_pay) = build_audio(pipeline, media, plan)?;
     StartAlign::attach(&video_pay, &audio_encoder);
 
     for (pay, spec) in [
         (
-            video_pay,
+            video_out,
             SessionSpec {
                 index: 0,
                 kind: "video",
@@ -305,7 +305,7 @@ fn build_video(
     pipeline: &gst::Pipeline,
     media: &MediaConfig,
     plan: &MediaPlan,
-) -> Result<gst::Element, PipelineError> {
+) -> Result<(gst::Element, gst::Element), PipelineError> {
     let v = &media.video;
     let fps = gst::Fraction::new(v.fps as i32, 1);
     let mut chain: Vec<gst::Element> = Vec::new();
@@ -361,6 +361,15 @@ fn build_video(
     pay.set_property("config-interval", 0i32);
     set_nick(&pay, "aggregate-mode", "zero-latency")?;
     chain.push(pay.clone());
+    if media.hub.feedback == HubFeedback::Avpf {
+        // The transport-wide sequence number on every video packet: the
+        // payloader adds the extension these caps name
+        // (super::transport_feedback).
+        chain.push(caps_filter(
+            "video-transport-cc-caps",
+            super::transport_feedback::extension_caps(),
+        )?);
+    }
 
     let refs: Vec<&gst::Element> = chain.iter().collect();
     add_all(pipeline, &refs)?;
@@ -370,7 +379,8 @@ fn build_video(
             build_self_view(pipeline, &tee)?;
         }
     }
-    Ok(pay)
+    let last = chain.pop().unwrap_or_else(|| pay.clone());
+    Ok((pay, last))
 }
 
 /// The room's own camera, small and at most 10 frames a second, to the

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bridgepoint_core::config::MediaConfig;
+use bridgepoint_core::config::{HubFeedback, MediaConfig};
 use bridgepoint_core::send_control::ReportBlock;
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -54,6 +54,14 @@ pub enum MediaEvent {
         /// The sender and the system's words (`video-rtp-sink: Network is
         /// unreachable`).
         reason: String,
+    },
+    /// The hub's transport-wide feedback on the video: per packet, when
+    /// it arrived or that it did not (a batch every 100 ms at most).
+    TransportFeedback {
+        /// Which pipeline.
+        generation: u64,
+        /// The packets, in the order they were sent.
+        packets: Vec<bridgepoint_core::delay_control::PacketResult>,
     },
     /// The pipeline failed (or could not be built).
     Failed {
@@ -200,6 +208,9 @@ impl MediaRunner {
             );
         }
         if let Some(pay) = pipeline.by_name(names::VIDEO_PAY) {
+            if resolved.hub.feedback == HubFeedback::Avpf {
+                super::transport_feedback::watch(&pay, generation, self.events.clone());
+            }
             super::feedback::limit_keyframe_requests(
                 &pipeline,
                 &pay,
