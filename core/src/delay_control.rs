@@ -18,6 +18,17 @@
 //!   hold; normal: grow, by [`GROWTH_PER_S`] a second, or by about a
 //!   packet per round trip near the rate where the last over-use was.
 //!
+//! A full drop-tail queue delays every packet alike: the trend is flat and
+//! only loss shows it. So the feedback's own loss (section 6's loss-based
+//! control, on the packets sent in the last [`LOSS_WINDOW`]) also counts:
+//! above [`HIGH_LOSS`] the target drops in proportion (1 - loss/2), from
+//! [`LOW_LOSS`] to [`HIGH_LOSS`] it may not grow. And a queue that
+//! stands: each batch's least one-way delay (the hub's arrival time less
+//! the box's send time: the clocks' offset plus the path's delay) over the
+//! least seen in the last [`BASE_DELAY_WINDOW`] is the queue at the
+//! bottleneck; over [`STANDING_QUEUE_MS`] and not shrinking since the last
+//! decrease, it counts as over-use too.
+//!
 //! Constants follow the draft and the parameters its reference
 //! implementation ships with (the trendline estimator). No clock, no IO:
 //! the arrival times are the hub's, the send times the box's, and `now`
@@ -46,6 +57,20 @@ const THRESHOLD_DOWN: f64 = 0.039;
 pub const OVERUSE_TIME_MS: f64 = 10.0;
 /// Share of the acknowledged rate the target drops to on over-use.
 pub const BACK_OFF: f64 = 0.85;
+/// The packets the loss is measured over: those sent in this time, at
+/// least [`LOSS_MIN_PACKETS`] of them.
+pub const LOSS_WINDOW: Duration = Duration::from_secs(1);
+/// See [`LOSS_WINDOW`].
+pub const LOSS_MIN_PACKETS: usize = 20;
+/// Loss above which the target drops.
+pub const HIGH_LOSS: f64 = 0.10;
+/// Loss under which the target may grow.
+pub const LOW_LOSS: f64 = 0.02;
+/// The least one-way delay is remembered this long (a route that changes
+/// is learnt again within it).
+pub const BASE_DELAY_WINDOW: Duration = Duration::from_secs(30);
+/// A queue this long that does not drain is over-use, trend or not.
+pub const STANDING_QUEUE_MS: f64 = 80.0;
 /// Multiplicative growth per second on a clear path.
 pub const GROWTH_PER_S: f64 = 1.08;
 /// What the hub received is measured over this much of its arrival time.
@@ -92,6 +117,8 @@ pub enum Usage {
 pub enum DelayChange {
     /// The delay rose steadily: down to what the hub received.
     Overuse,
+    /// The feedback shows more than 10 % lost.
+    Loss,
     /// The path is clear: growing.
     Growth,
 }
@@ -242,6 +269,16 @@ pub struct DelayControl {
     /// Packets reported so far, and those reported lost.
     reported: u64,
     lost: u64,
+    /// The packets sent in the last [`LOSS_WINDOW`]: when, and whether
+    /// they were lost.
+    loss_window: VecDeque<(u64, bool)>,
+    /// The least one-way delay (ms, clocks' offset included) of each
+    /// second of the hub's arrival times, over [`BASE_DELAY_WINDOW`].
+    base_delay: VecDeque<(u64, f64)>,
+    /// The least one-way delay of the latest feedback.
+    batch_delay_ms: Option<f64>,
+    /// The standing queue when the target last dropped for it.
+    queue_at_decrease_ms: Option<f64>,
 }
 
 impl DelayControl {
@@ -260,7 +297,50 @@ impl DelayControl {
             last_update: None,
             reported: 0,
             lost: 0,
+            loss_window: VecDeque::new(),
+            base_delay: VecDeque::new(),
+            batch_delay_ms: None,
+            queue_at_decrease_ms: None,
         }
+    }
+
+    /// The queue at the bottleneck as of the latest feedback, in ms: its
+    /// least one-way delay over the least of the last
+    /// [`BASE_DELAY_WINDOW`].
+    pub fn standing_queue_ms(&self) -> Option<f64> {
+        let base = self
+            .base_delay
+            .iter()
+            .map(|&(_, d)| d)
+            .fold(f64::INFINITY, f64::min);
+        let batch = self.batch_delay_ms?;
+        (base.is_finite()).then(|| (batch - base).max(0.0))
+    }
+
+    fn note_delay(&mut self, sent_ns: u64, arrived_ns: u64) {
+        let delay_ms = (arrived_ns as f64 - sent_ns as f64) / 1e6;
+        self.batch_delay_ms = Some(self.batch_delay_ms.map_or(delay_ms, |d| d.min(delay_ms)));
+        let second = arrived_ns / 1_000_000_000;
+        match self.base_delay.back_mut() {
+            Some((s, d)) if *s == second => *d = d.min(delay_ms),
+            _ => self.base_delay.push_back((second, delay_ms)),
+        }
+        let window = BASE_DELAY_WINDOW.as_secs();
+        while self
+            .base_delay
+            .front()
+            .is_some_and(|&(s, _)| second.saturating_sub(s) > window || s > second)
+        {
+            self.base_delay.pop_front();
+        }
+    }
+
+    /// The share of the packets sent in the last [`LOSS_WINDOW`] that were
+    /// lost; `None` with fewer than [`LOSS_MIN_PACKETS`].
+    pub fn recent_loss(&self) -> Option<f64> {
+        let n = self.loss_window.len();
+        (n >= LOSS_MIN_PACKETS)
+            .then(|| self.loss_window.iter().filter(|&&(_, lost)| lost).count() as f64 / n as f64)
     }
 
     /// The bitrate the delay allows.
@@ -323,6 +403,7 @@ impl DelayControl {
     /// One feedback message's packets, in the order the box sent them.
     /// Returns why the target changed, if it did.
     pub fn on_feedback(&mut self, packets: &[PacketResult], now: Instant) -> Option<DelayChange> {
+        self.batch_delay_ms = None;
         for packet in packets {
             self.on_packet(packet);
         }
@@ -331,6 +412,14 @@ impl DelayControl {
 
     fn on_packet(&mut self, packet: &PacketResult) {
         self.reported += 1;
+        self.loss_window
+            .push_back((packet.sent_ns, packet.arrived_ns.is_none()));
+        let newest_sent = packet.sent_ns;
+        while self.loss_window.front().is_some_and(|&(sent, _)| {
+            newest_sent.saturating_sub(sent) > LOSS_WINDOW.as_nanos() as u64
+        }) {
+            self.loss_window.pop_front();
+        }
         let Some(arrived) = packet.arrived_ns else {
             self.lost += 1;
             return;
@@ -343,8 +432,11 @@ impl DelayControl {
                 self.group = None;
                 self.previous_group = None;
                 self.trendline = Trendline::new();
+                self.base_delay.clear();
+                self.batch_delay_ms = None;
             }
         }
+        self.note_delay(packet.sent_ns, arrived);
         self.received.push_back((arrived, packet.size_bytes));
         let newest = self
             .received
@@ -404,12 +496,38 @@ impl DelayControl {
         });
         self.last_update = Some(now);
         let acked = self.acknowledged_kbps();
+        let loss = self.recent_loss();
         let before = self.target_kbps();
-        let change = match self.trendline.usage {
+        let can_decrease = self
+            .last_decrease
+            .is_none_or(|at| now.saturating_duration_since(at) >= DECREASE_INTERVAL);
+        let queue = self.standing_queue_ms();
+        // A queue that stands, and has not shrunk since the last decrease
+        // for it (while it drains the trend says under-use).
+        let standing = queue.is_some_and(|q| {
+            q > STANDING_QUEUE_MS && self.queue_at_decrease_ms.is_none_or(|at| q > at - 10.0)
+        });
+        let usage = match self.trendline.usage {
+            // Over-use with nothing acknowledged yet: the loss decides.
+            Usage::Overuse if acked.is_none() => Usage::Normal,
+            Usage::Normal if standing && acked.is_some() => Usage::Overuse,
+            usage => usage,
+        };
+        if usage != Usage::Overuse {
+            if let Some(loss) = loss.filter(|&l| l > HIGH_LOSS) {
+                if !can_decrease {
+                    return None;
+                }
+                self.target_kbps *= 1.0 - 0.5 * loss;
+                self.last_decrease = Some(now);
+                // What comes next shows what this decrease did.
+                self.loss_window.clear();
+                self.clamp();
+                return (self.target_kbps() != before).then_some(DelayChange::Loss);
+            }
+        }
+        let change = match usage {
             Usage::Overuse => {
-                let can_decrease = self
-                    .last_decrease
-                    .is_none_or(|at| now.saturating_duration_since(at) >= DECREASE_INTERVAL);
                 let acked = acked?;
                 if !can_decrease {
                     return None;
@@ -420,9 +538,14 @@ impl DelayControl {
                 });
                 self.target_kbps = self.target_kbps.min(BACK_OFF * acked);
                 self.last_decrease = Some(now);
+                self.queue_at_decrease_ms = queue;
+                // The loss before this decrease says nothing of after.
+                self.loss_window.clear();
                 DelayChange::Overuse
             }
             Usage::Underuse => return None,
+            // Some loss: hold.
+            Usage::Normal if loss.is_some_and(|l| l >= LOW_LOSS) => return None,
             Usage::Normal => {
                 let dt = elapsed?.as_secs_f64();
                 let near = self
@@ -440,8 +563,15 @@ impl DelayControl {
                 } else {
                     self.target_kbps * GROWTH_PER_S.powf(dt)
                 };
+                // Never grows far past what the hub proved it receives; an
+                // encoder sending less than its target (a still picture)
+                // holds it where it is.
                 let cap = acked.map_or(f64::INFINITY, |a| ACKED_HEADROOM * a + 10.0);
-                self.target_kbps = grown.min(cap).max(self.target_kbps.min(cap));
+                if grown <= cap {
+                    self.target_kbps = grown;
+                } else if self.target_kbps < cap {
+                    self.target_kbps = cap;
+                }
                 DelayChange::Growth
             }
         };
@@ -451,7 +581,8 @@ impl DelayControl {
 }
 
 #[cfg(test)]
-mod tests_path {
+/// A simulated bottleneck for the tests of this module and `send_control`.
+pub(crate) mod tests_path {
     use super::*;
 
     /// A path of `capacity_kbps` with a drop-tail queue of `queue_ms` and
@@ -509,6 +640,11 @@ mod tests_path {
             }
             self.now_ns = self.now_ns.max(end);
             out
+        }
+
+        /// A queue full to its limit, as after a burst over the capacity.
+        pub fn fill_queue(&mut self) {
+            self.busy_until_ns = self.now_ns + (self.queue_ms * 1e6) as u64;
         }
 
         pub fn queue_ms(&self) -> f64 {
@@ -573,6 +709,66 @@ mod tests {
         assert!(target <= 630, "target {target} 2 s after the drop to 600");
         let (_, worst) = run(&mut control, &mut path, t0, 12.0, 10.0);
         assert!(worst < 100.0, "queue {worst} ms after settling");
+    }
+
+    /// Feeds 50 ms batches from `path` at the control's target for
+    /// `batches`; returns the changes.
+    fn feed(
+        control: &mut DelayControl,
+        path: &mut Path,
+        t0: Instant,
+        from: u32,
+        batches: u32,
+    ) -> Vec<DelayChange> {
+        let mut changes = Vec::new();
+        for i in from + 1..=from + batches {
+            let results = path.send(f64::from(control.target_kbps()));
+            let now = t0 + Duration::from_millis(u64::from(i) * 50);
+            changes.extend(control.on_feedback(&results, now));
+        }
+        changes
+    }
+
+    #[test]
+    fn a_queue_that_stands_full_brings_the_target_under_the_path() {
+        let t0 = Instant::now();
+        let mut control = DelayControl::new(300, 2500);
+        control.restart_at(800);
+        let mut path = Path::new(1000.0);
+        // The path's own delay is learnt while it is clear.
+        feed(&mut control, &mut path, t0, 0, 20);
+        // Then the path narrows to 600 and its queue is full at once
+        // (someone else's upload filled it): every packet waits 300 ms,
+        // the delay has no trend, a quarter is lost.
+        path.capacity_kbps = 600.0;
+        path.fill_queue();
+        let changes = feed(&mut control, &mut path, t0, 20, 40);
+        assert!(changes.contains(&DelayChange::Overuse), "{changes:?}");
+        let target = control.target_kbps();
+        assert!(target <= 600, "target {target}");
+        assert!(path.queue_ms() < 100.0, "queue {} ms", path.queue_ms());
+        // While the queue fills at once nothing arrives for 300 ms: what
+        // the hub acknowledged looks low and the target drops far. It
+        // finds the path again within 10 s.
+        feed(&mut control, &mut path, t0, 60, 200);
+        let target = control.target_kbps();
+        assert!((480..=640).contains(&target), "target {target}");
+    }
+
+    #[test]
+    fn loss_alone_brings_the_target_down_in_proportion() {
+        let t0 = Instant::now();
+        let mut control = DelayControl::new(300, 2500);
+        control.restart_at(2000);
+        // A full queue from the first packet: no delay to compare with,
+        // only the loss (a third, then less) says anything.
+        let mut path = Path::new(1000.0);
+        path.fill_queue();
+        let changes = feed(&mut control, &mut path, t0, 0, 40);
+        assert!(changes.contains(&DelayChange::Loss), "{changes:?}");
+        let target = control.target_kbps();
+        // 1 - loss/2 per decrease, down to where the loss is under 10 %.
+        assert!((1000..=1250).contains(&target), "target {target}");
     }
 
     #[test]

@@ -109,6 +109,13 @@ impl RateControl {
         self.lowest_rtt_ms = None;
     }
 
+    /// Goes on from `kbps` (within the limits), keeping the round trip
+    /// seen: another controller had the say until now.
+    pub fn continue_from(&mut self, kbps: u32) {
+        self.target_kbps = f64::from(kbps);
+        self.clamp();
+    }
+
     /// The floor and the ceiling.
     pub fn limits(&self) -> (u32, u32) {
         (self.floor_kbps, self.ceiling_kbps)

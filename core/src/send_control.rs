@@ -208,14 +208,14 @@ impl SendControl {
             .is_some_and(|at| now.saturating_duration_since(at) < TRANSPORT_CC_STALE_AFTER)
     }
 
-    /// The video bitrate aimed at: the loss-based target, and the
-    /// delay-based one's if lower while per-packet feedback comes.
+    /// The video bitrate aimed at: while per-packet feedback comes, what
+    /// it says (delay trend and loss, every frame or so); otherwise what
+    /// the receiver reports say (every few seconds).
     fn target_kbps(&self, now: Instant) -> u32 {
-        let rate = self.rate.target_kbps();
         if self.transport_cc(now) {
-            rate.min(self.delay.target_kbps())
+            self.delay.target_kbps()
         } else {
-            rate
+            self.rate.target_kbps()
         }
     }
 
@@ -314,18 +314,22 @@ impl SendControl {
             self.on_breaker(change, now);
         }
         let transport_cc = self.transport_cc(now);
+        let had_transport_cc = self.transport_cc_at.is_some();
         let reporting = feedback == FeedbackStatus::ReceiverReports || transport_cc;
-        if self.had_feedback && !reporting && self.video_stopped().is_none() {
+        if (self.had_feedback || had_transport_cc) && !reporting && self.video_stopped().is_none() {
+            self.transport_cc_at = None;
             let (floor, ceiling) = self.rate.limits();
-            if self.target_kbps(now) != ceiling {
+            if self.rate.target_kbps() != ceiling || self.announced.0 != ceiling {
                 self.rate = RateControl::new(floor, ceiling);
                 self.push_target(ceiling, TargetReason::NoFeedback, 0, now);
             }
-        } else if !transport_cc && self.transport_cc_at.is_some() {
-            // Per-packet feedback stopped, reports still come: the
-            // loss-based target alone, from now on.
+        } else if !transport_cc && had_transport_cc {
+            // Per-packet feedback stopped, reports still come: they decide
+            // from now on, starting where the per-packet feedback left.
             self.transport_cc_at = None;
-            self.announce(TargetReason::NoTransportFeedback, 0, now);
+            self.rate.continue_from(self.delay.target_kbps());
+            let kbps = self.rate.target_kbps();
+            self.push_target(kbps, TargetReason::NoTransportFeedback, 0, now);
         }
         self.had_feedback = reporting;
         if let Some(report) = video_new {
@@ -401,7 +405,13 @@ impl SendControl {
             fraction_lost: report.fraction_lost,
             rtt_ms: report.rtt_ms,
         };
-        if let Some(change) = self.rate.on_report(rate_report, sent_kbps) {
+        // While per-packet feedback comes the reports only keep the rate
+        // control's round trip up to date: the feedback decides.
+        if let Some(change) = self
+            .rate
+            .on_report(rate_report, sent_kbps)
+            .filter(|_| !self.transport_cc(now))
+        {
             self.announce(
                 TargetReason::Rate(change),
                 permille(report.fraction_lost),
@@ -809,5 +819,112 @@ mod tests {
         c.highest_seq = 2;
         assert_ne!(a.fingerprint(), b.fingerprint());
         assert_ne!(a.fingerprint(), c.fingerprint());
+    }
+
+    /// Feeds `secs` of transport-wide feedback every 50 ms from `path`,
+    /// with the video at the controller's target; returns the actions.
+    fn feed_transport(
+        ctl: &mut SendControl,
+        path: &mut crate::delay_control::tests_path::Path,
+        t0: Instant,
+        from_ms: u64,
+        secs: u64,
+    ) -> Vec<SendAction> {
+        let mut actions = Vec::new();
+        for i in 1..=secs * 20 {
+            let now = t0 + Duration::from_millis(from_ms + i * 50);
+            let kbps = f64::from(ctl.status(now).target_kbps);
+            ctl.on_transport_feedback(&path.send(kbps), now);
+            actions.extend(std::iter::from_fn(|| ctl.poll_action()));
+        }
+        actions
+    }
+
+    #[test]
+    fn transport_feedback_brings_the_target_under_a_narrow_path_and_says_so() {
+        let t0 = Instant::now();
+        let mut ctl = SendControl::new(300, 2500);
+        let mut path = crate::delay_control::tests_path::Path::new(1000.0);
+        let actions = feed_transport(&mut ctl, &mut path, t0, 0, 10);
+        let status = ctl.status(t0 + Duration::from_millis(10_000));
+        assert_eq!(status.feedback, FeedbackStatus::TransportCc);
+        assert!(
+            (800..=1050).contains(&status.target_kbps),
+            "target {}",
+            status.target_kbps
+        );
+        let targets: Vec<u32> = actions
+            .iter()
+            .filter_map(|a| match a {
+                SendAction::VideoTarget { kbps, .. } => Some(*kbps),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            actions.iter().any(|a| matches!(
+                a,
+                SendAction::VideoTarget {
+                    why: TargetReason::Delay(DelayChange::Overuse),
+                    ..
+                }
+            )),
+            "{actions:?}"
+        );
+        // The encoder is not told every 50 ms: 200 feedbacks, a few
+        // targets a second at most.
+        assert!(
+            targets.len() <= 40,
+            "{} targets: {targets:?}",
+            targets.len()
+        );
+    }
+
+    #[test]
+    fn when_transport_feedback_stops_the_box_falls_back_and_says_so() {
+        let t0 = Instant::now();
+        let mut ctl = SendControl::new(300, 2500);
+        let mut path = crate::delay_control::tests_path::Path::new(1000.0);
+        feed_transport(&mut ctl, &mut path, t0, 0, 5);
+        assert!(ctl.status(t0 + s(5)).target_kbps <= 1050);
+        // Nothing for 3 s, and no receiver report ever: the configured
+        // bitrate, said as no feedback.
+        ctl.observe(SendObservation::default(), t0 + s(8));
+        let actions: Vec<_> = std::iter::from_fn(|| ctl.poll_action()).collect();
+        assert_eq!(
+            actions,
+            vec![SendAction::VideoTarget {
+                kbps: 2500,
+                why: TargetReason::NoFeedback,
+                loss_permille: 0
+            }]
+        );
+        let status = ctl.status(t0 + s(8));
+        assert_eq!(status.feedback, FeedbackStatus::None);
+        assert_eq!(status.target_kbps, 2500);
+        // It comes back: the delay-based control starts from there again.
+        let actions = feed_transport(&mut ctl, &mut path, t0, 8_000, 5);
+        assert!(!actions.is_empty());
+        assert!(ctl.status(t0 + s(13)).target_kbps <= 1050);
+    }
+
+    #[test]
+    fn transport_feedback_while_the_breaker_holds_the_video_changes_nothing() {
+        let t0 = Instant::now();
+        let mut session = Session::new(300, 2500);
+        // Heavy loss for long: the breaker trips (as in the tests above).
+        session.run(30, Some(0.6), 50.0, true);
+        let now = session.now();
+        let Some(_) = session.ctl.video_stopped() else {
+            panic!("the breaker did not trip: {:?}", session.actions);
+        };
+        let target = session.ctl.status(now).target_kbps;
+        let mut path = crate::delay_control::tests_path::Path::new(100.0);
+        let actions = feed_transport(&mut session.ctl, &mut path, t0, session.at * 1000, 2);
+        assert!(actions.is_empty(), "{actions:?}");
+        assert_eq!(session.ctl.status(now).target_kbps, target);
+        assert_ne!(
+            session.ctl.status(now).feedback,
+            FeedbackStatus::TransportCc
+        );
     }
 }

@@ -42,10 +42,15 @@ move). Figures, not checks: nothing fails on a number.
 Scenarios (in this order):
   steps     RFC 8867 capacity steps on the way to the hub, 1 -> 2.5 -> 0.6
             -> 1 Mbit/s for 40, 20, 20, 20 s, 50 ms one-way delay, a
-            drop-tail queue of 300 ms; 1280x720, hub.feedback = none; the
-            hub's rtpbin reports at its regular interval (AVP profile) and
-            asks for nothing (no NACK, no PLI).
-            Adaptive: ceiling 2500, floor 300 kbit/s; fixed: 1500 kbit/s.
+            drop-tail queue of 300 ms; 1280x720. Three boxes:
+            reports: hub.feedback = none, the hub's rtpbin reports at its
+            regular interval (AVP profile) and asks for nothing;
+            transport-cc: hub.feedback = avpf, the hub's rtpbin (SAVPF,
+            its caps naming the extension) sends transport-cc feedback for
+            every frame, NACKs and PLIs;
+            transport-cc+ir: the same with video.intra_refresh = true;
+            all adaptive with ceiling 2500, floor 300 kbit/s;
+            fixed: 1500 kbit/s, hub as for reports.
             Per step: the first 1 s window (from the step's start) in
             which the box's send rate at the relay's input is at or under
             the capacity; the time to settle (that rate, at the relay's
@@ -54,7 +59,7 @@ Scenarios (in this order):
             window is over it), the queuing delay at the bottleneck (sampled
             every 100 ms: median, p95), the mean send rate over the step's
             second half, and the picture's freezes at the hub (gaps of more
-            than 500 ms between decoded frames). About 3.6 min.
+            than 500 ms between decoded frames). About 7.2 min.
   loss      2 % and 5 % random loss on the way to the hub, 20 s each,
             hub.feedback = none and avpf; 640x360, ceiling 1500 kbit/s:
             frames complete at the receiver, frames decoded (and their
@@ -193,6 +198,8 @@ struct BoxSettings {
     feedback: &'static str,
     /// The hub's receiver asks (NACK, PLI, SAVPF profile) or only reports.
     hub_asks: bool,
+    /// `[video] intra_refresh`: a refresh sweep instead of keyframes.
+    intra_refresh: bool,
 }
 
 struct Session {
@@ -298,7 +305,13 @@ fn box_config(
                 s.ceiling_kbps, s.floor_kbps
             ),
         )
-        .replace("keyframe_interval_s = 1", "keyframe_interval_s = 2")
+        .replace(
+            "keyframe_interval_s = 1",
+            &format!(
+                "keyframe_interval_s = 2\nintra_refresh = {}",
+                s.intra_refresh
+            ),
+        )
         .replace(
             &format!("audio_port = {audio_port}"),
             &format!("audio_port = {audio_port}\nfeedback = \"{}\"", s.feedback),
@@ -430,18 +443,39 @@ fn step_ms(secs: f64, scale: f64) -> u64 {
     (((secs * scale * 10.0).round() as u64).max(10)) * 100
 }
 
+/// The boxes the steps compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StepsBox {
+    /// Rate control on the hub's receiver reports (hub.feedback = none).
+    Reports,
+    /// Rate control on transport-wide feedback as well (hub.feedback =
+    /// avpf; the hub's rtpbin sends transport-cc, NACK and PLI).
+    TransportCc,
+    /// As `TransportCc`, with `[video] intra_refresh = true`: no keyframe
+    /// bursts into the bottleneck's queue.
+    TransportCcIntraRefresh,
+    /// The fixed-bitrate box of today.
+    Fixed,
+}
+
 fn run_steps(
     options: &Options,
     dir: &Path,
     label: &'static str,
-    fixed: bool,
+    which: StepsBox,
 ) -> Result<StepsRun, String> {
+    let fixed = which == StepsBox::Fixed;
+    let transport_cc = matches!(
+        which,
+        StepsBox::TransportCc | StepsBox::TransportCcIntraRefresh
+    );
     let settings = BoxSettings {
         size: (1280, 720),
         ceiling_kbps: if fixed { FIXED_KBPS } else { ADAPTIVE.0 },
         floor_kbps: if fixed { FIXED_KBPS } else { ADAPTIVE.1 },
-        feedback: "none",
-        hub_asks: false,
+        feedback: if transport_cc { "avpf" } else { "none" },
+        hub_asks: transport_cc,
+        intra_refresh: which == StepsBox::TransportCcIntraRefresh,
     };
     // Until the box streams: the link's delay, no capacity limit.
     let mut session = Session::start(
@@ -657,6 +691,7 @@ fn run_loss(
         floor_kbps: ADAPTIVE.1,
         feedback,
         hub_asks: true,
+        intra_refresh: false,
     };
     let mut session = Session::start(options, dir, &format!("up.loss={loss_pct}%"), &settings)?;
     // The receiver's jitter buffer fills, the first reports come.
@@ -748,6 +783,7 @@ fn run_blackout(
         floor_kbps: ADAPTIVE.1,
         feedback,
         hub_asks: true,
+        intra_refresh: false,
     };
     let mut session = Session::start(options, dir, "clear", &settings)?;
     std::thread::sleep(Duration::from_secs(4));
@@ -846,7 +882,7 @@ fn main() {
     if options.steps {
         println!(
             "network: RFC 8867 capacity steps (1 -> 2.5 -> 0.6 -> 1 Mbit/s, {}; 300 ms \
-             drop-tail queue; 1280x720; feedback none; receiver: rtpbin, AVP, reports only, waits for a keyframe after a loss)",
+             drop-tail queue; 1280x720; receiver: rtpbin, waits for a keyframe after a loss)",
             STEPS
                 .iter()
                 .map(|&(_, s)| format!("{:.1} s", step_ms(s, options.scale) as f64 / 1000.0))
@@ -854,16 +890,31 @@ fn main() {
                 .join(" + ")
         );
         let mut runs = Vec::new();
-        for (label, fixed) in [
-            ("adaptive (ceiling 2500, floor 300 kbit/s)", false),
-            ("fixed (1500 kbit/s, the box of today)", true),
+        for (label, which, name) in [
+            (
+                "reports: adaptive on receiver reports (hub.feedback none; ceiling 2500, floor 300 kbit/s)",
+                StepsBox::Reports,
+                "steps-reports",
+            ),
+            (
+                "transport-cc: adaptive on transport-wide feedback too (hub.feedback avpf; the hub's \
+                 rtpbin sends transport-cc, NACK, PLI; same limits)",
+                StepsBox::TransportCc,
+                "steps-transport-cc",
+            ),
+            (
+                "transport-cc+ir: the same with video.intra_refresh = true (a refresh sweep, no keyframe bursts)",
+                StepsBox::TransportCcIntraRefresh,
+                "steps-transport-cc-ir",
+            ),
+            (
+                "fixed (1500 kbit/s, the box of today)",
+                StepsBox::Fixed,
+                "steps-fixed",
+            ),
         ] {
-            let dir = work.join(if fixed {
-                "steps-fixed"
-            } else {
-                "steps-adaptive"
-            });
-            match attempt(label, || run_steps(&options, &dir, label, fixed)) {
+            let dir = work.join(name);
+            match attempt(label, || run_steps(&options, &dir, label, which)) {
                 Ok(run) => {
                     print_steps(&run);
                     runs.push(run);

@@ -193,7 +193,7 @@ pub fn limit_keyframe_requests(
         let (limit, last_log) = &mut *guard;
         if !limit.admit(now) {
             requests.dropped.fetch_add(1, Ordering::Relaxed);
-            return gst::PadProbeReturn::Drop;
+            return super::probe::discard(info);
         }
         let passed = requests.passed.fetch_add(1, Ordering::Relaxed) + 1;
         if last_log.is_none_or(|t| now.saturating_duration_since(t) >= LOG_INTERVAL) {

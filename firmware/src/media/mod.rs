@@ -16,6 +16,7 @@
 //! - [`stats`]: packet and byte counters.
 //! - [`video_gate`]: stops the video when the circuit breaker says so.
 //! - [`latency`]: encoder-to-send delay probes (for the benchmark).
+//! - [`probe`]: discarding what a pad probe holds, the way GStreamer expects.
 //! - [`error`]: typed pipeline errors naming the element.
 
 pub mod discovery;
@@ -26,6 +27,7 @@ pub mod hub_address;
 pub mod latency;
 pub mod pipeline;
 pub mod plan;
+pub mod probe;
 pub mod return_path;
 pub mod runner;
 pub mod screen;

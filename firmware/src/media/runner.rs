@@ -630,14 +630,14 @@ fn stall_video(pipeline: &gst::Pipeline, after: Duration) {
     );
     pad.add_probe(
         gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-        move |_, _| {
+        move |_, info| {
             if Instant::now() < from {
                 return gst::PadProbeReturn::Ok;
             }
             if !told.swap(true, Ordering::Relaxed) {
                 tracing::warn!("test fault (BRIDGEPOINT_SIM_FAULT): the video encoder's output is dropped from now on");
             }
-            gst::PadProbeReturn::Drop
+            super::probe::discard(info)
         },
     );
 }

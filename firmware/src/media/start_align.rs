@@ -109,12 +109,7 @@ fn trimmed(buffer: &gst::BufferRef, samples: usize) -> Option<gst::Buffer> {
     Some(rest)
 }
 
-/// Drops the buffer in `info`: the probe takes it and tells GStreamer it
-/// was handled.
-fn drop_buffer(info: &mut gst::PadProbeInfo<'_>) -> gst::PadProbeReturn {
-    info.data.take();
-    gst::PadProbeReturn::Handled
-}
+use super::probe::discard as drop_buffer;
 
 #[derive(Default)]
 struct Shared {

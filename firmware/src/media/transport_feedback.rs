@@ -131,7 +131,7 @@ pub fn watch(pay: &gst::Element, generation: u64, events: UnboundedSender<MediaE
             });
         }
         // Nobody upstream wants it.
-        gst::PadProbeReturn::Drop
+        super::probe::discard(info)
     });
 }
 

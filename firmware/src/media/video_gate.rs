@@ -78,7 +78,7 @@ impl VideoGate {
             if gate.passes(delta) {
                 gst::PadProbeReturn::Ok
             } else {
-                gst::PadProbeReturn::Drop
+                super::probe::discard(info)
             }
         });
         true
