@@ -1,12 +1,13 @@
 //! Bad feedback changes nothing beyond the limits: while the box streams
 //! (`hub.feedback = "avpf"`) to a GStreamer rtpbin receiver, a test socket
 //! sends the box's video RTCP port garbage, RTCP under a wrong key, a NACK
-//! for sequence numbers the box never sent, and a flood of Picture Loss
-//! Indications (50 a second for 5 s, under the right key). The box keeps
-//! streaming at its bitrate, the receiver keeps decoding, a NACK is
-//! answered only when it is genuine and names a packet the box still has,
-//! and the flood gets at most about one keyframe a second, while a lone PLI
-//! after it still gets one.
+//! for sequence numbers the box never sent, a flood of NACKs, and a flood
+//! of Picture Loss Indications (50 a second for 5 s, under the right key).
+//! The box keeps streaming at its bitrate, the receiver keeps decoding, a
+//! NACK is answered only when it is genuine and names a packet the box
+//! still has, the NACK flood gets retransmissions up to a quarter of the
+//! video target and no more, and the PLI flood gets at most about one
+//! keyframe a second, while a lone PLI after it still gets one.
 //!
 //! The RTCP is built here by hand (RFC 3550 RR, RFC 4585 generic NACK and
 //! PLI) and protected with GStreamer's own `srtpenc`, as a hub would.
@@ -231,6 +232,32 @@ fn garbage_wrong_keys_bogus_nacks_and_a_pli_flood_change_nothing_beyond_the_limi
         daemon.log_text()
     );
 
+    // A flood of genuine NACKs: 40 of 17 recent packets each in 0.4 s
+    // (680 requests). Retransmissions may take a quarter of the video
+    // target (1500 kbit/s: 39 packets of 1200 bytes a second, half a
+    // second's worth at once): about 35 are answered, the rest refused.
+    let refused_before = board.state()["send"]["retransmissions_refused"]
+        .as_u64()
+        .unwrap_or(u64::MAX);
+    let flood_answered = rtx_after(&hub, || {
+        for _ in 0..40 {
+            socket
+                .send_to(&right.protect(&nack(media, recent())), to_box)
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    let refused = board.state()["send"]["retransmissions_refused"]
+        .as_u64()
+        .unwrap_or(0)
+        .saturating_sub(refused_before);
+    eprintln!("a flood of 680 NACKed packets: {flood_answered} sent again, {refused} refused");
+    assert!(
+        (10..=80).contains(&flood_answered),
+        "{flood_answered} retransmissions for a flood of 680 requests in 0.4 s"
+    );
+    assert!(refused >= 500, "{refused} requests refused of 680");
+
     // The flood: 50 PLIs a second for 5 s, under the right key. A keyframe
     // a second at most gets through to the encoder.
     let decoded_before = hub.frames_decoded();
@@ -259,7 +286,12 @@ fn garbage_wrong_keys_bogus_nacks_and_a_pli_flood_change_nothing_beyond_the_limi
     );
     let state = board.state();
     assert_eq!(state["stream"], "streaming", "{state}");
-    assert_eq!(state["send"]["target_kbps"], target, "{state}");
+    assert_eq!(
+        state["send"]["target_kbps"],
+        target,
+        "{state}; log:\n{}",
+        daemon.log_text()
+    );
     assert!(
         hub.frames_decoded() > decoded_before + 100,
         "the receiver stopped decoding during the flood: {} → {}",
@@ -284,7 +316,12 @@ fn garbage_wrong_keys_bogus_nacks_and_a_pli_flood_change_nothing_beyond_the_limi
     // The box streamed on at its bitrate, and said what it did.
     let state = board.state();
     assert_eq!(state["stream"], "streaming", "{state}");
-    assert_eq!(state["send"]["target_kbps"], target, "{state}");
+    assert_eq!(
+        state["send"]["target_kbps"],
+        target,
+        "{state}; log:\n{}",
+        daemon.log_text()
+    );
     assert!(daemon.is_running());
     let log = daemon.log_text();
     assert!(

@@ -69,6 +69,9 @@ pub struct SendView {
     pub hub_keyframe_requests: u64,
     /// Video packets retransmitted on the hub's NACKs.
     pub retransmissions: u64,
+    /// The hub's retransmission requests refused: over the quarter of the
+    /// video target retransmissions may take.
+    pub retransmissions_refused: u64,
 }
 
 impl Default for SendView {
@@ -86,6 +89,7 @@ impl Default for SendView {
             keyframes: 0,
             hub_keyframe_requests: 0,
             retransmissions: 0,
+            retransmissions_refused: 0,
         }
     }
 }
@@ -183,7 +187,8 @@ impl BoardView {
     /// "send":{"video_packets":0,"audio_packets":0,"target_kbps":0,
     /// "feedback":"none","loss_pct":null,"rtt_ms":null,"audio_fec":false,
     /// "video":"on","breaker_trips":0,"keyframes":0,
-    /// "hub_keyframe_requests":0,"retransmissions":0},
+    /// "hub_keyframe_requests":0,"retransmissions":0,
+    /// "retransmissions_refused":0},
     /// "return":{"video_frames":0,"audio_ms":0,"lost_packets":0,
     /// "rejected_packets":0,"jitter_ms":0,"video_fps":0,"lip_sync_ms":null,
     /// "status":"","ports":null},"screen":{"indication":"ready",
@@ -212,6 +217,7 @@ impl BoardView {
                 "keyframes": self.send.keyframes,
                 "hub_keyframe_requests": self.send.hub_keyframe_requests,
                 "retransmissions": self.send.retransmissions,
+                "retransmissions_refused": self.send.retransmissions_refused,
             },
             "return": {
                 "video_frames": r.video_frames,

@@ -484,6 +484,7 @@ mod tests {
                     video_packets_sent: video,
                     video_packets_handed: video,
                     hub_rtcp_packets: 0,
+                    retransmissions: 0,
                 }),
                 now,
             );

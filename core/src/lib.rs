@@ -54,6 +54,7 @@ pub mod led;
 pub mod playback;
 pub mod provision;
 pub mod rate_control;
+pub mod retransmission;
 pub mod return_watch;
 pub mod screen;
 pub mod sdp;

@@ -25,6 +25,7 @@ use crate::keyframe_policy::{KeyframePolicy, KeyframeReason};
 use crate::rate_control::{
     audio_protection_for, AudioProtection, RateChange, RateControl, ReceiverReport,
 };
+use crate::retransmission::RetransmissionRate;
 
 /// The hub's latest report block about one of the box's streams.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -69,6 +70,9 @@ pub struct SendObservation {
     /// RTCP packets from the hub on the video session, authenticated, so
     /// far (reports and feedback alike).
     pub hub_rtcp_packets: u64,
+    /// Video packets sent again on the hub's NACKs by the running
+    /// pipeline (counted in `video_packets_sent` too).
+    pub retransmissions: u64,
 }
 
 /// Why the video target changed.
@@ -85,6 +89,9 @@ pub enum TargetReason {
     /// The per-packet feedback stopped (its reports still come): the
     /// loss-based target alone.
     NoTransportFeedback,
+    /// Retransmissions took more or less of the link (the encoder gets
+    /// the rest).
+    Retransmissions,
 }
 
 /// How long without transport-wide feedback before the box stops using
@@ -132,8 +139,11 @@ pub enum SendAction {
 pub struct SendStatus {
     /// Whether the hub's reports come.
     pub feedback: FeedbackStatus,
-    /// The video bitrate aimed at.
+    /// The video bitrate aimed at (the encoder's).
     pub target_kbps: u32,
+    /// What retransmissions take of the link, kbit/s (smoothed): the
+    /// encoder's target is the link's less this.
+    pub retransmission_kbps: u32,
     /// `Some`: the circuit breaker stopped the video.
     pub video_stopped: Option<Trip>,
     /// Circuit-breaker trips in this session.
@@ -170,6 +180,8 @@ pub struct SendControl {
     transport_cc_at: Option<Instant>,
     /// The target last handed to the encoder, and when.
     announced: (u32, Option<Instant>),
+    /// What retransmissions take of the link: the encoder gets the rest.
+    retransmission: RetransmissionRate,
     actions: VecDeque<SendAction>,
 }
 
@@ -192,6 +204,7 @@ impl SendControl {
             delay: DelayControl::new(floor_kbps, ceiling_kbps),
             transport_cc_at: None,
             announced: (ceiling_kbps, None),
+            retransmission: RetransmissionRate::default(),
             actions: VecDeque::new(),
         }
     }
@@ -208,15 +221,31 @@ impl SendControl {
             .is_some_and(|at| now.saturating_duration_since(at) < TRANSPORT_CC_STALE_AFTER)
     }
 
-    /// The video bitrate aimed at: while per-packet feedback comes, what
-    /// it says (delay trend and loss, every frame or so); otherwise what
-    /// the receiver reports say (every few seconds).
-    fn target_kbps(&self, now: Instant) -> u32 {
+    /// What the video may take of the link, retransmissions included:
+    /// while per-packet feedback comes, what it says (delay trend and
+    /// loss, every frame or so); otherwise what the receiver reports say
+    /// (every few seconds).
+    fn link_target_kbps(&self, now: Instant) -> u32 {
         if self.transport_cc(now) {
             self.delay.target_kbps()
         } else {
             self.rate.target_kbps()
         }
+    }
+
+    /// The encoder's bitrate: the link's target less what the
+    /// retransmissions take, not under the floor.
+    fn target_kbps(&self, now: Instant) -> u32 {
+        let link = self.link_target_kbps(now);
+        let retransmissions = self.retransmission.kbps().round() as u32;
+        link.saturating_sub(retransmissions)
+            .max(self.rate.limits().0)
+            .min(link)
+    }
+
+    /// What the retransmissions take of the link, kbit/s (smoothed).
+    pub fn retransmission_kbps(&self) -> f64 {
+        self.retransmission.kbps()
     }
 
     /// Hands the target to the encoder if it moved (see [`ANNOUNCE_STEP`]).
@@ -283,6 +312,7 @@ impl SendControl {
                 self.feedback.status(now)
             },
             target_kbps: self.target_kbps(now),
+            retransmission_kbps: self.retransmission.kbps().round() as u32,
             video_stopped: self.video_stopped(),
             breaker_trips: self.breaker.trips(),
             keyframes: self.keyframes.sent(),
@@ -332,6 +362,17 @@ impl SendControl {
             self.push_target(kbps, TargetReason::NoTransportFeedback, 0, now);
         }
         self.had_feedback = reporting;
+        let retransmitting = self.retransmission.kbps() >= 1.0;
+        self.retransmission.observe(
+            obs.retransmissions,
+            obs.video_bytes_sent,
+            obs.video_packets_sent,
+            now,
+        );
+        let retransmitting = retransmitting || self.retransmission.kbps() >= 1.0;
+        if retransmitting && reporting && self.video_stopped().is_none() {
+            self.announce(TargetReason::Retransmissions, 0, now);
+        }
         if let Some(report) = video_new {
             self.on_video_report(report, &obs, now);
         }
@@ -696,6 +737,7 @@ mod tests {
                     video_packets_sent: packets,
                     video_packets_handed: packets,
                     hub_rtcp_packets: 0,
+                    retransmissions: 0,
                 },
                 t0 + s(at),
             );
@@ -905,6 +947,60 @@ mod tests {
         let actions = feed_transport(&mut ctl, &mut path, t0, 8_000, 5);
         assert!(!actions.is_empty());
         assert!(ctl.status(t0 + s(13)).target_kbps <= 1050);
+    }
+
+    #[test]
+    fn retransmissions_are_taken_out_of_the_encoders_share() {
+        let t0 = Instant::now();
+        let mut ctl = SendControl::new(300, 2500);
+        let mut path = crate::delay_control::tests_path::Path::new(1000.0);
+        feed_transport(&mut ctl, &mut path, t0, 0, 5);
+        let link = ctl.delay.target_kbps();
+        assert_eq!(ctl.status(t0 + s(5)).target_kbps, link);
+        // A second of 100 video packets of 1000 bytes a second, 20 of
+        // them sent again: 160 kbit in the 2 s window, 80 kbit/s (looked
+        // at every half second, while the feedback is fresh).
+        let tick = |k: u64| t0 + Duration::from_millis(5_010 + 500 * k);
+        for k in 0..3u64 {
+            ctl.observe(
+                SendObservation {
+                    video_bytes_sent: 50_000 * k,
+                    video_packets_sent: 50 * k,
+                    retransmissions: 10 * k,
+                    ..SendObservation::default()
+                },
+                tick(k),
+            );
+        }
+        let now = tick(2);
+        assert!((ctl.retransmission_kbps() - 80.0).abs() < 1e-9);
+        assert_eq!(ctl.status(now).target_kbps, link - 80);
+        let actions: Vec<_> = std::iter::from_fn(|| ctl.poll_action()).collect();
+        assert_eq!(
+            actions.last(),
+            Some(&SendAction::VideoTarget {
+                kbps: link - 80,
+                why: TargetReason::Retransmissions,
+                loss_permille: 0
+            }),
+            "{actions:?}"
+        );
+        // Never under the floor.
+        let mut floor = SendControl::new(900, 2500);
+        let mut path = crate::delay_control::tests_path::Path::new(1000.0);
+        feed_transport(&mut floor, &mut path, t0, 0, 5);
+        for k in 0..3u64 {
+            floor.observe(
+                SendObservation {
+                    video_bytes_sent: 50_000 * k,
+                    video_packets_sent: 50 * k,
+                    retransmissions: 50 * k,
+                    ..SendObservation::default()
+                },
+                tick(k),
+            );
+        }
+        assert_eq!(floor.status(now).target_kbps, 900);
     }
 
     #[test]

@@ -29,8 +29,8 @@ use bridgepoint_testkit::relay::ImpairedRelay;
 use bridgepoint_testkit::wait_for;
 
 const USAGE: &str = "\
-Usage: network-bench [--scale F] [--only SCENARIO,...] [--daemon PATH]
-                     [--work DIR] [--seed N] [--help]
+Usage: network-bench [--scale F] [--only SCENARIO,...] [--boxes BOX,...]
+                     [--daemon PATH] [--work DIR] [--seed N] [--help]
 
 The box on provincial networks (issue 12): the real bridgepointd through
 the impairment relay (docs/impairment.md) to a GStreamer rtpbin receiver
@@ -56,8 +56,10 @@ Scenarios (in this order):
             the capacity; the time to settle (that rate, at the relay's
             input, in 1 s windows from the step's start, stays at or under
             the capacity from then to the step's end; \"never\" if the last
-            window is over it), the queuing delay at the bottleneck (sampled
-            every 100 ms: median, p95), the mean send rate over the step's
+            window is over it), the time from which the queuing delay stays
+            at or under 100 ms to the step's end, the queuing delay at the
+            bottleneck (sampled every 100 ms: median, p95), the box's send
+            rate and target over the run, the mean send rate over the step's
             second half, and the picture's freezes at the hub (gaps of more
             than 500 ms between decoded frames). About 7.2 min.
   loss      2 % and 5 % random loss on the way to the hub, 20 s each,
@@ -73,6 +75,8 @@ Scenarios (in this order):
                    measuring time by F (default 1; 0.3 for a quick look;
                    the blackout stays 10 s)
   --only S,...     run only these scenarios (default: all)
+  --boxes B,...    the steps' boxes to run (reports, transport-cc,
+                   transport-cc+ir, fixed; default: all)
   --daemon PATH    the bridgepointd to run (default: the one next to this
                    binary, i.e. of the same build profile)
   --work DIR       keep each run's config and daemon log under DIR
@@ -112,6 +116,8 @@ struct Options {
     steps: bool,
     loss: bool,
     blackout: bool,
+    /// The steps' boxes to run.
+    boxes: Vec<StepsBox>,
     daemon: PathBuf,
     work: Option<PathBuf>,
     seed: u64,
@@ -127,6 +133,7 @@ fn parse_args() -> Result<Options, String> {
         steps: true,
         loss: true,
         blackout: true,
+        boxes: StepsBox::ALL.to_vec(),
         daemon: default_daemon,
         work: None,
         seed: 12,
@@ -164,6 +171,22 @@ fn parse_args() -> Result<Options, String> {
                         }
                     }
                 }
+            }
+            "--boxes" => {
+                let v = value("--boxes")?;
+                options.boxes = v
+                    .split(',')
+                    .filter(|n| !n.is_empty())
+                    .map(|name| {
+                        StepsBox::ALL
+                            .into_iter()
+                            .find(|b| b.name() == name)
+                            .ok_or(format!(
+                                "--boxes: unknown box {name:?} (reports, transport-cc, \
+                                 transport-cc+ir, fixed)"
+                            ))
+                    })
+                    .collect::<Result<_, _>>()?;
             }
             "--daemon" => options.daemon = PathBuf::from(value("--daemon")?),
             "--work" => options.work = Some(PathBuf::from(value("--work")?)),
@@ -402,6 +425,10 @@ struct StepFigures {
     settle_s: Option<f64>,
     /// The start of the first 1 s window at or under the capacity.
     first_under_s: Option<f64>,
+    /// Seconds from the step's start from which the queuing delay stays
+    /// at or under the p95 target (100 ms) to the step's end, in whole
+    /// 100 ms samples; None: over it at the step's end.
+    queue_settle_s: Option<f64>,
     queue_p50_ms: f64,
     queue_p95_ms: f64,
     second_half_kbps: f64,
@@ -420,9 +447,16 @@ struct StepsRun {
     freezes_total: usize,
     /// RTCP packets from the hub's receiver to the box (reports, NACKs, PLIs).
     rtcp_back: u64,
+    /// Packets the box sent again on the hub's NACKs, and keyframes it
+    /// sent, over the steps.
+    retransmissions: u64,
+    keyframes: u64,
     /// The box's target bitrate, once a second from the steps' start
     /// ("-" while the circuit breaker holds the video).
     trajectory: Vec<String>,
+    /// What the box sent into the relay (kbit/s), over each second from
+    /// the steps' start.
+    sent_per_s: Vec<u64>,
 }
 
 fn step_script(scale: f64) -> String {
@@ -456,6 +490,25 @@ enum StepsBox {
     TransportCcIntraRefresh,
     /// The fixed-bitrate box of today.
     Fixed,
+}
+
+impl StepsBox {
+    const ALL: [StepsBox; 4] = [
+        StepsBox::Reports,
+        StepsBox::TransportCc,
+        StepsBox::TransportCcIntraRefresh,
+        StepsBox::Fixed,
+    ];
+
+    /// Its name on the command line (`--boxes`).
+    fn name(self) -> &'static str {
+        match self {
+            StepsBox::Reports => "reports",
+            StepsBox::TransportCc => "transport-cc",
+            StepsBox::TransportCcIntraRefresh => "transport-cc+ir",
+            StepsBox::Fixed => "fixed",
+        }
+    }
 }
 
 fn run_steps(
@@ -498,12 +551,15 @@ fn run_steps(
     let counters = session.relay.counters();
     let before = counters.box_to_hub;
     let before_back = counters.hub_to_box.packets_in;
+    let send_before = session.send_state();
     // Samples every 100 ms: the bytes in, the queue's delay; the target
     // at the end of each step.
     let mut bytes = Vec::with_capacity(total as usize + 1);
     let mut queue_ms = Vec::with_capacity(total as usize + 1);
     let mut targets = Vec::new();
     let mut trajectory = Vec::new();
+    // Every sample, for a closer look (samples.csv in the run's directory).
+    let mut csv = String::from("t_s,bytes_in,queue_ms,target_kbps\n");
     let ends: Vec<u64> = lengths
         .iter()
         .scan(0, |sum, n| {
@@ -520,12 +576,20 @@ fn run_steps(
         let up = c.direction(Direction::BoxToHub);
         bytes.push(up.bytes_in);
         queue_ms.push(up.queue_delay.as_secs_f64() * 1000.0);
+        let _ = write!(
+            csv,
+            "{:.1},{},{:.0},",
+            i as f64 / 10.0,
+            up.bytes_in,
+            up.queue_delay.as_secs_f64() * 1000.0
+        );
         if i % 10 == 0 || ends.contains(&i) {
             let send = session.send_state();
             let target = send["target_kbps"].as_u64().unwrap_or(0);
             if ends.contains(&i) {
                 targets.push(target);
             }
+            let _ = write!(csv, "{target}");
             if i % 10 == 0 {
                 // "-": the circuit breaker holds the video.
                 trajectory.push(if send["video"] == "on" {
@@ -535,8 +599,10 @@ fn run_steps(
                 });
             }
         }
+        csv.push('\n');
     }
     let end = t0 + SAMPLE_EVERY * total as u32;
+    let _ = std::fs::write(dir.join("samples.csv"), csv);
     let decoded = session.hub.decoded_frame_times();
     let send = session.send_state();
     let counters = session.relay.counters();
@@ -572,11 +638,17 @@ fn run_steps(
         let second_half_kbps =
             (bytes[start + n] - bytes[half]) as f64 * 8.0 / 1000.0 / ((n - n / 2) as f64 / 10.0);
         let q = &queue_ms[start..start + n];
+        let queue_settle_s = match q.iter().rposition(|&d| d > QUEUE_P95_TARGET_MS) {
+            None => Some(0.0),
+            Some(k) if k + 1 == q.len() => None,
+            Some(k) => Some((k + 1) as f64 / 10.0),
+        };
         let (from_s, to_s) = (start as f64 / 10.0, (start + n) as f64 / 10.0);
         steps.push(StepFigures {
             capacity_kbps: capacity,
             settle_s,
             first_under_s,
+            queue_settle_s,
             queue_p50_ms: percentile(q, 50.0).unwrap_or(0.0),
             queue_p95_ms: percentile(q, 95.0).unwrap_or(0.0),
             second_half_kbps,
@@ -600,21 +672,39 @@ fn run_steps(
         breaker_trips: send["breaker_trips"].as_u64().unwrap_or(0),
         freezes_total: all_freezes.len(),
         rtcp_back,
+        sent_per_s: bytes
+            .windows(11)
+            .step_by(10)
+            .map(|w| (w[10] - w[0]) * 8 / 1000)
+            .collect(),
+        retransmissions: count_since(&send, &send_before, "retransmissions"),
+        keyframes: count_since(&send, &send_before, "keyframes"),
         trajectory,
     })
+}
+
+/// How much a counter of the board's `send` state grew.
+fn count_since(now: &serde_json::Value, before: &serde_json::Value, key: &str) -> u64 {
+    now[key]
+        .as_u64()
+        .unwrap_or(0)
+        .saturating_sub(before[key].as_u64().unwrap_or(0))
 }
 
 fn print_steps(run: &StepsRun) {
     println!(
         "  {}: whole run: queuing delay median {}, p95 {}, max {}; {} packets dropped \
-         at the full queue; {} freezes > 500 ms; circuit breaker trips {}",
+         at the full queue; {} freezes > 500 ms; circuit breaker trips {}; {} packets \
+         sent again on the hub's NACKs; {} keyframes",
         run.label,
         ms(run.queue_p50_ms),
         ms(run.queue_p95_ms),
         ms(run.queue_max_ms),
         run.dropped_queue_full,
         run.freezes_total,
-        run.breaker_trips
+        run.breaker_trips,
+        run.retransmissions,
+        run.keyframes
     );
     println!(
         "    {} RTCP packets from the hub's receiver; the box's target, kbit/s, every 2 s (-: video stopped by the circuit breaker): {}",
@@ -627,10 +717,20 @@ fn print_steps(run: &StepsRun) {
             .join(" ")
     );
     println!(
-        "    {:<11} {:<12} {:<9} {:<11} {:<11} {:<14} {:<13} freezes > 500 ms",
+        "    what the box sent into the link, kbit/s, over every other second: {}",
+        run.sent_per_s
+            .iter()
+            .step_by(2)
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "    {:<11} {:<12} {:<9} {:<14} {:<11} {:<11} {:<14} {:<13} freezes > 500 ms",
         "capacity",
         "first under",
         "settle",
+        "queue ≤100 ms",
         "queue p50",
         "queue p95",
         "sent, 2nd half",
@@ -638,12 +738,14 @@ fn print_steps(run: &StepsRun) {
     );
     for s in &run.steps {
         println!(
-            "    {:<11} {:<12} {:<9} {:<11} {:<11} {:<14} {:<13} {}",
+            "    {:<11} {:<12} {:<9} {:<14} {:<11} {:<11} {:<14} {:<13} {}",
             format!("{} kbit/s", s.capacity_kbps),
             s.first_under_s
                 .map_or("never".to_owned(), |v| format!("{v:.0} s")),
             s.settle_s
                 .map_or("never".to_owned(), |v| format!("{v:.0} s")),
+            s.queue_settle_s
+                .map_or("never".to_owned(), |v| format!("{v:.1} s")),
             ms(s.queue_p50_ms),
             ms(s.queue_p95_ms),
             format!("{:.0} kbit/s", s.second_half_kbps),
@@ -913,6 +1015,9 @@ fn main() {
                 "steps-fixed",
             ),
         ] {
+            if !options.boxes.contains(&which) {
+                continue;
+            }
             let dir = work.join(name);
             match attempt(label, || run_steps(&options, &dir, label, which)) {
                 Ok(run) => {

@@ -336,6 +336,7 @@ impl BoxLoop {
                 video_packets_sent: self.sent.video_packets,
                 video_packets_handed: handed_video,
                 hub_rtcp_packets: self.media.hub_rtcp_packets(),
+                retransmissions: self.media.retransmissions(),
             }),
             now,
         );
@@ -763,6 +764,7 @@ impl BoxLoop {
                 keyframes: send.map_or(0, |s| s.keyframes),
                 hub_keyframe_requests: self.media.hub_keyframe_requests().0,
                 retransmissions: self.media.retransmissions(),
+                retransmissions_refused: self.media.retransmissions_refused(),
             },
             return_media: ReturnView {
                 video_frames: played.video_frames,
@@ -847,6 +849,14 @@ impl BoxLoop {
                         ?change,
                         loss,
                         "video bitrate set from the delay trend of the hub's transport-wide feedback"
+                    ),
+                    TargetReason::Retransmissions => tracing::info!(
+                        target_kbps = kbps,
+                        retransmission_kbps = self
+                            .core
+                            .send_status(Instant::now())
+                            .map(|s| s.retransmission_kbps),
+                        "video bitrate set: retransmissions take their share of the link"
                     ),
                     TargetReason::NoTransportFeedback => tracing::info!(
                         target_kbps = kbps,

@@ -11,7 +11,11 @@
 //!   ([`VIDEO_RTX_PAYLOAD_TYPE`]). A NACK for a packet never sent or long
 //!   gone finds nothing and sends nothing. The retransmissions go through
 //!   the session's `srtpenc` like the video (it protects every SSRC it is
-//!   given with the one key).
+//!   given with the one key). A probe on `rtprtxsend`'s source pad admits
+//!   the requests at up to a quarter of the video target (the core's
+//!   [`RetransmissionLimit`]) and refuses the rest, so that on a congested
+//!   link the retransmissions of what the full queue dropped do not fill
+//!   it further.
 //! - Keyframe requests (always): rtpsession turns the hub's PLI and FIR into
 //!   an upstream `GstForceKeyUnit` event towards the encoder. A probe on the
 //!   payloader's source pad lets at most one through per
@@ -25,6 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bridgepoint_core::retransmission::RetransmissionLimit;
 use bridgepoint_core::sdp::{VIDEO_PAYLOAD_TYPE, VIDEO_RTX_PAYLOAD_TYPE};
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -210,6 +215,54 @@ pub fn limit_keyframe_requests(
                 "extra-controls",
                 super::runner::with_force_key_frame(current),
             );
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// Puts the retransmission limit on `rtprtxsend`'s source pad, where
+/// rtpsession's upstream `GstRTPRetransmissionRequest` events (one per
+/// NACKed packet) arrive: a request over the limit is taken and answered
+/// handled. No retransmission element (`hub.feedback = "none"`): nothing.
+pub fn limit_retransmissions(pipeline: &gst::Pipeline, limit: Arc<Mutex<RetransmissionLimit>>) {
+    let Some(pad) = pipeline
+        .by_name(RTX_ELEMENT)
+        .and_then(|rtx| rtx.static_pad("src"))
+    else {
+        return;
+    };
+    let last_log = Mutex::new(None::<Instant>);
+    pad.add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
+        let is_request = match &info.data {
+            Some(gst::PadProbeData::Event(event)) => event
+                .structure()
+                .is_some_and(|s| s.name() == "GstRTPRetransmissionRequest"),
+            _ => false,
+        };
+        if !is_request {
+            return gst::PadProbeReturn::Ok;
+        }
+        let now = Instant::now();
+        let Ok(mut limit) = limit.lock() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let admitted = limit.admit(now);
+        let (answered, refused) = limit.counts();
+        let per_second = limit.packets_per_second();
+        drop(limit);
+        if !admitted {
+            if let Ok(mut last) = last_log.lock() {
+                if last.is_none_or(|t| now.saturating_duration_since(t) >= LOG_INTERVAL) {
+                    *last = Some(now);
+                    tracing::info!(
+                        answered,
+                        refused,
+                        per_second = per_second.round(),
+                        "retransmission requests from the hub over a quarter of the video target refused"
+                    );
+                }
+            }
+            return super::probe::discard(info);
         }
         gst::PadProbeReturn::Ok
     });

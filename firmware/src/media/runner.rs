@@ -21,10 +21,11 @@
 //! period, SPS/PPS repeat) are sent again with it, unchanged.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bridgepoint_core::config::{HubFeedback, MediaConfig};
+use bridgepoint_core::retransmission::RetransmissionLimit;
 use bridgepoint_core::send_control::ReportBlock;
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -91,6 +92,8 @@ pub struct MediaRunner {
     video_gate: Arc<VideoGate>,
     /// The running pipeline's count of the hub's keyframe requests.
     keyframe_requests: Arc<KeyframeRequests>,
+    /// The running pipeline's limit on retransmissions (its video target).
+    retransmission_limit: Arc<Mutex<RetransmissionLimit>>,
     /// RTCP packets from the hub on the video session that passed SRTCP
     /// authentication, in the running pipeline.
     hub_rtcp: Arc<AtomicU64>,
@@ -112,6 +115,7 @@ impl MediaRunner {
             picture_delay: Duration::ZERO,
             video_gate: Arc::default(),
             keyframe_requests: Arc::default(),
+            retransmission_limit: Arc::new(Mutex::new(RetransmissionLimit::new(0))),
             hub_rtcp: Arc::default(),
         }
     }
@@ -160,6 +164,9 @@ impl MediaRunner {
         let stall = self.stall_video_after.take();
         self.video_gate = Arc::default();
         self.keyframe_requests = Arc::default();
+        // The encoder starts at the configured bitrate.
+        let configured = self.video_limits().map_or(0, |(_, ceiling)| ceiling);
+        self.retransmission_limit = Arc::new(Mutex::new(RetransmissionLimit::new(configured)));
         self.hub_rtcp = Arc::default();
         match self.launch(generation, stall) {
             Ok(pipeline) => {
@@ -216,6 +223,7 @@ impl MediaRunner {
                 &pay,
                 self.keyframe_requests.clone(),
             );
+            super::feedback::limit_retransmissions(&pipeline, self.retransmission_limit.clone());
             if !self.video_gate.attach(&pay) {
                 tracing::warn!(
                     "the video payloader has no sink pad: the circuit breaker cannot stop the video"
@@ -366,6 +374,9 @@ impl MediaRunner {
             return false;
         };
         self.set_encoder_bitrate(&encoder, video_kbps);
+        if let Ok(mut limit) = self.retransmission_limit.lock() {
+            limit.set_target(video_kbps);
+        }
         true
     }
 
@@ -531,6 +542,14 @@ impl MediaRunner {
         self.running
             .as_ref()
             .map_or(0, super::feedback::retransmissions)
+    }
+
+    /// The hub's retransmission requests refused by the limit since the
+    /// pipeline started.
+    pub fn retransmissions_refused(&self) -> u64 {
+        self.retransmission_limit
+            .lock()
+            .map_or(0, |limit| limit.counts().1)
     }
 
     /// The hub's keyframe requests (PLI/FIR) since the pipeline started:
