@@ -200,7 +200,7 @@ fn garbage_wrong_keys_bogus_nacks_and_a_pli_flood_change_nothing_beyond_the_limi
 
     // A NACK for packets the box sent a moment ago, under a wrong key: no
     // retransmission. The same under the right key: retransmitted (this
-    // is what tells the two zeroes below from a path that answers nothing).
+    // is what tells the two near-zeroes below from a path that answers nothing).
     let recent = || hub.last_seq().wrapping_sub(20);
     let spoofed = rtx_after(&hub, || {
         socket
@@ -224,10 +224,19 @@ fn garbage_wrong_keys_bogus_nacks_and_a_pli_flood_change_nothing_beyond_the_limi
         "retransmissions: {spoofed} for a wrong-key NACK, {never_sent} for a NACK of packets \
          never sent, {genuine} for a genuine NACK of 17 recent packets"
     );
-    assert_eq!(spoofed, 0, "a NACK under a wrong key was answered");
-    assert_eq!(never_sent, 0, "a NACK for packets never sent was answered");
+    // A NACK answered is 17 retransmissions. The receiver NACKs what
+    // the loopback itself drops on a loaded machine (one retransmission
+    // came in a CI run's wrong-key second): a few are not an answer.
     assert!(
-        genuine >= 1,
+        spoofed <= 3,
+        "a NACK under a wrong key was answered: {spoofed}"
+    );
+    assert!(
+        never_sent <= 3,
+        "a NACK for packets never sent was answered: {never_sent}"
+    );
+    assert!(
+        genuine >= 10,
         "a genuine NACK was not answered; log:\n{}",
         daemon.log_text()
     );

@@ -22,6 +22,29 @@ fn target(board: &mut SimBoard) -> u64 {
     board.state()["send"]["target_kbps"].as_u64().unwrap_or(0)
 }
 
+/// Waits up to `within` for the box's target to go to `kbps` or under;
+/// returns it and how long that took, or fails with the box's log.
+fn wait_target_under(
+    board: &mut SimBoard,
+    daemon: &Daemon,
+    kbps: u64,
+    within: Duration,
+) -> (u64, Duration) {
+    let started = Instant::now();
+    let settled = wait_for(within, || {
+        let k = target(board);
+        (k <= kbps).then_some(k)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the target did not go under {kbps} kbit/s within {within:?} ({}); log:\n{}",
+            board.state(),
+            daemon.log_text()
+        )
+    });
+    (settled, started.elapsed())
+}
+
 /// kbit/s the box sent into the relay over `window`.
 fn sent_kbps(relay: &ImpairedRelay, window: Duration) -> f64 {
     let before = relay.counters().direction(Direction::BoxToHub).bytes_in;
@@ -54,23 +77,11 @@ fn through_a_600_kbit_link_the_bitrate_settles_under_it_and_climbs_back_when_it_
     let daemon = Daemon::start(dir.path(), &text);
     let mut board = SimBoard::connect(&daemon.socket());
     board.assert_stream("streaming", Duration::from_secs(15), &daemon);
-    let started = Instant::now();
     assert_eq!(target(&mut board), 2000);
 
     // The receiver's reports come about every 5 s: within 20 s the target
     // is under the link's rate, and what the box sends follows it.
-    let settled = wait_for(Duration::from_secs(25), || {
-        let k = target(&mut board);
-        (k <= 600).then_some(k)
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "the target never went under 600 kbit/s ({}); log:\n{}",
-            board.state(),
-            daemon.log_text()
-        )
-    });
-    let took = started.elapsed();
+    let (settled, took) = wait_target_under(&mut board, &daemon, 600, Duration::from_secs(25));
     let state = board.state();
     assert_eq!(state["send"]["feedback"], "receiver_reports", "{state}");
     assert!(state["send"]["loss_pct"].is_number(), "{state}");
@@ -214,22 +225,10 @@ fn with_transport_wide_feedback_a_600_kbit_link_is_found_within_seconds() {
     let daemon = Daemon::start(dir.path(), &text);
     let mut board = SimBoard::connect(&daemon.socket());
     board.assert_stream("streaming", Duration::from_secs(15), &daemon);
-    let started = Instant::now();
 
     // Measured here: under 600 within 1-2 s of the first packet (the
     // reports alone took 8-14 s). 8 s leaves room for a busy machine.
-    let settled = wait_for(Duration::from_secs(8), || {
-        let k = target(&mut board);
-        (k <= 600).then_some(k)
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "the target did not go under 600 kbit/s within 8 s ({}); log:\n{}",
-            board.state(),
-            daemon.log_text()
-        )
-    });
-    let took = started.elapsed();
+    let (settled, took) = wait_target_under(&mut board, &daemon, 600, Duration::from_secs(8));
     let state = board.state();
     assert_eq!(state["send"]["feedback"], "transport_cc", "{state}");
     assert!(daemon

@@ -182,13 +182,7 @@ pub fn limit_keyframe_requests(
         None::<Instant>,
     ));
     pad.add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
-        let is_request = match &info.data {
-            Some(gst::PadProbeData::Event(event)) => event
-                .structure()
-                .is_some_and(|s| s.name() == "GstForceKeyUnit"),
-            _ => false,
-        };
-        if !is_request {
+        if !super::probe::is_event_named(info, "GstForceKeyUnit") {
             return gst::PadProbeReturn::Ok;
         }
         let now = Instant::now();
@@ -233,13 +227,7 @@ pub fn limit_retransmissions(pipeline: &gst::Pipeline, limit: Arc<Mutex<Retransm
     };
     let last_log = Mutex::new(None::<Instant>);
     pad.add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
-        let is_request = match &info.data {
-            Some(gst::PadProbeData::Event(event)) => event
-                .structure()
-                .is_some_and(|s| s.name() == "GstRTPRetransmissionRequest"),
-            _ => false,
-        };
-        if !is_request {
+        if !super::probe::is_event_named(info, "GstRTPRetransmissionRequest") {
             return gst::PadProbeReturn::Ok;
         }
         let now = Instant::now();
