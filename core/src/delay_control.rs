@@ -16,7 +16,7 @@
 //! - over-use: the target drops to [`BACK_OFF`] of what the hub
 //!   acknowledged receiving over the last [`ACKED_WINDOW_MS`]; under-use:
 //!   hold; normal: grow, by [`GROWTH_PER_S`] a second, or by about a
-//!   packet per round trip near the rate where the last over-use was.
+//!   packet per half second near the rate where the last over-use was.
 //!
 //! A full drop-tail queue delays every packet alike: the trend is flat and
 //! only loss shows it. So the feedback's own loss (section 6's loss-based
