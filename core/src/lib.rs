@@ -31,6 +31,8 @@
 //! - [`indication`]: the single mapping from box state to what the room
 //!   is told; [`led`] shows it as LED patterns, [`screen`] as the card.
 //! - [`led`]: LED patterns.
+//! - [`pacer`]: spaces the video's packets at a steady rate (no keyframe
+//!   bursts into the link's queue).
 //! - [`screen`]: what the room's screen shows (card, central, self-view).
 //! - [`return_watch`]: what the hub's return stream is doing.
 //! - [`playback`]: which speaker and display play the hub's return media.
@@ -51,6 +53,7 @@ pub mod health;
 pub mod indication;
 pub mod keyframe_policy;
 pub mod led;
+pub mod pacer;
 pub mod playback;
 pub mod provision;
 pub mod rate_control;

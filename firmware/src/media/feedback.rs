@@ -123,11 +123,18 @@ pub fn attach_retransmission(rtpbin: &gst::Element) -> Result<(), PipelineError>
         message,
         debug: None,
     };
-    bin.add(&rtx)
+    // The video's pacer after it (super::pacing): the hub's retransmissions
+    // leave within the same paced rate as the video, and the RTP session
+    // after the aux sender stamps every packet's transport-wide send time
+    // as it really leaves.
+    let pacer = super::pacing::make_queue()?;
+    bin.add_many([&rtx, &pacer])
         .map_err(|e| ghost_err(format!("cannot be put in its bin: {e}")))?;
+    rtx.link(&pacer)
+        .map_err(|e| ghost_err(format!("cannot be linked to the pacer: {e}")))?;
     // rtpbin looks the aux sender's pads up by name: sink_<session>, src_<session>.
-    for (target, ghost) in [("sink", "sink_0"), ("src", "src_0")] {
-        let pad = rtx
+    for (element, target, ghost) in [(&rtx, "sink", "sink_0"), (&pacer, "src", "src_0")] {
+        let pad = element
             .static_pad(target)
             .ok_or_else(|| ghost_err(format!("has no pad {target}")))?;
         let ghost_pad = gst::GhostPad::builder_with_target(&pad)

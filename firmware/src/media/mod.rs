@@ -13,6 +13,7 @@
 //! - [`transport_feedback`]: the hub's per-packet feedback (transport-cc).
 //! - [`return_path`]: the hub's media coming back, decrypted, decoded, played.
 //! - [`screen`]: the room's screen (the card, central's picture, self-view).
+//! - [`pacing`]: the video's packets spaced by the core's pacer.
 //! - [`stats`]: packet and byte counters.
 //! - [`video_gate`]: stops the video when the circuit breaker says so.
 //! - [`latency`]: encoder-to-send delay probes (for the benchmark).
@@ -25,6 +26,7 @@ pub mod error;
 pub mod feedback;
 pub mod hub_address;
 pub mod latency;
+pub mod pacing;
 pub mod pipeline;
 pub mod plan;
 pub mod probe;

@@ -4,7 +4,8 @@
 //! video-source → [camera: convert/scale/rate] → video-caps → [video-tee → self-view-…
 //!   → intervideosink to the screen] → video-queue → video-encoder
 //!   → video-encoded-caps → video-parse (SPS/PPS before every keyframe) → video-pay (PT 96)
-//!   → rtpbin session 0 [→ video-rtx (hub.feedback = "avpf": PT 97)] → video-srtp
+//!   → [video-pacer: packets spaced by super::pacing] → rtpbin session 0
+//!   [hub.feedback = "avpf": → video-rtx (PT 97) → video-pacer] → video-srtp
 //!   → video-rtp-sink (hub:video_port)
 //!                                   ↳ RTCP → video-rtcp-sink (hub:video_port+1)
 //! video-rtcp-source (the same socket: the hub's receiver reports) → video-srtcp-dec → rtpbin
@@ -369,6 +370,13 @@ fn build_video(
             "video-transport-cc-caps",
             super::transport_feedback::extension_caps(),
         )?);
+    }
+    // The video's packets leave at a steady rate, not in the encoder's
+    // bursts (super::pacing). With avpf the pacer follows the
+    // retransmission sender inside rtpbin (super::feedback), so that
+    // retransmissions are paced too.
+    if media.hub.feedback != HubFeedback::Avpf {
+        chain.push(super::pacing::make_queue()?);
     }
 
     let refs: Vec<&gst::Element> = chain.iter().collect();

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bridgepoint_core::config::{HubFeedback, MediaConfig};
+use bridgepoint_core::pacer::Pacer;
 use bridgepoint_core::retransmission::RetransmissionLimit;
 use bridgepoint_core::send_control::ReportBlock;
 use gstreamer as gst;
@@ -94,6 +95,8 @@ pub struct MediaRunner {
     keyframe_requests: Arc<KeyframeRequests>,
     /// The running pipeline's limit on retransmissions (its video target).
     retransmission_limit: Arc<Mutex<RetransmissionLimit>>,
+    /// The running pipeline's video pacer (its video target).
+    pacer: Arc<Mutex<Pacer>>,
     /// RTCP packets from the hub on the video session that passed SRTCP
     /// authentication, in the running pipeline.
     hub_rtcp: Arc<AtomicU64>,
@@ -116,6 +119,7 @@ impl MediaRunner {
             video_gate: Arc::default(),
             keyframe_requests: Arc::default(),
             retransmission_limit: Arc::new(Mutex::new(RetransmissionLimit::new(0))),
+            pacer: Arc::new(Mutex::new(Pacer::new(0))),
             hub_rtcp: Arc::default(),
         }
     }
@@ -167,6 +171,7 @@ impl MediaRunner {
         // The encoder starts at the configured bitrate.
         let configured = self.video_limits().map_or(0, |(_, ceiling)| ceiling);
         self.retransmission_limit = Arc::new(Mutex::new(RetransmissionLimit::new(configured)));
+        self.pacer = Arc::new(Mutex::new(Pacer::new(configured)));
         self.hub_rtcp = Arc::default();
         match self.launch(generation, stall) {
             Ok(pipeline) => {
@@ -224,6 +229,7 @@ impl MediaRunner {
                 self.keyframe_requests.clone(),
             );
             super::feedback::limit_retransmissions(&pipeline, self.retransmission_limit.clone());
+            super::pacing::attach(&pipeline, self.pacer.clone());
             if !self.video_gate.attach(&pay) {
                 tracing::warn!(
                     "the video payloader has no sink pad: the circuit breaker cannot stop the video"
@@ -415,8 +421,12 @@ impl MediaRunner {
         true
     }
 
-    /// Sets a running video encoder's bitrate, whichever encoder it is.
+    /// Sets a running video encoder's bitrate, whichever encoder it is, and
+    /// the pacer's target.
     fn set_encoder_bitrate(&self, encoder: &gst::Element, video_kbps: u32) {
+        if let Ok(mut pacer) = self.pacer.lock() {
+            pacer.set_target(video_kbps);
+        }
         let factory = encoder
             .factory()
             .map(|f| f.name().to_string())
