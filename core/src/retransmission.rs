@@ -12,6 +12,13 @@
 //!   [`TYPICAL_PACKET_BYTES`], with a burst of [`BURST`] of that rate);
 //!   the rest are refused, and the hub's jitter buffer gives up on them
 //!   or asks for a keyframe;
+//! - a request for a packet that left the box less than the path's least
+//!   round trip ago is refused as premature ([`RetransmissionLimit::premature`]):
+//!   the hub cannot have missed it yet, it asked before the packet could
+//!   arrive (GStreamer's jitter buffer asks by the packets' expected
+//!   times, and a paced keyframe comes later than it expects), and sending
+//!   it twice only takes the link's capacity (libwebrtc's sender keeps the
+//!   same rule);
 //! - [`RetransmissionRate`] is what the retransmissions took over the
 //!   last [`RATE_WINDOW`], from the sockets' counts; the encoder is given the
 //!   link's target less it, so that video and retransmissions together
@@ -48,6 +55,9 @@ pub struct RetransmissionLimit {
     last: Option<Instant>,
     admitted: u64,
     refused: u64,
+    /// The least round trip the hub's reports showed.
+    least_round_trip: Option<Duration>,
+    premature: u64,
 }
 
 impl RetransmissionLimit {
@@ -59,6 +69,8 @@ impl RetransmissionLimit {
             last: None,
             admitted: 0,
             refused: 0,
+            least_round_trip: None,
+            premature: 0,
         };
         limit.set_target(target_kbps);
         limit.tokens = limit.burst();
@@ -97,9 +109,41 @@ impl RetransmissionLimit {
         }
     }
 
-    /// Requests admitted and refused so far.
+    /// Requests admitted and refused so far (the premature ones among the
+    /// refused).
     pub fn counts(&self) -> (u64, u64) {
-        (self.admitted, self.refused)
+        (self.admitted, self.refused + self.premature)
+    }
+
+    /// Requests refused as premature so far.
+    pub fn premature_count(&self) -> u64 {
+        self.premature
+    }
+
+    /// A round trip the hub's report showed; the least one is kept.
+    pub fn note_round_trip(&mut self, round_trip: Duration) {
+        if round_trip.is_zero() {
+            return;
+        }
+        self.least_round_trip = Some(
+            self.least_round_trip
+                .map_or(round_trip, |least| least.min(round_trip)),
+        );
+    }
+
+    /// Whether a request arriving at `now` for a packet that left at
+    /// `sent` came before the hub could have missed it: less than the
+    /// least round trip after it left. Such a request is counted and must
+    /// not be answered. Without a round trip or a send time: not premature.
+    pub fn premature(&mut self, now: Instant, sent: Option<Instant>) -> bool {
+        let (Some(least), Some(sent)) = (self.least_round_trip, sent) else {
+            return false;
+        };
+        let early = now.saturating_duration_since(sent) < least;
+        if early {
+            self.premature += 1;
+        }
+        early
     }
 }
 
@@ -231,5 +275,25 @@ mod tests {
         rate.observe(500, 9_000_000, 9000, t0);
         rate.observe(3, 1000, 1, t0 + ms(1000));
         assert_eq!(rate.kbps(), 0.0);
+    }
+
+    #[test]
+    fn a_request_within_the_least_round_trip_of_the_send_is_premature() {
+        let mut limit = RetransmissionLimit::new(1000);
+        let sent = Instant::now();
+        // No round trip known yet: every request is judged by the budget.
+        assert!(!limit.premature(sent + Duration::from_millis(10), Some(sent)));
+        limit.note_round_trip(Duration::from_millis(140));
+        limit.note_round_trip(Duration::from_millis(100));
+        limit.note_round_trip(Duration::from_millis(180));
+        assert!(limit.premature(sent + Duration::from_millis(60), Some(sent)));
+        assert!(limit.premature(sent + Duration::from_millis(99), Some(sent)));
+        assert!(!limit.premature(sent + Duration::from_millis(100), Some(sent)));
+        assert!(!limit.premature(sent + Duration::from_millis(400), Some(sent)));
+        // A packet the box has no send time for (long gone, or never
+        // sent): the budget decides.
+        assert!(!limit.premature(sent, None));
+        assert_eq!(limit.premature_count(), 2);
+        assert_eq!(limit.counts(), (0, 2));
     }
 }

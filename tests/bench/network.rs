@@ -275,8 +275,23 @@ impl Session {
         })
         .is_none()
         {
+            // What each part saw, for whoever looks into it.
+            let counters = relay.counters();
             return Err(format!(
-                "the hub decoded nothing within 10 s of the box streaming; log: {}",
+                "the hub decoded nothing within 10 s of the box streaming \
+                 (the relay sent the hub {} packets and the box {}, {} send errors, \
+                 {} hub packets before the box spoke; the hub's receiver took {} video \
+                 packets and {} retransmissions, {} frames complete, {} incomplete, \
+                 {} keyframes); log: {}",
+                counters.sent_to_hub,
+                counters.sent_to_box,
+                counters.send_errors,
+                counters.before_box_spoke,
+                hub.video_packets(),
+                hub.rtx_packets(),
+                hub.frames_complete(),
+                hub.frames_incomplete(),
+                hub.keyframe_times().len(),
                 daemon.log.display()
             ));
         }

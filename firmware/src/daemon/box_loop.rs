@@ -325,6 +325,12 @@ impl BoxLoop {
         self.frames_at = (frames, now);
         self.sent = self.media.stats().snapshot();
         self.rtcp = self.media.report_block(0);
+        if let Some(rtt_ms) = self.rtcp.and_then(|r| r.rtt_ms) {
+            if rtt_ms.is_finite() && rtt_ms > 0.0 {
+                self.media
+                    .note_round_trip(Duration::from_secs_f64(rtt_ms / 1000.0));
+            }
+        }
         // The hub's reports and the sockets' counters: the core decides
         // the bitrate, the audio's protection, keyframes and the breaker.
         let (handed_video, _) = self.media.stats().handed_over();

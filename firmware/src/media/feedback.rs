@@ -225,7 +225,11 @@ pub fn limit_keyframe_requests(
 /// rtpsession's upstream `GstRTPRetransmissionRequest` events (one per
 /// NACKed packet) arrive: a request over the limit is taken and answered
 /// handled. No retransmission element (`hub.feedback = "none"`): nothing.
-pub fn limit_retransmissions(pipeline: &gst::Pipeline, limit: Arc<Mutex<RetransmissionLimit>>) {
+pub fn limit_retransmissions(
+    pipeline: &gst::Pipeline,
+    limit: Arc<Mutex<RetransmissionLimit>>,
+    sent: Arc<super::pacing::SendTimes>,
+) {
     let Some(pad) = pipeline
         .by_name(RTX_ELEMENT)
         .and_then(|rtx| rtx.static_pad("src"))
@@ -233,14 +237,37 @@ pub fn limit_retransmissions(pipeline: &gst::Pipeline, limit: Arc<Mutex<Retransm
         return;
     };
     let last_log = Mutex::new(None::<Instant>);
+    let last_premature_log = Mutex::new(None::<Instant>);
     pad.add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
         if !super::probe::is_event_named(info, "GstRTPRetransmissionRequest") {
             return gst::PadProbeReturn::Ok;
         }
         let now = Instant::now();
+        let sent_at = match &info.data {
+            Some(gst::PadProbeData::Event(event)) => event
+                .structure()
+                .and_then(|s| s.get::<u32>("seqnum").ok())
+                .and_then(|seq| u16::try_from(seq).ok())
+                .and_then(|seq| sent.sent_at(seq)),
+            _ => None,
+        };
         let Ok(mut limit) = limit.lock() else {
             return gst::PadProbeReturn::Ok;
         };
+        if limit.premature(now, sent_at) {
+            let premature = limit.premature_count();
+            drop(limit);
+            if let Ok(mut last) = last_premature_log.lock() {
+                if last.is_none_or(|t| now.saturating_duration_since(t) >= LOG_INTERVAL) {
+                    *last = Some(now);
+                    tracing::info!(
+                        premature,
+                        "retransmission requests from the hub for packets sent less than a round trip ago refused (on their way)"
+                    );
+                }
+            }
+            return super::probe::discard(info);
+        }
         let admitted = limit.admit(now);
         let (answered, refused) = limit.counts();
         let per_second = limit.packets_per_second();

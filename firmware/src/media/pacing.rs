@@ -12,12 +12,61 @@
 //! the queue's own thread, so the encoder goes on encoding; the queue's
 //! level tells the pacer how much waits behind the packet at hand.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bridgepoint_core::pacer::Pacer;
+use bridgepoint_core::sdp::VIDEO_PAYLOAD_TYPE;
 use gstreamer as gst;
 use gstreamer::prelude::*;
+
+/// How long a video packet's send time is kept: as long as `rtprtxsend`
+/// keeps the packet itself (`super::feedback`'s history).
+const SEND_TIMES_KEPT: Duration = Duration::from_millis(1000);
+
+/// When the pacer let each recent video packet go (payload type
+/// [`VIDEO_PAYLOAD_TYPE`], not the retransmissions), by sequence number:
+/// the retransmission limit refuses a request that comes before the hub
+/// can have missed the packet.
+#[derive(Debug, Default)]
+pub struct SendTimes(Mutex<VecDeque<(u16, Instant)>>);
+
+impl SendTimes {
+    /// When packet `seq` left, if it left within the time kept.
+    pub fn sent_at(&self, seq: u16) -> Option<Instant> {
+        let times = self.0.lock().ok()?;
+        times
+            .iter()
+            .rev()
+            .find(|&&(s, _)| s == seq)
+            .map(|&(_, at)| at)
+    }
+
+    fn note(&self, buffer: &gst::BufferRef, now: Instant) {
+        let seq = {
+            let Ok(map) = buffer.map_readable() else {
+                return;
+            };
+            // RTP: the payload type in the second byte's low 7 bits, the
+            // sequence number in the next two.
+            if map.len() < 4 || map[1] & 0x7f != VIDEO_PAYLOAD_TYPE {
+                return;
+            }
+            u16::from_be_bytes([map[2], map[3]])
+        };
+        let Ok(mut times) = self.0.lock() else {
+            return;
+        };
+        times.push_back((seq, now));
+        while times
+            .front()
+            .is_some_and(|&(_, at)| now.saturating_duration_since(at) > SEND_TIMES_KEPT)
+        {
+            times.pop_front();
+        }
+    }
+}
 
 /// The queue the video waits in for its turn on the link.
 pub const PACER_QUEUE: &str = "video-pacer";
@@ -33,9 +82,9 @@ pub fn make_queue() -> Result<gst::Element, super::PipelineError> {
 }
 
 /// Paces what leaves `pipeline`'s pacer queue by `pacer` (shared with the
-/// runner, which sets its target). Does nothing in a pipeline without the
-/// queue.
-pub fn attach(pipeline: &gst::Pipeline, pacer: Arc<Mutex<Pacer>>) {
+/// runner, which sets its target), noting in `sent` when each video
+/// packet left. Does nothing in a pipeline without the queue.
+pub fn attach(pipeline: &gst::Pipeline, pacer: Arc<Mutex<Pacer>>, sent: Arc<SendTimes>) {
     let Some(queue) = pipeline.by_name(PACER_QUEUE) else {
         return;
     };
@@ -53,7 +102,8 @@ pub fn attach(pipeline: &gst::Pipeline, pacer: Arc<Mutex<Pacer>>) {
             };
             match &info.data {
                 Some(gst::PadProbeData::Buffer(buffer)) => {
-                    wait_turn(&pacer, buffer.size(), queued());
+                    let left = wait_turn(&pacer, buffer.size(), queued());
+                    sent.note(buffer, left);
                     gst::PadProbeReturn::Ok
                 }
                 Some(gst::PadProbeData::BufferList(_)) => {
@@ -68,7 +118,8 @@ pub fn attach(pipeline: &gst::Pipeline, pacer: Arc<Mutex<Pacer>>) {
                     let mut behind: u64 = sizes.iter().map(|&s| s as u64).sum::<u64>() + queued();
                     for buffer in list.iter_owned() {
                         behind = behind.saturating_sub(buffer.size() as u64);
-                        wait_turn(&pacer, buffer.size(), behind);
+                        let left = wait_turn(&pacer, buffer.size(), behind);
+                        sent.note(&buffer, left);
                         if let Err(error) = peer.chain(buffer) {
                             info.flow_res = Err(error);
                             return gst::PadProbeReturn::Handled;
@@ -84,17 +135,18 @@ pub fn attach(pipeline: &gst::Pipeline, pacer: Arc<Mutex<Pacer>>) {
 }
 
 /// Waits until the pacer lets a packet of `bytes` go, `queued` bytes
-/// behind it.
-fn wait_turn(pacer: &Mutex<Pacer>, bytes: usize, queued: u64) {
+/// behind it; returns the time it goes.
+fn wait_turn(pacer: &Mutex<Pacer>, bytes: usize, queued: u64) -> Instant {
     let now = Instant::now();
     let Ok(release) = pacer
         .lock()
         .map(|mut pacer| pacer.release_at(now, bytes, queued))
     else {
-        return;
+        return now;
     };
     let wait = release.saturating_duration_since(Instant::now());
     if !wait.is_zero() {
         std::thread::sleep(wait);
     }
+    Instant::now()
 }

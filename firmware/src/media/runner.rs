@@ -97,6 +97,8 @@ pub struct MediaRunner {
     retransmission_limit: Arc<Mutex<RetransmissionLimit>>,
     /// The running pipeline's video pacer (its video target).
     pacer: Arc<Mutex<Pacer>>,
+    /// When the running pipeline's pacer let each recent video packet go.
+    send_times: Arc<super::pacing::SendTimes>,
     /// RTCP packets from the hub on the video session that passed SRTCP
     /// authentication, in the running pipeline.
     hub_rtcp: Arc<AtomicU64>,
@@ -120,6 +122,7 @@ impl MediaRunner {
             keyframe_requests: Arc::default(),
             retransmission_limit: Arc::new(Mutex::new(RetransmissionLimit::new(0))),
             pacer: Arc::new(Mutex::new(Pacer::new(0))),
+            send_times: Arc::default(),
             hub_rtcp: Arc::default(),
         }
     }
@@ -172,6 +175,7 @@ impl MediaRunner {
         let configured = self.video_limits().map_or(0, |(_, ceiling)| ceiling);
         self.retransmission_limit = Arc::new(Mutex::new(RetransmissionLimit::new(configured)));
         self.pacer = Arc::new(Mutex::new(Pacer::new(configured)));
+        self.send_times = Arc::default();
         self.hub_rtcp = Arc::default();
         match self.launch(generation, stall) {
             Ok(pipeline) => {
@@ -228,8 +232,12 @@ impl MediaRunner {
                 &pay,
                 self.keyframe_requests.clone(),
             );
-            super::feedback::limit_retransmissions(&pipeline, self.retransmission_limit.clone());
-            super::pacing::attach(&pipeline, self.pacer.clone());
+            super::feedback::limit_retransmissions(
+                &pipeline,
+                self.retransmission_limit.clone(),
+                self.send_times.clone(),
+            );
+            super::pacing::attach(&pipeline, self.pacer.clone(), self.send_times.clone());
             if !self.video_gate.attach(&pay) {
                 tracing::warn!(
                     "the video payloader has no sink pad: the circuit breaker cannot stop the video"
@@ -384,6 +392,15 @@ impl MediaRunner {
             limit.set_target(video_kbps);
         }
         true
+    }
+
+    /// A round trip the hub's report on the video showed: a retransmission
+    /// request less than the least one after its packet left is refused
+    /// ([`RetransmissionLimit::premature`]).
+    pub fn note_round_trip(&mut self, round_trip: Duration) {
+        if let Ok(mut limit) = self.retransmission_limit.lock() {
+            limit.note_round_trip(round_trip);
+        }
     }
 
     /// Sets the running audio encoder's in-band FEC and the loss it expects.
