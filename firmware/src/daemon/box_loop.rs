@@ -325,11 +325,12 @@ impl BoxLoop {
         self.frames_at = (frames, now);
         self.sent = self.media.stats().snapshot();
         self.rtcp = self.media.report_block(0);
-        if let Some(rtt_ms) = self.rtcp.and_then(|r| r.rtt_ms) {
-            if rtt_ms.is_finite() && rtt_ms > 0.0 {
-                self.media
-                    .note_round_trip(Duration::from_secs_f64(rtt_ms / 1000.0));
-            }
+        if let Some(round_trip) = self
+            .rtcp
+            .and_then(|r| r.rtt_ms)
+            .and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok())
+        {
+            self.media.note_round_trip(round_trip);
         }
         // The hub's reports and the sockets' counters: the core decides
         // the bitrate, the audio's protection, keyframes and the breaker.

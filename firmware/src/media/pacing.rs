@@ -22,8 +22,8 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 
 /// How long a video packet's send time is kept: as long as `rtprtxsend`
-/// keeps the packet itself (`super::feedback`'s history).
-const SEND_TIMES_KEPT: Duration = Duration::from_millis(1000);
+/// keeps the packet itself.
+const SEND_TIMES_KEPT: Duration = Duration::from_millis(super::feedback::RTX_HISTORY_MS as u64);
 
 /// When the pacer let each recent video packet go (payload type
 /// [`VIDEO_PAYLOAD_TYPE`], not the retransmissions), by sequence number:
@@ -82,9 +82,10 @@ pub fn make_queue() -> Result<gst::Element, super::PipelineError> {
 }
 
 /// Paces what leaves `pipeline`'s pacer queue by `pacer` (shared with the
-/// runner, which sets its target), noting in `sent` when each video
-/// packet left. Does nothing in a pipeline without the queue.
-pub fn attach(pipeline: &gst::Pipeline, pacer: Arc<Mutex<Pacer>>, sent: Arc<SendTimes>) {
+/// runner, which sets its target), noting in `sent`, where there are
+/// retransmissions to judge, when each video packet left. Does nothing in
+/// a pipeline without the queue.
+pub fn attach(pipeline: &gst::Pipeline, pacer: Arc<Mutex<Pacer>>, sent: Option<Arc<SendTimes>>) {
     let Some(queue) = pipeline.by_name(PACER_QUEUE) else {
         return;
     };
@@ -103,7 +104,9 @@ pub fn attach(pipeline: &gst::Pipeline, pacer: Arc<Mutex<Pacer>>, sent: Arc<Send
             match &info.data {
                 Some(gst::PadProbeData::Buffer(buffer)) => {
                     let left = wait_turn(&pacer, buffer.size(), queued());
-                    sent.note(buffer, left);
+                    if let Some(sent) = &sent {
+                        sent.note(buffer, left);
+                    }
                     gst::PadProbeReturn::Ok
                 }
                 Some(gst::PadProbeData::BufferList(_)) => {
@@ -114,12 +117,14 @@ pub fn attach(pipeline: &gst::Pipeline, pacer: Arc<Mutex<Pacer>>, sent: Arc<Send
                         info.flow_res = Err(gst::FlowError::NotLinked);
                         return gst::PadProbeReturn::Handled;
                     };
-                    let sizes: Vec<usize> = list.iter().map(|b| b.size()).collect();
-                    let mut behind: u64 = sizes.iter().map(|&s| s as u64).sum::<u64>() + queued();
+                    let mut behind: u64 =
+                        list.iter().map(|b| b.size() as u64).sum::<u64>() + queued();
                     for buffer in list.iter_owned() {
                         behind = behind.saturating_sub(buffer.size() as u64);
                         let left = wait_turn(&pacer, buffer.size(), behind);
-                        sent.note(&buffer, left);
+                        if let Some(sent) = &sent {
+                            sent.note(&buffer, left);
+                        }
                         if let Err(error) = peer.chain(buffer) {
                             info.flow_res = Err(error);
                             return gst::PadProbeReturn::Handled;

@@ -237,7 +237,10 @@ impl MediaRunner {
                 self.retransmission_limit.clone(),
                 self.send_times.clone(),
             );
-            super::pacing::attach(&pipeline, self.pacer.clone(), self.send_times.clone());
+            // Send times only where retransmission requests come to judge.
+            let sent =
+                (resolved.hub.feedback == HubFeedback::Avpf).then(|| self.send_times.clone());
+            super::pacing::attach(&pipeline, self.pacer.clone(), sent);
             if !self.video_gate.attach(&pay) {
                 tracing::warn!(
                     "the video payloader has no sink pad: the circuit breaker cannot stop the video"
