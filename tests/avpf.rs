@@ -10,7 +10,7 @@ use std::time::Duration;
 use bridgepoint_system_tests::avpf_receiver::{
     AvpfReceiver, TRANSPORT_CC_EXTENSION_ID, TRANSPORT_CC_URI,
 };
-use bridgepoint_system_tests::daemon::{run_cli, Daemon};
+use bridgepoint_system_tests::daemon::Daemon;
 use bridgepoint_system_tests::fixtures::{config, key_bytes};
 use bridgepoint_system_tests::free_ports;
 use bridgepoint_system_tests::relay;
@@ -31,6 +31,10 @@ struct Run {
     decoded: u64,
     rtx_at_socket: u64,
     rtx_received: u64,
+    /// PLIs the hub's rtpbin sent, and the keyframe requests the box
+    /// passed on to its encoder.
+    plis_sent: u64,
+    keyframe_requests_passed: u64,
     sdp: String,
     /// What the box said of the hub's feedback at the end.
     feedback: String,
@@ -58,13 +62,8 @@ fn run(feedback: &str) -> Run {
         .replace("keyframe_interval_s = 1", "keyframe_interval_s = 2");
     assert!(text.contains(&format!("feedback = \"{feedback}\"")));
     let daemon = Daemon::start(dir.path(), &text);
-    let out = run_cli(&["sdp", "--config", daemon.config.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let sdp = String::from_utf8(out.stdout).unwrap();
+    let sdp = daemon.sdp();
+    assert!(hub.take_bandwidth_from(&sdp).is_some(), "no b=AS:\n{sdp}");
     let mut board = SimBoard::connect(&daemon.socket());
     board.assert_stream("streaming", Duration::from_secs(15), &daemon);
     // The receiver's jitter buffer fills and the first keyframe arrives.
@@ -75,7 +74,11 @@ fn run(feedback: &str) -> Run {
         hub.frames_decoded(),
         hub.rtx_packets(),
         hub.retransmissions_received(),
+        hub.plis_sent(),
     );
+    let passed =
+        |state: &serde_json::Value| state["send"]["hub_keyframe_requests"].as_u64().unwrap_or(0);
+    let passed_before = passed(&board.state());
     std::thread::sleep(RUN);
     let state = board.state();
     assert_eq!(state["stream"], "streaming", "{state}");
@@ -85,6 +88,8 @@ fn run(feedback: &str) -> Run {
         decoded: hub.frames_decoded() - before.2,
         rtx_at_socket: hub.rtx_packets() - before.3,
         rtx_received: hub.retransmissions_received() - before.4,
+        plis_sent: hub.plis_sent() - before.5,
+        keyframe_requests_passed: passed(&state) - passed_before,
         sdp,
         feedback: state["send"]["feedback"].as_str().unwrap_or("?").to_owned(),
     };
@@ -96,8 +101,15 @@ fn run(feedback: &str) -> Run {
     drop(hub);
     eprintln!(
         "feedback = {feedback}: {} frames complete, {} incomplete, {} decoded, \
-         {} retransmissions at the socket, {} taken by rtprtxreceive (in {RUN:?})",
-        run.complete, run.incomplete, run.decoded, run.rtx_at_socket, run.rtx_received
+         {} retransmissions at the socket, {} taken by rtprtxreceive, {} PLIs sent by \
+         the hub, {} passed on by the box (in {RUN:?})",
+        run.complete,
+        run.incomplete,
+        run.decoded,
+        run.rtx_at_socket,
+        run.rtx_received,
+        run.plis_sent,
+        run.keyframe_requests_passed
     );
     run
 }
@@ -139,6 +151,16 @@ fn with_5_percent_loss_avpf_retransmits_and_the_hub_completes_more_frames_than_w
         none.sdp
     );
 
+    // Without retransmissions a frame lost stays lost: the hub's rtpbin
+    // (its caps naming `nack pli`, as GStreamer reads the box's SDP) asks
+    // for a keyframe, and the box's rtpbin passes the requests on to the
+    // encoder whatever `hub.feedback` says (at most one a second).
+    assert!(none.plis_sent > 0, "the hub sent no PLI: {none:?}");
+    assert!(
+        none.keyframe_requests_passed > 0,
+        "the hub's PLIs did not reach the encoder: {none:?}"
+    );
+
     // Retransmissions happen only with avpf.
     assert_eq!(none.rtx_at_socket, 0, "{none:?}");
     assert!(
@@ -168,9 +190,10 @@ fn with_5_percent_loss_avpf_retransmits_and_the_hub_completes_more_frames_than_w
     assert!(share(&none) <= 0.90, "the loss did not bite: {none:?}");
     // The receiver shows no broken picture: after a loss it decodes
     // nothing until a keyframe. Without retransmissions that is most of
-    // the time (measured here: 11-13 frames of 600 in 20 s); with them, most
-    // frames (541-601 in three runs: a frame still lost waits for the
-    // next keyframe).
+    // the time (measured here: 37-53 frames of 600 in 20 s, a keyframe
+    // at most once a second on the hub's PLIs); with them, most frames
+    // (600 of 600 in two runs; a frame still lost waits for the keyframe
+    // its PLI brings).
     assert!(
         avpf.decoded as f64 >= 2.0 * none.decoded as f64 && avpf.decoded >= 400,
         "decoded frames: avpf {avpf:?}, none {none:?}"

@@ -164,6 +164,7 @@ fn garbage_wrong_keys_bogus_nacks_and_a_pli_flood_change_nothing_beyond_the_limi
         .replace("keyframe_interval_s = 1", "keyframe_interval_s = 10");
     assert!(text.contains("feedback = \"avpf\"") && text.contains("keyframe_interval_s = 10"));
     let mut daemon = Daemon::start(dir.path(), &text);
+    assert!(hub.take_bandwidth_from(&daemon.sdp()).is_some());
     let mut board = SimBoard::connect(&daemon.socket());
     board.assert_stream("streaming", Duration::from_secs(15), &daemon);
     let media = wait_for(Duration::from_secs(10), || {

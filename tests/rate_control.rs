@@ -223,6 +223,7 @@ fn with_transport_wide_feedback_a_600_kbit_link_is_found_within_seconds() {
         );
     assert!(text.contains("min_bitrate_kbps = 200") && text.contains("feedback = \"avpf\""));
     let daemon = Daemon::start(dir.path(), &text);
+    assert!(hub.take_bandwidth_from(&daemon.sdp()).is_some());
     let mut board = SimBoard::connect(&daemon.socket());
     board.assert_stream("streaming", Duration::from_secs(15), &daemon);
 

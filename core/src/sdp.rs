@@ -15,6 +15,15 @@
 //! congestion control feedback (`a=rtcp-fb:96 transport-cc`, with the
 //! sequence number extension `a=extmap:`[`TRANSPORT_CC_EXTENSION_ID`]).
 //! With `"none"` the description is the plain `RTP/SAVP` one.
+//!
+//! Each media section gives its bandwidth, `b=AS` (RFC 4566, kbit/s with
+//! the packets' RTP, SRTP, UDP and IP headers, [`video_bandwidth_kbps`],
+//! [`audio_bandwidth_kbps`]): the video's ceiling, the audio's bitrate. A
+//! receiver sizes its RTCP by it (RFC 3550 section 6.2: 5 % of the
+//! session's bandwidth); without it GStreamer's rtpbin (as rtspsrc sets
+//! it up) guesses the bandwidth from what arrived so far, and in the
+//! session's first seconds its reports, and so its NACKs, wait
+//! hundreds of milliseconds, too late to repair a packet.
 
 use base64::Engine as _;
 
@@ -33,6 +42,45 @@ pub const TRANSPORT_CC_EXTENSION_ID: u8 = 3;
 /// The extension's URI (draft-holmer-rmcat-transport-wide-cc-extensions-01).
 pub const TRANSPORT_CC_URI: &str =
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+
+/// The largest RTP payload the box's payloaders make (GStreamer's
+/// default MTU for `rtph264pay`).
+pub const RTP_PAYLOAD_BYTES: u32 = 1400;
+/// Opus packets a second (20 ms frames, `opusenc`'s default).
+pub const AUDIO_PACKETS_PER_SECOND: u32 = 50;
+
+/// Bytes each packet carries on top of its payload: the RTP header (12),
+/// the SRTP suite's tag, UDP (8) and IP (20, or 40 over IPv6).
+fn header_bytes(media: &MediaConfig) -> u32 {
+    let ip = if media.hub.host.contains(':') { 40 } else { 20 };
+    12 + media.srtp.suite.tag_len() as u32 + 8 + ip
+}
+
+/// `payload_kbps` at `packets_per_second` with each packet's headers, in
+/// whole kbit/s rounded up.
+fn with_headers_kbps(payload_kbps: u32, packets_per_second: u32, header_bytes: u32) -> u32 {
+    let headers_bits = u64::from(packets_per_second) * u64::from(header_bytes) * 8;
+    payload_kbps + headers_bits.div_ceil(1000) as u32
+}
+
+/// The video's `b=AS`: its ceiling (`video.bitrate_kbps`; retransmissions
+/// are inside the target) in full-size packets plus one part-filled
+/// packet per frame, with their headers.
+pub fn video_bandwidth_kbps(media: &MediaConfig) -> u32 {
+    let ceiling = media.video.bitrate_kbps;
+    let full_packets = (u64::from(ceiling) * 1000 / 8).div_ceil(u64::from(RTP_PAYLOAD_BYTES));
+    let packets = full_packets as u32 + media.video.fps;
+    with_headers_kbps(ceiling, packets, header_bytes(media))
+}
+
+/// The audio's `b=AS`: the Opus bitrate with its packets' headers.
+pub fn audio_bandwidth_kbps(media: &MediaConfig) -> u32 {
+    with_headers_kbps(
+        media.audio.bitrate_kbps,
+        AUDIO_PACKETS_PER_SECOND,
+        header_bytes(media),
+    )
+}
 
 /// The H.264 `profile-level-id` (constrained baseline) for a picture size and rate.
 pub fn profile_level_id(width: u32, height: u32, fps: u32) -> &'static str {
@@ -85,6 +133,7 @@ pub fn session_description(device_id: &str, media: &MediaConfig) -> String {
         )],
     };
     video.extend([
+        format!("b=AS:{}", video_bandwidth_kbps(media)),
         format!("a=rtpmap:{video_t} H264/90000"),
         format!(
             "a=fmtp:{video_t} packetization-mode=1;profile-level-id={}",
@@ -105,6 +154,7 @@ pub fn session_description(device_id: &str, media: &MediaConfig) -> String {
     video.push(format!("a=framerate:{}", v.fps));
     let audio = [
         format!("m=audio {} RTP/SAVP {AUDIO_PAYLOAD_TYPE}", hub.audio_port),
+        format!("b=AS:{}", audio_bandwidth_kbps(media)),
         format!("a=rtpmap:{AUDIO_PAYLOAD_TYPE} opus/48000/2"),
         format!("a=fmtp:{AUDIO_PAYLOAD_TYPE} minptime=10;useinbandfec=1"),
     ];
@@ -178,19 +228,22 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
     fn without_feedback_the_description_is_the_plain_savp_one() {
         let c = parse_toml(FILE).unwrap();
         let sdp = session_description(&c.device_id, &c.settings.media().unwrap());
-        // Byte for byte what the box described before `hub.feedback`.
+        // Byte for byte what the box described before `hub.feedback`,
+        // with each media's bandwidth.
         let want = "v=0\n\
                     o=- 0 0 IN IP4 10.1.2.3\n\
                     s=Bridgepoint lang-son-01\n\
                     c=IN IP4 10.1.2.3\n\
                     t=0 0\n\
                     m=video 6000 RTP/SAVP 96\n\
+                    b=AS:2084\n\
                     a=rtpmap:96 H264/90000\n\
                     a=fmtp:96 packetization-mode=1;profile-level-id=42e01f\n\
                     a=framerate:30\n\
                     a=recvonly\n\
                     a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\n\
                     m=audio 6002 RTP/SAVP 111\n\
+                    b=AS:52\n\
                     a=rtpmap:111 opus/48000/2\n\
                     a=fmtp:111 minptime=10;useinbandfec=1\n\
                     a=recvonly\n\
@@ -219,6 +272,7 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
         assert_ne!(VIDEO_RTX_PAYLOAD_TYPE, VIDEO_PAYLOAD_TYPE);
         assert_ne!(VIDEO_RTX_PAYLOAD_TYPE, AUDIO_PAYLOAD_TYPE);
         let video = "m=video 6000 RTP/SAVPF 96 97\n\
+                     b=AS:2084\n\
                      a=rtpmap:96 H264/90000\n\
                      a=fmtp:96 packetization-mode=1;profile-level-id=42e01f\n\
                      a=rtcp-fb:96 nack\n\
@@ -235,6 +289,33 @@ key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
         assert!(sdp.contains("m=audio 6002 RTP/SAVP 111\n"), "{sdp}");
         assert_eq!(sdp.matches("a=rtcp-fb:").count(), 4, "{sdp}");
         assert_eq!(sdp.matches("a=crypto:1 ").count(), 2, "{sdp}");
+    }
+
+    #[test]
+    fn bandwidths_count_the_packets_headers() {
+        let media = |text: &str| parse_toml(text).unwrap().settings.media().unwrap();
+        // 2000 kbit/s: 179 full packets of 1400 bytes and 30 frames' last
+        // ones a second, each with 12 + 10 + 8 + 20 bytes of headers
+        // (AES_CM_128_HMAC_SHA1_80 over IPv4): 209 * 50 * 8 bits = 83.6
+        // kbit/s, rounded up. Opus 32 kbit/s in 50 packets: 20 kbit/s.
+        let v4 = media(FILE);
+        assert_eq!(video_bandwidth_kbps(&v4), 2000 + 84);
+        assert_eq!(audio_bandwidth_kbps(&v4), 32 + 20);
+        // IPv6 (20 bytes more) and GCM's 16-byte tag (6 more): 76 bytes.
+        let v6 = media(
+            &FILE
+                .replace("\"10.1.2.3\"", "\"fd00::1\"")
+                .replace("[srtp]", "[srtp]\nsuite = \"AEAD_AES_128_GCM\"")
+                .replace(
+                    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd",
+                    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw==",
+                ),
+        );
+        assert_eq!(video_bandwidth_kbps(&v6), 2000 + 128);
+        assert_eq!(audio_bandwidth_kbps(&v6), 32 + 31);
+        let sdp = session_description("x", &v6);
+        assert!(sdp.contains("RTP/SAVP 96\nb=AS:2128\n"), "{sdp}");
+        assert!(sdp.contains("RTP/SAVP 111\nb=AS:63\n"), "{sdp}");
     }
 
     #[test]

@@ -56,6 +56,16 @@ impl SrtpSuite {
         }
     }
 
+    /// Bytes the suite adds to each SRTP packet: its authentication tag
+    /// (RFC 3711 for HMAC-SHA1, RFC 7714 for GCM's 16-byte tag).
+    pub fn tag_len(self) -> usize {
+        match self {
+            SrtpSuite::AesCm128HmacSha1_80 => 10,
+            SrtpSuite::AesCm128HmacSha1_32 => 4,
+            SrtpSuite::AeadAes128Gcm | SrtpSuite::AeadAes256Gcm => 16,
+        }
+    }
+
     /// The `srtpenc` authentication nick for this suite (GCM authenticates itself).
     pub fn gst_auth(self) -> &'static str {
         match self {

@@ -263,6 +263,13 @@ impl Session {
         let audio = RtcpReceiver::start_audio_only(hub_audio, &key);
         let text = box_config(&dir.join("data"), relay_video, relay_audio, settings)?;
         let daemon = Daemon::start_binary(&options.daemon, dir, &text);
+        // The hub sizes its RTCP by the box's SDP, as an SDP-driven one does.
+        let sdp = daemon.sdp();
+        if hub.take_bandwidth_from(&sdp).is_none() {
+            return Err(format!(
+                "the box's SDP gives the video no bandwidth (b=AS): {sdp}"
+            ));
+        }
         let mut board = SimBoard::connect(&daemon.socket());
         if !board.wait_stream("streaming", Duration::from_secs(15)) {
             return Err(format!(
@@ -783,6 +790,9 @@ struct LossRun {
     freezes: Vec<(f64, f64)>,
     box_retransmissions: u64,
     hub_retransmissions: u64,
+    /// PLIs the hub's rtpbin sent, and keyframe requests the box passed on.
+    hub_plis: u64,
+    box_keyframe_requests: u64,
     target_at_end: u64,
 }
 
@@ -821,9 +831,9 @@ fn run_loss(
         hub.frames_decoded(),
         hub.retransmissions_received(),
     );
-    let box_before = session.send_state()["retransmissions"]
-        .as_u64()
-        .unwrap_or(0);
+    let send_before = session.send_state();
+    let box_count = |send: &serde_json::Value, key: &str| send[key].as_u64().unwrap_or(0);
+    let plis_before = session.hub.plis_sent();
     let t0 = Instant::now();
     std::thread::sleep(window);
     let end = Instant::now();
@@ -835,8 +845,10 @@ fn run_loss(
         hub.retransmissions_received(),
     );
     let decoded_times = hub.decoded_frame_times();
+    let hub_plis = hub.plis_sent() - plis_before;
     let send = session.send_state();
     session.stop()?;
+    let box_delta = |key: &str| box_count(&send, key).saturating_sub(box_count(&send_before, key));
     Ok(LossRun {
         loss_pct,
         feedback,
@@ -845,11 +857,10 @@ fn run_loss(
         incomplete: after.1 - before.1,
         decoded: after.2 - before.2,
         freezes: freezes(&decoded_times, t0, end),
-        box_retransmissions: send["retransmissions"]
-            .as_u64()
-            .unwrap_or(0)
-            .saturating_sub(box_before),
+        box_retransmissions: box_delta("retransmissions"),
         hub_retransmissions: after.3 - before.3,
+        hub_plis,
+        box_keyframe_requests: box_delta("hub_keyframe_requests"),
         target_at_end: send["target_kbps"].as_u64().unwrap_or(0),
     })
 }
@@ -858,7 +869,8 @@ fn print_loss(r: &LossRun) {
     println!(
         "  {} % loss, feedback {:<4}: {:.1} s; frames complete {} of {} ({:.1} %); decoded {} \
          ({:.1} % of {:.0} sent); freezes > 500 ms: {}; retransmissions: {} sent by the box, \
-         {} taken by the hub; target at the end {} kbit/s",
+         {} taken by the hub; PLIs: {} sent by the hub, {} passed on to the encoder; \
+         target at the end {} kbit/s",
         r.loss_pct,
         r.feedback,
         r.seconds,
@@ -871,6 +883,8 @@ fn print_loss(r: &LossRun) {
         describe_freezes(&r.freezes),
         r.box_retransmissions,
         r.hub_retransmissions,
+        r.hub_plis,
+        r.box_keyframe_requests,
         r.target_at_end
     );
 }

@@ -13,7 +13,11 @@
 //! sequence number extension, so its rtpbin also sends transport-cc
 //! feedback for every frame (not in the reporting-only variant).
 //!
-//! What it counts: the RTP packets arriving at its socket (their headers
+//! The bench and the tests give it the box's SDP
+//! ([`AvpfReceiver::take_bandwidth_from`]): its RTCP is sized by the video's
+//! `b=AS` as rtspsrc sizes rtpbin's.
+//!
+//! What it counts: the PLIs its rtpbin sent; the RTP packets arriving at its socket (their headers
 //! are in the clear under SRTP: the video's SSRC and latest sequence
 //! number, and the retransmissions, payload type 97); the frames whose
 //! every packet came out of the jitter buffer (complete frames, at the
@@ -47,11 +51,14 @@ struct Counts {
     keyframes: Mutex<Vec<Instant>>,
     /// When the decoder output each frame (for freezes: the gaps between).
     decoded_at: Mutex<Vec<Instant>>,
+    /// PLIs in the RTCP rtpbin sent.
+    plis_sent: AtomicU64,
 }
 
 /// A running receiver; stopped when dropped.
 pub struct AvpfReceiver {
     pipeline: gst::Pipeline,
+    rtpbin: gst::Element,
     counts: Arc<Counts>,
 }
 
@@ -117,6 +124,31 @@ fn each_buffer(info: &gst::PadProbeInfo, mut f: impl FnMut(&[u8])) {
 pub fn has_idr(au: &[u8]) -> bool {
     au.windows(4)
         .any(|w| w[0] == 0 && w[1] == 0 && w[2] == 1 && w[3] & 0x1f == 5)
+}
+
+/// The video section's `b=AS` (kbit/s) in a session description.
+pub fn video_bandwidth_kbps(sdp: &str) -> Option<u32> {
+    sdp.split("\nm=")
+        .find(|section| section.starts_with("video "))?
+        .lines()
+        .find_map(|line| line.strip_prefix("b=AS:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The PLIs (payload-specific feedback, RFC 4585 FMT 1) in a compound
+/// RTCP packet.
+fn count_plis(mut p: &[u8]) -> u64 {
+    let mut n = 0;
+    while p.len() >= 4 {
+        let len = 4 * (usize::from(u16::from_be_bytes([p[2], p[3]])) + 1);
+        if p[1] == 206 && p[0] & 0x1f == 1 {
+            n += 1;
+        }
+        p = p.get(len..).unwrap_or_default();
+    }
+    n
 }
 
 /// The aux receiver bin rtpbin asks for: rtprtxreceive, pads sink_0/src_0.
@@ -195,16 +227,36 @@ impl AvpfReceiver {
                     .field("payload", 96i32);
                 // Asking for everything includes transport-wide feedback:
                 // rtpbin sends it for every frame once its caps name the
-                // extension.
+                // extension. And the keyframe requests: rtpsession turns
+                // the depayloader's into a PLI only when these caps (the
+                // session keeps them for payload type 96, request-pt-map
+                // is not asked) say `nack pli`, as GStreamer reads the
+                // box's `a=rtcp-fb:96 nack pli`.
                 if asks {
                     let (name, uri) = transport_cc_field();
-                    caps.field(name, uri).build()
+                    caps.field(name, uri)
+                        .field("rtcp-fb-nack-pli", true)
+                        .build()
                 } else {
                     caps.build()
                 }
             },
             key,
         );
+        let c = counts.clone();
+        rtpbin
+            .static_pad("send_rtcp_src_0")
+            .expect("rtpbin's RTCP pad")
+            .add_probe(
+                gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+                move |_, info| {
+                    each_buffer(info, |p| {
+                        let n = count_plis(p);
+                        c.plis_sent.fetch_add(n, Ordering::Relaxed);
+                    });
+                    gst::PadProbeReturn::Ok
+                },
+            );
         let c = counts.clone();
         rtp_src.static_pad("src").expect("udpsrc pad").add_probe(
             gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
@@ -321,7 +373,26 @@ impl AvpfReceiver {
             .set_state(gst::State::Playing)
             .expect("receiver pipeline starts");
 
-        AvpfReceiver { pipeline, counts }
+        AvpfReceiver {
+            pipeline,
+            rtpbin,
+            counts,
+        }
+    }
+
+    /// Sizes the receiver's RTCP by the video's bandwidth in the box's
+    /// session description (`b=AS`, kbit/s), as GStreamer's rtspsrc sets
+    /// up rtpbin from an SDP (the session's `bandwidth` = AS x 1000).
+    /// Without it rtpbin guesses the bandwidth from what has arrived, and
+    /// in the first seconds its reports and NACKs wait too long. Returns
+    /// the bandwidth taken, if the description gave one.
+    pub fn take_bandwidth_from(&self, sdp: &str) -> Option<u32> {
+        let kbps = video_bandwidth_kbps(sdp)?;
+        let session = self
+            .rtpbin
+            .emit_by_name::<Option<gst::glib::Object>>("get-internal-session", &[&0u32])?;
+        session.set_property("bandwidth", f64::from(kbps) * 1000.0);
+        Some(kbps)
     }
 
     /// Video packets (payload type 96) that reached the socket.
@@ -357,6 +428,11 @@ impl AvpfReceiver {
         self.counts.frames_complete.load(Ordering::Relaxed)
     }
 
+    /// PLIs in the RTCP rtpbin sent towards the box.
+    pub fn plis_sent(&self) -> u64 {
+        self.counts.plis_sent.load(Ordering::Relaxed)
+    }
+
     /// Frames with a packet missing.
     pub fn frames_incomplete(&self) -> u64 {
         self.counts.frames_incomplete.load(Ordering::Relaxed)
@@ -389,6 +465,15 @@ impl Drop for AvpfReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_video_bandwidth_is_read_from_its_own_section() {
+        let sdp = "v=0\nc=IN IP4 127.0.0.1\nm=video 5004 RTP/SAVPF 96 97\nb=AS:1566\n\
+                   a=rtpmap:96 H264/90000\nm=audio 5006 RTP/SAVP 111\nb=AS:52\n";
+        assert_eq!(video_bandwidth_kbps(sdp), Some(1566));
+        let audio_only = "v=0\nm=video 5004 RTP/SAVP 96\nm=audio 5006 RTP/SAVP 111\nb=AS:52\n";
+        assert_eq!(video_bandwidth_kbps(audio_only), None);
+    }
 
     #[test]
     fn idr_slices_are_found_and_others_are_not() {

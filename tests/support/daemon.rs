@@ -13,6 +13,8 @@ use crate::bin;
 #[derive(Debug)]
 pub struct Daemon {
     child: Child,
+    /// The binary it runs.
+    program: PathBuf,
     /// The config file it runs with.
     pub config: PathBuf,
     /// Its data_dir.
@@ -82,6 +84,7 @@ impl Daemon {
         std::fs::write(&config, config_text).expect("write config");
         let log = dir.join("bridgepointd.log");
         let log_file = File::create(&log).expect("create log");
+        let program = PathBuf::from(command.get_program());
         let child = command
             .arg("--config")
             .arg(&config)
@@ -95,6 +98,7 @@ impl Daemon {
         let data_dir = dir.join("data");
         let mut daemon = Daemon {
             child,
+            program,
             config,
             data_dir,
             log,
@@ -111,6 +115,25 @@ impl Daemon {
     /// The simulated board's socket.
     pub fn socket(&self) -> PathBuf {
         self.data_dir.join("board.sock")
+    }
+
+    /// The session description its binary prints for its config
+    /// (`bridgepointd sdp`); panics if that fails.
+    pub fn sdp(&self) -> String {
+        let out = Command::new(&self.program)
+            .arg("sdp")
+            .arg("--config")
+            .arg(&self.config)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run bridgepointd sdp");
+        assert!(
+            out.status.success(),
+            "bridgepointd sdp: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("the SDP is UTF-8")
     }
 
     /// Everything the daemon logged so far.
