@@ -289,7 +289,7 @@ impl Session {
                  (the relay sent the hub {} packets and the box {}, {} send errors, \
                  {} hub packets before the box spoke; the hub's receiver took {} video \
                  packets and {} retransmissions, {} frames complete, {} incomplete, \
-                 {} keyframes); log: {}",
+                 {} keyframes; the hub's rtpbin: {}; the box's send state: {}); log: {}",
                 counters.sent_to_hub,
                 counters.sent_to_box,
                 counters.send_errors,
@@ -299,6 +299,8 @@ impl Session {
                 hub.frames_complete(),
                 hub.frames_incomplete(),
                 hub.keyframe_times().len(),
+                hub.diagnosis(),
+                board.state()["send"],
                 daemon.log.display()
             ));
         }

@@ -412,6 +412,46 @@ impl AvpfReceiver {
             .map_or(0, |rtx| u64::from(rtx.property::<u32>("num-rtx-packets")))
     }
 
+    /// What the receiver's rtpbin holds, for a run that went wrong: the
+    /// session's sources (packets each one sent that the session took),
+    /// each jitter buffer's counts, and the pads rtpbin made for the
+    /// streams it found.
+    pub fn diagnosis(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(session) = self
+            .rtpbin
+            .emit_by_name::<Option<gst::glib::Object>>("get-internal-session", &[&0u32])
+        {
+            let stats = session.property::<gst::Structure>("stats");
+            parts.push(format!("session: {stats}"));
+        }
+        let inside = self
+            .rtpbin
+            .downcast_ref::<gst::Bin>()
+            .map(|bin| bin.iterate_recurse());
+        for element in inside.into_iter().flat_map(|it| it.into_iter().flatten()) {
+            let factory = element.factory().map(|f| f.name().to_string());
+            if factory.as_deref() == Some("rtpjitterbuffer") {
+                let stats = element.property::<gst::Structure>("stats");
+                parts.push(format!("{}: {stats}", element.name()));
+            }
+        }
+        let pads: Vec<String> = self
+            .rtpbin
+            .src_pads()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}{}",
+                    p.name(),
+                    if p.is_linked() { "" } else { " (unlinked)" }
+                )
+            })
+            .collect();
+        parts.push(format!("rtpbin's source pads: {}", pads.join(", ")));
+        parts.join("; ")
+    }
+
     /// The box's video SSRC, once a packet came.
     pub fn video_ssrc(&self) -> Option<u32> {
         let v = self.counts.video_ssrc.load(Ordering::Relaxed);
