@@ -143,6 +143,27 @@ fn rtx_after(hub: &AvpfReceiver, send: impl FnOnce()) -> u64 {
     hub.rtx_packets() - before
 }
 
+/// Like [`rtx_after`], in a second in which the hub's own jitter buffer
+/// asked for nothing (its NACKs for what the loopback drops on a loaded
+/// machine are answered too): up to five tries, the last second's count
+/// if none was quiet.
+fn rtx_in_a_quiet_second_after(hub: &AvpfReceiver, send: impl Fn()) -> u64 {
+    let mut count = 0;
+    for _ in 0..5 {
+        let asked = hub.retransmission_requests();
+        count = rtx_after(hub, &send);
+        let asked = hub.retransmission_requests() - asked;
+        if asked == 0 {
+            return count;
+        }
+        eprintln!(
+            "the hub asked for {asked} retransmissions itself in that second \
+             ({count} came): measuring again"
+        );
+    }
+    count
+}
+
 #[test]
 fn garbage_wrong_keys_bogus_nacks_and_a_pli_flood_change_nothing_beyond_the_limits() {
     let dir = TempDir::new("badfb");
@@ -203,14 +224,14 @@ fn garbage_wrong_keys_bogus_nacks_and_a_pli_flood_change_nothing_beyond_the_limi
     // retransmission. The same under the right key: retransmitted (this
     // is what tells the two near-zeroes below from a path that answers nothing).
     let recent = || hub.last_seq().wrapping_sub(20);
-    let spoofed = rtx_after(&hub, || {
+    let spoofed = rtx_in_a_quiet_second_after(&hub, || {
         socket
             .send_to(&wrong.protect(&nack(media, recent())), to_box)
             .unwrap();
     });
     // Sequence numbers the box never sent: ~10 000 packets ahead (a minute
     // at this rate) and not in its one-second history.
-    let never_sent = rtx_after(&hub, || {
+    let never_sent = rtx_in_a_quiet_second_after(&hub, || {
         let ahead = hub.last_seq().wrapping_add(10_000);
         socket
             .send_to(&right.protect(&nack(media, ahead)), to_box)
@@ -225,9 +246,10 @@ fn garbage_wrong_keys_bogus_nacks_and_a_pli_flood_change_nothing_beyond_the_limi
         "retransmissions: {spoofed} for a wrong-key NACK, {never_sent} for a NACK of packets \
          never sent, {genuine} for a genuine NACK of 17 recent packets"
     );
-    // A NACK answered is 17 retransmissions. The receiver NACKs what
-    // the loopback itself drops on a loaded machine (one retransmission
-    // came in a CI run's wrong-key second): a few are not an answer.
+    // A NACK answered is 17 retransmissions. A second in which the hub
+    // asked for packets itself is measured again (a CI run
+    // saw 13 in the wrong-key second, the hub's own NACKs answered); a
+    // few left over from the second before are not an answer.
     assert!(
         spoofed <= 3,
         "a NACK under a wrong key was answered: {spoofed}"

@@ -452,6 +452,15 @@ impl AvpfReceiver {
         parts.join("; ")
     }
 
+    /// Retransmission requests the receiver's own jitter buffer made
+    /// (`rtprtxreceive`'s `num-rtx-requests`: one per packet asked for,
+    /// again for each retry).
+    pub fn retransmission_requests(&self) -> u64 {
+        self.pipeline
+            .by_name("hub-rtx-receive")
+            .map_or(0, |rtx| u64::from(rtx.property::<u32>("num-rtx-requests")))
+    }
+
     /// The box's video SSRC, once a packet came.
     pub fn video_ssrc(&self) -> Option<u32> {
         let v = self.counts.video_ssrc.load(Ordering::Relaxed);
