@@ -74,7 +74,7 @@ fn run(feedback: &str) -> Run {
         hub.frames_decoded(),
         hub.rtx_packets(),
         hub.retransmissions_received(),
-        hub.plis_sent(),
+        hub.keyframe_requests_sent(),
     );
     let passed =
         |state: &serde_json::Value| state["send"]["hub_keyframe_requests"].as_u64().unwrap_or(0);
@@ -88,7 +88,7 @@ fn run(feedback: &str) -> Run {
         decoded: hub.frames_decoded() - before.2,
         rtx_at_socket: hub.rtx_packets() - before.3,
         rtx_received: hub.retransmissions_received() - before.4,
-        plis_sent: hub.plis_sent() - before.5,
+        plis_sent: hub.keyframe_requests_sent() - before.5,
         keyframe_requests_passed: passed(&state) - passed_before,
         sdp,
         feedback: state["send"]["feedback"].as_str().unwrap_or("?").to_owned(),

@@ -835,7 +835,7 @@ fn run_loss(
     );
     let send_before = session.send_state();
     let box_count = |send: &serde_json::Value, key: &str| send[key].as_u64().unwrap_or(0);
-    let plis_before = session.hub.plis_sent();
+    let plis_before = session.hub.keyframe_requests_sent();
     let t0 = Instant::now();
     std::thread::sleep(window);
     let end = Instant::now();
@@ -847,7 +847,7 @@ fn run_loss(
         hub.retransmissions_received(),
     );
     let decoded_times = hub.decoded_frame_times();
-    let hub_plis = hub.plis_sent() - plis_before;
+    let hub_plis = hub.keyframe_requests_sent() - plis_before;
     let send = session.send_state();
     session.stop()?;
     let box_delta = |key: &str| box_count(&send, key).saturating_sub(box_count(&send_before, key));
@@ -871,8 +871,8 @@ fn print_loss(r: &LossRun) {
     println!(
         "  {} % loss, feedback {:<4}: {:.1} s; frames complete {} of {} ({:.1} %); decoded {} \
          ({:.1} % of {:.0} sent); freezes > 500 ms: {}; retransmissions: {} sent by the box, \
-         {} taken by the hub; PLIs: {} sent by the hub, {} passed on to the encoder; \
-         target at the end {} kbit/s",
+         {} taken by the hub; keyframe requests (PLI/FIR): {} sent by the hub, {} passed on \
+         to the encoder; target at the end {} kbit/s",
         r.loss_pct,
         r.feedback,
         r.seconds,

@@ -17,7 +17,7 @@
 //! ([`AvpfReceiver::take_bandwidth_from`]): its RTCP is sized by the video's
 //! `b=AS` as rtspsrc sizes rtpbin's.
 //!
-//! What it counts: the PLIs its rtpbin sent; the RTP packets arriving at its socket (their headers
+//! What it counts: the keyframe requests (PLI) its rtpbin sent; the RTP packets arriving at its socket (their headers
 //! are in the clear under SRTP: the video's SSRC and latest sequence
 //! number, and the retransmissions, payload type 97); the frames whose
 //! every packet came out of the jitter buffer (complete frames, at the
@@ -31,6 +31,7 @@ use std::time::Instant;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
+use crate::rtcp_feedback::keyframe_requests_in;
 use crate::rtcp_receiver::{add_session, make};
 
 /// The box's video payload type and its retransmissions' (`core::sdp`).
@@ -51,8 +52,8 @@ struct Counts {
     keyframes: Mutex<Vec<Instant>>,
     /// When the decoder output each frame (for freezes: the gaps between).
     decoded_at: Mutex<Vec<Instant>>,
-    /// PLIs in the RTCP rtpbin sent.
-    plis_sent: AtomicU64,
+    /// Keyframe requests (PLI, FIR) in the RTCP rtpbin sent.
+    keyframe_requests_sent: AtomicU64,
 }
 
 /// A running receiver; stopped when dropped.
@@ -135,20 +136,6 @@ pub fn video_bandwidth_kbps(sdp: &str) -> Option<u32> {
         .trim()
         .parse()
         .ok()
-}
-
-/// The PLIs (payload-specific feedback, RFC 4585 FMT 1) in a compound
-/// RTCP packet.
-fn count_plis(mut p: &[u8]) -> u64 {
-    let mut n = 0;
-    while p.len() >= 4 {
-        let len = 4 * (usize::from(u16::from_be_bytes([p[2], p[3]])) + 1);
-        if p[1] == 206 && p[0] & 0x1f == 1 {
-            n += 1;
-        }
-        p = p.get(len..).unwrap_or_default();
-    }
-    n
 }
 
 /// The aux receiver bin rtpbin asks for: rtprtxreceive, pads sink_0/src_0.
@@ -251,8 +238,8 @@ impl AvpfReceiver {
                 gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
                 move |_, info| {
                     each_buffer(info, |p| {
-                        let n = count_plis(p);
-                        c.plis_sent.fetch_add(n, Ordering::Relaxed);
+                        let n = keyframe_requests_in(p);
+                        c.keyframe_requests_sent.fetch_add(n, Ordering::Relaxed);
                     });
                     gst::PadProbeReturn::Ok
                 },
@@ -380,6 +367,12 @@ impl AvpfReceiver {
         }
     }
 
+    /// rtpbin's RTPSession of the video (session 0).
+    fn internal_session(&self) -> Option<gst::glib::Object> {
+        self.rtpbin
+            .emit_by_name::<Option<gst::glib::Object>>("get-internal-session", &[&0u32])
+    }
+
     /// Sizes the receiver's RTCP by the video's bandwidth in the box's
     /// session description (`b=AS`, kbit/s), as GStreamer's rtspsrc sets
     /// up rtpbin from an SDP (the session's `bandwidth` = AS x 1000).
@@ -388,10 +381,8 @@ impl AvpfReceiver {
     /// the bandwidth taken, if the description gave one.
     pub fn take_bandwidth_from(&self, sdp: &str) -> Option<u32> {
         let kbps = video_bandwidth_kbps(sdp)?;
-        let session = self
-            .rtpbin
-            .emit_by_name::<Option<gst::glib::Object>>("get-internal-session", &[&0u32])?;
-        session.set_property("bandwidth", f64::from(kbps) * 1000.0);
+        self.internal_session()?
+            .set_property("bandwidth", f64::from(kbps) * 1000.0);
         Some(kbps)
     }
 
@@ -418,10 +409,7 @@ impl AvpfReceiver {
     /// streams it found.
     pub fn diagnosis(&self) -> String {
         let mut parts = Vec::new();
-        if let Some(session) = self
-            .rtpbin
-            .emit_by_name::<Option<gst::glib::Object>>("get-internal-session", &[&0u32])
-        {
+        if let Some(session) = self.internal_session() {
             let stats = session.property::<gst::Structure>("stats");
             parts.push(format!("session: {stats}"));
         }
@@ -477,9 +465,9 @@ impl AvpfReceiver {
         self.counts.frames_complete.load(Ordering::Relaxed)
     }
 
-    /// PLIs in the RTCP rtpbin sent towards the box.
-    pub fn plis_sent(&self) -> u64 {
-        self.counts.plis_sent.load(Ordering::Relaxed)
+    /// Keyframe requests (PLI, FIR) in the RTCP rtpbin sent towards the box.
+    pub fn keyframe_requests_sent(&self) -> u64 {
+        self.counts.keyframe_requests_sent.load(Ordering::Relaxed)
     }
 
     /// Frames with a packet missing.
